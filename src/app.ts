@@ -1,0 +1,52 @@
+/**
+ * Builds the Hono app from the route modules: public surfaces first, then the
+ * admin API behind the bearer key, then the OpenAPI document generated from
+ * the same zod schemas that validate requests.
+ */
+import { bodyLimit } from "hono/body-limit";
+import { openDatabase } from "./db/client";
+import { readConfig } from "./env";
+import { adminAuth } from "./http/admin-auth";
+import { contactRoutes } from "./http/contacts";
+import { ApiError, handleError, handleNotFound } from "./http/errors";
+import { eventRoutes } from "./http/events";
+import { healthRoutes } from "./http/health";
+import { createRouter } from "./http/router";
+
+/** The largest request body the admin API accepts (500 events with properties fit comfortably). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Creates the Worker's Hono app. */
+export function createApp() {
+  const app = createRouter();
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+
+  app.use("*", async function attachConfigAndDb(c, next) {
+    c.set("config", readConfig(c.env));
+    c.set("db", openDatabase(c.env.DB));
+    await next();
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, "payload_too_large", `The body exceeds ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.route("/", healthRoutes);
+
+  app.use("/v1/*", adminAuth());
+  app.route("/", contactRoutes);
+  app.route("/", eventRoutes);
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Nurture API", version: "1.0.0", description: "Email marketing automation on Cloudflare Workers" },
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "adminKey", { type: "http", scheme: "bearer" });
+  return app;
+}

@@ -1,0 +1,55 @@
+/**
+ * The one path by which an event enters Nurture: store it (once per id), keep
+ * the contact's order totals, and hand it to the contact's ContactTimer.
+ * Redelivery is safe end to end: storage ignores a known id, and the
+ * ContactTimer ignores an event id it has already processed, so a caller that
+ * retries after a failure re-dispatches without doubling anything.
+ */
+import type { Database } from "../db/client";
+import { applyOrderTotals, type EventInsert, insertEvents, loadContactEvents } from "../db/events";
+import type { Env } from "../env";
+import type { ContactEvent } from "./contact-event";
+
+/** How many ContactTimers are called at once for one batch. */
+const DISPATCH_CONCURRENCY = 32;
+
+/** Result of recording a batch: which ids were new, and which were already known. */
+export interface RecordResult {
+  newIds: Set<string>;
+}
+
+/** Stores events and dispatches every one that names a contact to that contact's ContactTimer. */
+export async function recordEvents(env: Env, db: Database, rows: EventInsert[], now: number): Promise<RecordResult> {
+  const newIds = await insertEvents(db, rows, now);
+  if (newIds.size > 0) await applyOrderTotals(db, newIds);
+  const stored = await loadContactEvents(
+    db,
+    rows.filter((r) => r.contactId).map((r) => r.id),
+  );
+  await dispatchToContacts(env, stored);
+  return { newIds };
+}
+
+/** Hands events to their contacts' ContactTimers, each contact's events in time order. */
+export async function dispatchToContacts(env: Env, stored: ContactEvent[]): Promise<void> {
+  const byContact = new Map<string, ContactEvent[]>();
+  for (const event of stored) {
+    const list = byContact.get(event.contactId) ?? [];
+    list.push(event);
+    byContact.set(event.contactId, list);
+  }
+  const work = [...byContact.entries()];
+  const run = async () => {
+    for (let next = work.pop(); next; next = work.pop()) {
+      const [contactId, list] = next;
+      list.sort((a, b) => a.ts - b.ts);
+      await contactTimer(env, contactId).receiveEvents(list);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DISPATCH_CONCURRENCY, work.length) }, run));
+}
+
+/** The ContactTimer stub of a contact. */
+export function contactTimer(env: Env, contactId: string) {
+  return env.CONTACT_TIMER.get(env.CONTACT_TIMER.idFromName(contactId));
+}

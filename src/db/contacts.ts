@@ -1,0 +1,168 @@
+/** Queries on contacts and the rows that name them. */
+import { eq, inArray, or, sql } from "drizzle-orm";
+import type { Database } from "./client";
+import { type ContactRow, contacts, enrollments, events, identities, links, messages, suppressions } from "./schema";
+
+/** What a `PUT /v1/contacts` may change; absent fields are left as they are. */
+export interface ContactPatch {
+  email: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  timezone?: string | null;
+  lifecycleStage?: string | null;
+  consent?: ContactRow["consent"];
+  /** Merged into the stored attributes; a `null` value removes that attribute. */
+  attributes?: Record<string, unknown>;
+  /** Added to the stored tags. */
+  tags?: string[];
+}
+
+/** One attribute whose value a write changed (emitted as `attribute_changed`). */
+export interface AttributeChange {
+  attribute: string;
+  from: unknown;
+  to: unknown;
+}
+
+/** A new contact id: opaque, unguessable, URL-safe. */
+export function newContactId(): string {
+  return `c_${crypto.randomUUID().replaceAll("-", "")}`;
+}
+
+/** Normalises an email for storage and lookup. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Finds a contact by id, or by email when the key contains `@`. */
+export async function findContact(db: Database, idOrEmail: string): Promise<ContactRow | undefined> {
+  const where = idOrEmail.includes("@") ? eq(contacts.email, normaliseEmail(idOrEmail)) : eq(contacts.id, idOrEmail);
+  return db.select().from(contacts).where(where).get();
+}
+
+const TRACKED_FIELDS = [
+  ["firstName", "first_name"],
+  ["lastName", "last_name"],
+  ["timezone", "timezone"],
+  ["lifecycleStage", "lifecycle_stage"],
+  ["consent", "consent"],
+] as const;
+
+/** Lists what differs between two versions of a contact, by public attribute name. */
+export function diffContact(before: ContactRow | undefined, after: ContactRow): AttributeChange[] {
+  const changes: AttributeChange[] = [];
+  for (const [field, attribute] of TRACKED_FIELDS) {
+    const from = before?.[field] ?? null;
+    const to = after[field] ?? null;
+    if (from !== to) changes.push({ attribute, from, to });
+  }
+  const keys = new Set([...Object.keys(before?.attributes ?? {}), ...Object.keys(after.attributes)]);
+  for (const key of keys) {
+    const from = before?.attributes[key] ?? null;
+    const to = after.attributes[key] ?? null;
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes.push({ attribute: key, from, to });
+  }
+  const beforeTags = new Set(before?.tags ?? []);
+  const added = after.tags.filter((t) => !beforeTags.has(t));
+  if (added.length > 0) changes.push({ attribute: "tags", from: before?.tags ?? [], to: after.tags });
+  return changes;
+}
+
+/**
+ * Creates or updates a contact by email in one atomic statement: attributes are
+ * merged (JSON merge-patch) and tags added in SQL, so concurrent writers never
+ * lose each other's keys.
+ */
+export async function upsertContact(
+  db: Database,
+  patch: ContactPatch,
+  now: number,
+): Promise<{ contact: ContactRow; created: boolean; changes: AttributeChange[] }> {
+  const email = normaliseEmail(patch.email);
+  const before = await db.select().from(contacts).where(eq(contacts.email, email)).get();
+  const attributes = JSON.stringify(patch.attributes ?? {});
+  const tags = JSON.stringify(patch.tags ?? []);
+  const set: Record<string, unknown> = {
+    attributes: sql`json_patch(${contacts.attributes}, ${attributes})`,
+    tags: sql`(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${contacts.tags}) UNION SELECT value FROM json_each(${tags})))`,
+    updatedAt: now,
+  };
+  if (patch.firstName !== undefined) set.firstName = patch.firstName;
+  if (patch.lastName !== undefined) set.lastName = patch.lastName;
+  if (patch.timezone !== undefined) set.timezone = patch.timezone;
+  if (patch.lifecycleStage !== undefined) set.lifecycleStage = patch.lifecycleStage;
+  if (patch.consent !== undefined && patch.consent !== before?.consent) {
+    set.consent = patch.consent;
+    set.consentChangedAt = now;
+  }
+  const initialAttributes = Object.fromEntries(Object.entries(patch.attributes ?? {}).filter(([, v]) => v !== null));
+  const contact = await db
+    .insert(contacts)
+    .values({
+      id: newContactId(),
+      email,
+      firstName: patch.firstName ?? null,
+      lastName: patch.lastName ?? null,
+      timezone: patch.timezone ?? null,
+      lifecycleStage: patch.lifecycleStage ?? null,
+      consent: patch.consent ?? "subscribed",
+      consentChangedAt: now,
+      attributes: initialAttributes,
+      tags: [...new Set(patch.tags ?? [])],
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoUpdate({ target: contacts.email, set })
+    .returning()
+    .get();
+  return { contact, created: !before, changes: diffContact(before, contact) };
+}
+
+/**
+ * Resolves emails to contact ids, creating the contacts that do not exist yet
+ * (consent `subscribed`, as for a contact the shop's backend reports).
+ */
+export async function resolveContactsByEmail(db: Database, emails: string[], now: number): Promise<Map<string, string>> {
+  const unique = [...new Set(emails.map(normaliseEmail))];
+  if (unique.length === 0) return new Map();
+  const list = JSON.stringify(unique.map((email) => ({ id: newContactId(), email })));
+  await db.run(sql`INSERT INTO contacts (id, email, consent, consent_changed_at, created_at, updated_at)
+    SELECT json_extract(value, '$.id'), json_extract(value, '$.email'), 'subscribed', ${now}, ${now}, ${now}
+    FROM json_each(${list}) WHERE true
+    ON CONFLICT(email) DO NOTHING`);
+  const rows = await db
+    .select({ id: contacts.id, email: contacts.email })
+    .from(contacts)
+    .where(sql`${contacts.email} IN (SELECT value FROM json_each(${JSON.stringify(unique)}))`);
+  return new Map(rows.map((r) => [r.email, r.id]));
+}
+
+/** Returns which of the given contact ids exist. */
+export async function existingContactIds(db: Database, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(sql`${contacts.id} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`);
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Deletes the contact and every row that names them, atomically. */
+export async function eraseContactRows(db: Database, contact: ContactRow): Promise<void> {
+  const namesContact = or(eq(messages.contactId, contact.id), eq(messages.toEmail, contact.email));
+  const messageIds = db.select({ id: messages.id }).from(messages).where(namesContact);
+  await db.batch([
+    db.delete(links).where(inArray(links.messageId, messageIds)),
+    db.delete(messages).where(namesContact),
+    db.delete(events).where(eq(events.contactId, contact.id)),
+    db
+      .delete(events)
+      .where(
+        inArray(events.anonymousId, db.select({ id: identities.anonymousId }).from(identities).where(eq(identities.contactId, contact.id))),
+      ),
+    db.delete(identities).where(eq(identities.contactId, contact.id)),
+    db.delete(enrollments).where(eq(enrollments.contactId, contact.id)),
+    db.delete(suppressions).where(eq(suppressions.email, contact.email)),
+    db.delete(contacts).where(eq(contacts.id, contact.id)),
+  ]);
+}

@@ -1,0 +1,250 @@
+/**
+ * The whole D1 schema. Every table, its indexes and its row types live here;
+ * migrations are generated from this file by drizzle-kit and never edited by hand.
+ * Times are integer milliseconds since the epoch (UTC); JSON columns hold text.
+ */
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Consent states of SPEC section 3. */
+export const CONSENT_STATES = ["subscribed", "pending", "unsubscribed"] as const;
+export type Consent = (typeof CONSENT_STATES)[number];
+
+export const contacts = sqliteTable(
+  "contacts",
+  {
+    id: text("id").primaryKey(),
+    email: text("email").notNull(),
+    firstName: text("first_name"),
+    lastName: text("last_name"),
+    timezone: text("timezone"),
+    consent: text("consent", { enum: CONSENT_STATES }).notNull().default("subscribed"),
+    consentChangedAt: integer("consent_changed_at"),
+    lifecycleStage: text("lifecycle_stage"),
+    attributes: text("attributes", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull().default([]),
+    // System attributes of SPEC section 5, maintained by the engine.
+    lastOpenedAt: integer("last_opened_at"),
+    lastClickedAt: integer("last_clicked_at"),
+    lastOrderAt: integer("last_order_at"),
+    ordersCount: integer("orders_count").notNull().default(0),
+    totalSpent: real("total_spent").notNull().default(0),
+    unopenedStreak: integer("unopened_streak").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("contacts_email_unique").on(t.email),
+    index("contacts_lifecycle_idx").on(t.lifecycleStage),
+    index("contacts_last_engaged_idx").on(t.lastOpenedAt, t.lastClickedAt),
+  ],
+);
+export type ContactRow = typeof contacts.$inferSelect;
+export type NewContactRow = typeof contacts.$inferInsert;
+
+/** Every event, from the API, the snippet or the system. `id` is the client's idempotency id when given. */
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    contactId: text("contact_id"),
+    anonymousId: text("anonymous_id"),
+    name: text("name").notNull(),
+    properties: text("properties", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    value: real("value"),
+    source: text("source", { enum: ["api", "collect", "system", "webhook"] }).notNull(),
+    /** Opens and clicks by proxies and scanners: kept, but never start flows or count in rates. */
+    machine: integer("machine", { mode: "boolean" }).notNull().default(false),
+    messageId: text("message_id"),
+    ts: integer("ts").notNull(),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [
+    index("events_contact_name_ts_idx").on(t.contactId, t.name, t.ts),
+    index("events_anonymous_idx").on(t.anonymousId),
+    index("events_message_idx").on(t.messageId),
+    index("events_ts_idx").on(t.ts),
+  ],
+);
+export type EventRow = typeof events.$inferSelect;
+export type NewEventRow = typeof events.$inferInsert;
+
+/** Snippet visitors' anonymous ids, joined to a contact once identified. */
+export const identities = sqliteTable(
+  "identities",
+  {
+    anonymousId: text("anonymous_id").primaryKey(),
+    contactId: text("contact_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("identities_contact_idx").on(t.contactId)],
+);
+
+export const FLOW_STATUSES = ["draft", "active", "paused"] as const;
+export type FlowStatus = (typeof FLOW_STATUSES)[number];
+
+/** The current definition of each flow; every saved version is also in `flow_versions`. */
+export const flows = sqliteTable(
+  "flows",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    status: text("status", { enum: FLOW_STATUSES }).notNull().default("draft"),
+    version: integer("version").notNull(),
+    definition: text("definition", { mode: "json" }).$type<unknown>().notNull(),
+    /** What starts the flow, as an index key: `event:<name>`, `segment:<id>`, `attribute:<name>`, `date`, `inactive`. */
+    triggerKey: text("trigger_key").notNull(),
+    transactional: integer("transactional", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("flows_status_trigger_idx").on(t.status, t.triggerKey)],
+);
+export type FlowRow = typeof flows.$inferSelect;
+
+export const flowVersions = sqliteTable(
+  "flow_versions",
+  {
+    flowId: text("flow_id").notNull(),
+    version: integer("version").notNull(),
+    definition: text("definition", { mode: "json" }).$type<unknown>().notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.version] })],
+);
+
+/** Mirror of each enrollment held by a ContactTimer, for reports and the profile. */
+export const enrollments = sqliteTable(
+  "enrollments",
+  {
+    id: text("id").primaryKey(),
+    contactId: text("contact_id").notNull(),
+    flowId: text("flow_id").notNull(),
+    flowVersion: integer("flow_version").notNull(),
+    status: text("status", { enum: ["active", "exited", "completed"] }).notNull(),
+    currentStep: text("current_step"),
+    exitReason: text("exit_reason"),
+    enteredAt: integer("entered_at").notNull(),
+    exitedAt: integer("exited_at"),
+    convertedAt: integer("converted_at"),
+  },
+  (t) => [index("enrollments_contact_idx").on(t.contactId), index("enrollments_flow_status_idx").on(t.flowId, t.status)],
+);
+export type EnrollmentRow = typeof enrollments.$inferSelect;
+
+export const templates = sqliteTable("templates", {
+  id: text("id").primaryKey(),
+  subject: text("subject").notNull(),
+  html: text("html").notNull(),
+  text: text("text"),
+  from: text("from"),
+  replyTo: text("reply_to"),
+  preheader: text("preheader"),
+  /** Hash of the library content it was installed from; differs once a user edits it. */
+  libraryHash: text("library_hash"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+export type TemplateRow = typeof templates.$inferSelect;
+
+export const MESSAGE_STATUSES = ["queued", "sending", "sent", "failed", "suppressed", "cancelled"] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+export const MESSAGE_KINDS = ["marketing", "transactional", "notify", "confirmation", "test"] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+/** The outbox and its history. `id` is derived deterministically from enrollment, step and visit. */
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    contactId: text("contact_id"),
+    toEmail: text("to_email").notNull(),
+    kind: text("kind", { enum: MESSAGE_KINDS }).notNull(),
+    flowId: text("flow_id"),
+    flowVersion: integer("flow_version"),
+    enrollmentId: text("enrollment_id"),
+    stepId: text("step_id"),
+    variant: text("variant"),
+    templateId: text("template_id"),
+    /** The triggering event and other data the template may read. */
+    context: text("context", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    status: text("status", { enum: MESSAGE_STATUSES }).notNull(),
+    dueAt: integer("due_at").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    leaseUntil: integer("lease_until"),
+    batchId: text("batch_id"),
+    providerId: text("provider_id"),
+    reason: text("reason"),
+    // The rendered email, kept as sent (dev mailbox, audit).
+    subject: text("subject"),
+    fromEmail: text("from_email"),
+    html: text("html"),
+    text: text("text"),
+    headers: text("headers", { mode: "json" }).$type<Record<string, string>>(),
+    createdAt: integer("created_at").notNull(),
+    sentAt: integer("sent_at"),
+    deliveredAt: integer("delivered_at"),
+    openedAt: integer("opened_at"),
+    clickedAt: integer("clicked_at"),
+    bouncedAt: integer("bounced_at"),
+    complainedAt: integer("complained_at"),
+  },
+  (t) => [
+    index("messages_status_due_idx").on(t.status, t.dueAt),
+    index("messages_contact_idx").on(t.contactId, t.createdAt),
+    index("messages_flow_idx").on(t.flowId, t.stepId),
+    index("messages_enrollment_idx").on(t.enrollmentId),
+    index("messages_batch_idx").on(t.batchId),
+    index("messages_provider_idx").on(t.providerId),
+  ],
+);
+export type MessageRow = typeof messages.$inferSelect;
+export type NewMessageRow = typeof messages.$inferInsert;
+
+/** A provider request with a persisted id: its idempotency key, reused on every retry. */
+export const sendBatches = sqliteTable(
+  "send_batches",
+  {
+    id: text("id").primaryKey(),
+    status: text("status", { enum: ["open", "done"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("send_batches_status_idx").on(t.status)],
+);
+
+/** The links of each sent message, addressed by index from `/c/` tokens. */
+export const links = sqliteTable(
+  "links",
+  {
+    messageId: text("message_id").notNull(),
+    idx: integer("idx").notNull(),
+    url: text("url").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.idx] })],
+);
+
+export const suppressions = sqliteTable(
+  "suppressions",
+  {
+    email: text("email").primaryKey(),
+    reason: text("reason", { enum: ["hard_bounce", "complaint", "manual"] }).notNull(),
+    detail: text("detail"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("suppressions_created_idx").on(t.createdAt)],
+);
+
+export const segments = sqliteTable("segments", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  condition: text("condition", { mode: "json" }).$type<unknown>().notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Svix message ids already processed, so a redelivered webhook is handled once. */
+export const webhookReceipts = sqliteTable("webhook_receipts", {
+  svixId: text("svix_id").primaryKey(),
+  receivedAt: integer("received_at").notNull(),
+});

@@ -1,0 +1,64 @@
+/**
+ * The Worker's bindings and configuration, parsed in one place. Anything that
+ * reads a var or secret goes through `readConfig`, which fails loudly on
+ * misconfiguration instead of letting a bad value surface deep in a request.
+ */
+import { z } from "zod";
+import type { ContactTimer } from "./contact/contact-timer";
+
+export interface Env {
+  DB: D1Database;
+  CONTACT_TIMER: DurableObjectNamespace<ContactTimer>;
+  ADMIN_API_KEY?: string;
+  SITE_KEY?: string;
+  ALLOWED_ORIGINS?: string;
+  SIGNING_SECRET?: string;
+  PUBLIC_URL?: string;
+  RESEND_API_KEY?: string;
+  RESEND_BASE_URL?: string;
+  RESEND_WEBHOOK_SECRET?: string;
+  FROM_EMAIL?: string;
+  POSTAL_ADDRESS?: string;
+  SEND_RATE_PER_SECOND?: string;
+}
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v?.trim() ? v.trim() : undefined));
+
+const configSchema = z.object({
+  ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters"),
+  SIGNING_SECRET: z.string().min(16, "SIGNING_SECRET must be at least 16 characters"),
+  SITE_KEY: optionalText,
+  ALLOWED_ORIGINS: optionalText.transform((v) =>
+    (v ?? "")
+      .split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
+  ),
+  PUBLIC_URL: z.url().default("http://localhost:8787"),
+  RESEND_API_KEY: optionalText,
+  RESEND_BASE_URL: z.url().default("https://api.resend.com"),
+  RESEND_WEBHOOK_SECRET: optionalText,
+  FROM_EMAIL: z.string().min(3).default("Nurture <hello@example.com>"),
+  POSTAL_ADDRESS: z.string().default(""),
+  SEND_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses and caches the configuration for this set of bindings; throws a readable error when it is invalid. */
+export function readConfig(env: Env): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Nurture is misconfigured: ${problems}`);
+  }
+  cache.set(env, parsed.data);
+  return parsed.data;
+}

@@ -1,0 +1,236 @@
+/**
+ * Contacts API: upsert by email, profile, and GDPR erase. Validation and
+ * authorisation only; storage goes through db/contacts.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { desc, eq } from "drizzle-orm";
+import { contactChangeEvents } from "../contact/changes";
+import { contactTimer, recordEvents } from "../contact/record-events";
+import { eraseContactRows, findContact, upsertContact } from "../db/contacts";
+import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "../db/schema";
+import { isValidTimeZone } from "../flows/schedule";
+import { ApiError } from "./errors";
+import { createRouter, jsonBody, jsonResponse } from "./router";
+import { ErrorSchema, isoTime } from "./shared-schemas";
+
+const attributeName = z.string().min(1).max(100);
+const tagName = z.string().trim().min(1).max(100);
+
+export const ContactInput = z
+  .object({
+    email: z.email().max(254),
+    first_name: z.string().max(200).nullable().optional(),
+    last_name: z.string().max(200).nullable().optional(),
+    timezone: z
+      .string()
+      .refine(isValidTimeZone, { message: "Unknown IANA time zone" })
+      .nullable()
+      .optional()
+      .openapi({ example: "Europe/Paris" }),
+    attributes: z
+      .record(attributeName, z.unknown())
+      .optional()
+      .openapi({ description: "Merged into the stored attributes; a null value removes one" }),
+    tags: z.array(tagName).max(100).optional().openapi({ description: "Added to the stored tags" }),
+    lifecycle_stage: z.string().min(1).max(50).nullable().optional().openapi({ example: "lead" }),
+    consent: z.enum(CONSENT_STATES).optional(),
+  })
+  .strict()
+  .openapi("ContactInput");
+
+export const Contact = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    first_name: z.string().nullable(),
+    last_name: z.string().nullable(),
+    timezone: z.string().nullable(),
+    consent: z.enum(CONSENT_STATES),
+    lifecycle_stage: z.string().nullable(),
+    attributes: z.record(z.string(), z.unknown()),
+    tags: z.array(z.string()),
+    last_opened_at: isoTime.nullable(),
+    last_clicked_at: isoTime.nullable(),
+    last_order_at: isoTime.nullable(),
+    orders_count: z.number().int(),
+    total_spent: z.number(),
+    unopened_streak: z.number().int(),
+    created_at: isoTime,
+    updated_at: isoTime,
+  })
+  .openapi("Contact");
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The public view of a contact row. */
+export function contactView(row: ContactRow): z.infer<typeof Contact> {
+  return {
+    id: row.id,
+    email: row.email,
+    first_name: row.firstName,
+    last_name: row.lastName,
+    timezone: row.timezone,
+    consent: row.consent,
+    lifecycle_stage: row.lifecycleStage,
+    attributes: row.attributes,
+    tags: row.tags,
+    last_opened_at: iso(row.lastOpenedAt),
+    last_clicked_at: iso(row.lastClickedAt),
+    last_order_at: iso(row.lastOrderAt),
+    orders_count: row.ordersCount,
+    total_spent: row.totalSpent,
+    unopened_streak: row.unopenedStreak,
+    created_at: new Date(row.createdAt).toISOString(),
+    updated_at: new Date(row.updatedAt).toISOString(),
+  };
+}
+
+const ContactProfile = Contact.extend({
+  enrollments: z.array(
+    z.object({
+      id: z.string(),
+      flow_id: z.string(),
+      flow_version: z.number().int(),
+      status: z.string(),
+      current_step: z.string().nullable(),
+      exit_reason: z.string().nullable(),
+      entered_at: isoTime,
+      exited_at: isoTime.nullable(),
+    }),
+  ),
+  recent_events: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      properties: z.record(z.string(), z.unknown()),
+      value: z.number().nullable(),
+      machine: z.boolean(),
+      ts: isoTime,
+    }),
+  ),
+  recent_messages: z.array(
+    z.object({
+      id: z.string(),
+      flow_id: z.string().nullable(),
+      step_id: z.string().nullable(),
+      status: z.string(),
+      subject: z.string().nullable(),
+      due_at: isoTime,
+      sent_at: isoTime.nullable(),
+    }),
+  ),
+}).openapi("ContactProfile");
+
+const idOrEmailParam = z.object({
+  idOrEmail: z
+    .string()
+    .min(1)
+    .max(254)
+    .openapi({ param: { name: "idOrEmail", in: "path" }, example: "ada@example.com" }),
+});
+
+const upsertRoute = createRoute({
+  method: "put",
+  path: "/v1/contacts",
+  tags: ["contacts"],
+  summary: "Create or update a contact by email",
+  request: { body: jsonBody(ContactInput) },
+  responses: {
+    200: jsonResponse(Contact, "The contact was updated"),
+    201: jsonResponse(Contact, "The contact was created"),
+    422: jsonResponse(ErrorSchema, "Invalid input"),
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/contacts/{idOrEmail}",
+  tags: ["contacts"],
+  summary: "A contact's profile with enrollments, recent events and messages",
+  request: { params: idOrEmailParam },
+  responses: { 200: jsonResponse(ContactProfile, "The profile"), 404: jsonResponse(ErrorSchema, "No such contact") },
+});
+
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/v1/contacts/{idOrEmail}",
+  tags: ["contacts"],
+  summary: "Erase a contact and every row that names them (GDPR)",
+  request: { params: idOrEmailParam },
+  responses: { 204: { description: "Erased" }, 404: jsonResponse(ErrorSchema, "No such contact") },
+});
+
+const RECENT_LIMIT = 50;
+
+export const contactRoutes = createRouter()
+  .openapi(upsertRoute, async (c) => {
+    const input = c.req.valid("json");
+    const now = Date.now();
+    const { contact, created, changes } = await upsertContact(
+      c.var.db,
+      {
+        email: input.email,
+        firstName: input.first_name,
+        lastName: input.last_name,
+        timezone: input.timezone,
+        lifecycleStage: input.lifecycle_stage,
+        consent: input.consent,
+        attributes: input.attributes,
+        tags: input.tags,
+      },
+      now,
+    );
+    await recordEvents(c.env, c.var.db, contactChangeEvents(contact.id, changes, input.consent, now), now);
+    return c.json(contactView(contact), created ? 201 : 200);
+  })
+  .openapi(getRoute, async (c) => {
+    const contact = await findContact(c.var.db, c.req.valid("param").idOrEmail);
+    if (!contact) throw new ApiError(404, "not_found", "No such contact");
+    const db = c.var.db;
+    const [enrolled, recentEvents, recentMessages] = await Promise.all([
+      db.select().from(enrollments).where(eq(enrollments.contactId, contact.id)).orderBy(desc(enrollments.enteredAt)).limit(RECENT_LIMIT),
+      db.select().from(events).where(eq(events.contactId, contact.id)).orderBy(desc(events.ts)).limit(RECENT_LIMIT),
+      db.select().from(messages).where(eq(messages.contactId, contact.id)).orderBy(desc(messages.createdAt)).limit(RECENT_LIMIT),
+    ]);
+    return c.json(
+      {
+        ...contactView(contact),
+        enrollments: enrolled.map((e) => ({
+          id: e.id,
+          flow_id: e.flowId,
+          flow_version: e.flowVersion,
+          status: e.status,
+          current_step: e.currentStep,
+          exit_reason: e.exitReason,
+          entered_at: new Date(e.enteredAt).toISOString(),
+          exited_at: iso(e.exitedAt),
+        })),
+        recent_events: recentEvents.map((e) => ({
+          id: e.id,
+          name: e.name,
+          properties: e.properties,
+          value: e.value,
+          machine: e.machine,
+          ts: new Date(e.ts).toISOString(),
+        })),
+        recent_messages: recentMessages.map((m) => ({
+          id: m.id,
+          flow_id: m.flowId,
+          step_id: m.stepId,
+          status: m.status,
+          subject: m.subject,
+          due_at: new Date(m.dueAt).toISOString(),
+          sent_at: iso(m.sentAt),
+        })),
+      },
+      200,
+    );
+  })
+  .openapi(deleteRoute, async (c) => {
+    const contact = await findContact(c.var.db, c.req.valid("param").idOrEmail);
+    if (!contact) throw new ApiError(404, "not_found", "No such contact");
+    // The object first: if erasing D1 then fails, a retry still finds the contact to erase.
+    await contactTimer(c.env, contact.id).erase();
+    await eraseContactRows(c.var.db, contact);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,21 @@
+/** Schemas shared by several HTTP modules: the error body and timestamps. */
+import { z } from "@hono/zod-openapi";
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "validation_failed" }),
+      message: z.string(),
+      issues: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), code: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .openapi("Error");
+
+/** An instant on the wire: ISO 8601 with offset. */
+export const isoTime = z.string().openapi({ format: "date-time", example: "2026-11-22T09:00:00.000Z" });
+
+/** Accepts an instant as ISO 8601 (with offset) or epoch milliseconds; yields epoch milliseconds. */
+export const instantInput = z
+  .union([z.iso.datetime({ offset: true }), z.number().int().min(0).max(8.64e15)])
+  .transform((v) => (typeof v === "number" ? v : Date.parse(v)))
+  .openapi({ description: "ISO 8601 date-time with offset, or epoch milliseconds", example: "2026-11-22T09:00:00Z" });
