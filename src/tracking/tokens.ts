@@ -19,7 +19,7 @@ export type TokenKind = keyof typeof TOKEN_KINDS;
 
 const MAC_BYTES = 16;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const keyCache = new Map<string, Promise<CryptoKey>>();
 
 function hmacKey(secret: string): Promise<CryptoKey> {
