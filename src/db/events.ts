@@ -61,7 +61,7 @@ export async function loadContactEvents(db: Database, ids: string[]): Promise<Co
     id: r.id,
     contactId: r.contact_id,
     name: r.name,
-    properties: JSON.parse(r.properties) as Record<string, unknown>,
+    properties: JSON.parse(r.properties) as ContactEvent["properties"],
     value: r.value,
     source: r.source,
     machine: r.machine === 1,

@@ -11,14 +11,14 @@ import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "
 import { isValidTimeZone } from "../flows/schedule";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
-import { ErrorSchema, isoTime } from "./shared-schemas";
+import { ErrorSchema, emailInput, isoTime } from "./shared-schemas";
 
 const attributeName = z.string().min(1).max(100);
 const tagName = z.string().trim().min(1).max(100);
 
 export const ContactInput = z
   .object({
-    email: z.email().max(254),
+    email: emailInput,
     first_name: z.string().max(200).nullable().optional(),
     last_name: z.string().max(200).nullable().optional(),
     timezone: z

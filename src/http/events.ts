@@ -10,7 +10,7 @@ import { existingContactIds, normaliseEmail, resolveContactsByEmail } from "../d
 import type { EventInsert } from "../db/events";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
-import { ErrorSchema, instantInput } from "./shared-schemas";
+import { ErrorSchema, emailInput, instantInput } from "./shared-schemas";
 
 /** The most events one request may carry. */
 export const MAX_EVENTS_PER_REQUEST = 500;
@@ -25,7 +25,7 @@ export const EventName = z
 export const EventInput = z
   .object({
     id: z.string().min(1).max(200).optional().openapi({ description: "Client id; the same id is stored and processed once" }),
-    email: z.email().max(254).optional(),
+    email: emailInput.optional(),
     contact_id: z.string().min(1).max(100).optional(),
     name: EventName,
     properties: z.record(z.string(), z.unknown()).optional(),

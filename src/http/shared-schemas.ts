@@ -19,3 +19,6 @@ export const instantInput = z
   .union([z.iso.datetime({ offset: true }), z.number().int().min(0).max(8.64e15)])
   .transform((v) => (typeof v === "number" ? v : Date.parse(v)))
   .openapi({ description: "ISO 8601 date-time with offset, or epoch milliseconds", example: "2026-11-22T09:00:00Z" });
+
+/** An email address as clients send it: trimmed and lower-cased before it is checked. */
+export const emailInput = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ format: "email", example: "ada@example.com" });

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// `npm run bench`: runs every benchmark in this folder one after the other
+// (each is bounded, loopback-only and prints ratios against a baseline it
+// measures in the same run). `npm run bench -- tracking` runs only that one.
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const benches = readdirSync(here)
+  .filter((f) => f.endsWith(".mjs") && f !== "run.mjs" && !f.startsWith("_"))
+  .filter((f) => only.length === 0 || only.includes(path.basename(f, ".mjs")))
+  .sort();
+if (benches.length === 0) {
+  console.error(only.length ? `No benchmark named ${only.join(", ")}` : "No benchmarks found");
+  process.exit(1);
+}
+let failed = 0;
+for (const file of benches) {
+  console.log(`\n=== bench/${file}`);
+  const result = spawnSync(process.execPath, [path.join(here, file)], { stdio: "inherit", timeout: 10 * 60_000 });
+  if (result.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
