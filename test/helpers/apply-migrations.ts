@@ -1,5 +1,10 @@
-import { applyD1Migrations } from "cloudflare:test";
+import { applyD1Migrations, reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { beforeEach } from "vitest";
 
-// Setup files run in every test file's isolate, before its tests; applying is idempotent.
-await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+// Every test starts from empty storage: all bindings' data is deleted (D1 and
+// Durable Objects alike), then the migrations are applied afresh.
+beforeEach(async () => {
+  await reset();
+  await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+});
