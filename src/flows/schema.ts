@@ -1,0 +1,257 @@
+/**
+ * The flow language of SPEC sections 4 and 5 as zod schemas: the one source of
+ * the flow types, of request validation and of the OpenAPI document. Shape only;
+ * the rules that need the whole graph (references, reachability, loops) live in
+ * validate.ts.
+ */
+import { z } from "@hono/zod-openapi";
+import { DURATION_PATTERN, OFFSET_PATTERN } from "./duration";
+import { isValidTimeZone, WEEKDAYS } from "./schedule";
+
+export const Duration = z
+  .string()
+  .regex(DURATION_PATTERN, "Expected a duration such as 30m, 1h, 2d or 1w")
+  .openapi({ example: "2d", description: "A whole number and a unit: s, m, h, d or w" });
+export const Offset = z
+  .string()
+  .regex(OFFSET_PATTERN, "Expected an offset such as -30d, 2h or 0d")
+  .openapi({ example: "-30d", description: "A signed duration" });
+export const TimeOfDay = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "Expected a time of day HH:MM")
+  .openapi({ example: "09:00" });
+export const TimeZone = z.string().refine(isValidTimeZone, { message: "Unknown IANA time zone" }).openapi({ example: "Europe/Paris" });
+export const Weekday = z.enum(WEEKDAYS);
+
+const Name = z.string().min(1).max(100);
+const StepId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "Step ids are 1-64 letters, digits, '-' or '_'")
+  .openapi({ example: "hello" });
+const TemplateId = z.string().min(1).max(100);
+
+export const ConditionOp = z.enum(["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists", "before", "after"]);
+export const CountOp = z.enum(["eq", "ne", "gt", "gte", "lt", "lte"]);
+
+const AttrCondition = z.object({ attr: Name, op: ConditionOp, value: z.unknown().optional() }).strict().openapi({
+  description: "A contact attribute (system or custom); before/after take a date, epoch ms, or a duration meaning that long ago",
+});
+const PropCondition = z.object({ prop: Name, op: ConditionOp, value: z.unknown().optional() }).strict().openapi({
+  description: "A property of the triggering event; dotted paths reach into objects and arrays (items.0.sku)",
+});
+const TagCondition = z.object({ tag: Name }).strict();
+
+/** One condition of SPEC section 5; recursive through all, any, not and behavioural `where`. */
+export const Condition = z.union([
+  z
+    .object({
+      get all() {
+        return z.array(Condition).min(1).max(50);
+      },
+    })
+    .strict(),
+  z
+    .object({
+      get any() {
+        return z.array(Condition).min(1).max(50);
+      },
+    })
+    .strict(),
+  z
+    .object({
+      get not() {
+        return Condition;
+      },
+    })
+    .strict(),
+  AttrCondition,
+  TagCondition,
+  PropCondition,
+  z
+    .object({
+      event: Name,
+      within: Duration.optional(),
+      count: z
+        .object({ op: CountOp, value: z.number().int().min(0) })
+        .strict()
+        .optional(),
+      get where() {
+        return Condition.optional();
+      },
+    })
+    .strict()
+    .openapi({ description: "Behaviour: how often the contact did an event (default: at least once)" }),
+]);
+export type Condition = z.infer<typeof Condition>;
+export type BehaviourCondition = Extract<Condition, { event: string }>;
+
+/** An event matcher, used by event triggers, exits and goals. */
+const EventMatch = z.object({ event: Name, where: Condition.optional() }).strict();
+
+export const Trigger = z
+  .union([
+    EventMatch,
+    z.object({ segment_entered: Name }).strict(),
+    z.object({ attribute_changed: Name, where: Condition.optional() }).strict(),
+    z
+      .object({
+        date: z
+          .object({
+            attribute: Name,
+            offset: Offset.optional(),
+            at: TimeOfDay.optional(),
+            repeat: z.enum(["once", "yearly"]).optional().openapi({ description: "yearly for birthdays and anniversaries" }),
+          })
+          .strict(),
+      })
+      .strict(),
+    z.object({ inactive_for: Duration }).strict(),
+  ])
+  .openapi("FlowTrigger");
+export type Trigger = z.infer<typeof Trigger>;
+
+const base = { id: StepId, name: z.string().max(200).optional() };
+const next = { next: StepId.optional() };
+
+const EmailStep = z
+  .object({
+    ...base,
+    ...next,
+    type: z.literal("email"),
+    template: TemplateId.optional(),
+    variants: z
+      .array(z.object({ template: TemplateId, weight: z.number().positive().max(1000) }).strict())
+      .min(2)
+      .max(10)
+      .optional(),
+    winner: z
+      .object({
+        metric: z.enum(["open_rate", "click_rate", "conversion_rate"]),
+        after: Duration,
+        require_significance: z.boolean().optional().openapi({ description: "Default true: only a result significant at 95% wins" }),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((s) => s.template !== undefined || s.variants !== undefined, { message: "An email step needs a template or variants" });
+
+const WaitStep = z
+  .object({
+    ...base,
+    ...next,
+    type: z.literal("wait"),
+    for: Duration.optional(),
+    until: z
+      .object({ time: TimeOfDay, weekdays: z.array(Weekday).min(1).max(7).optional() })
+      .strict()
+      .optional(),
+    until_attribute: z.object({ attribute: Name, offset: Offset.optional(), at: TimeOfDay.optional() }).strict().optional(),
+  })
+  .strict()
+  .refine((s) => [s.for, s.until, s.until_attribute].filter((x) => x !== undefined).length === 1, {
+    message: "A wait step needs exactly one of for, until, until_attribute",
+  });
+
+const WaitForStep = z
+  .object({
+    ...base,
+    type: z.literal("wait_for"),
+    event: Name,
+    of: StepId.optional().openapi({ description: "Only events about the email sent by this step (e.g. its open)" }),
+    where: Condition.optional(),
+    timeout: Duration,
+    then: StepId.optional(),
+    else: StepId.optional(),
+  })
+  .strict();
+
+const BranchStep = z
+  .object({ ...base, type: z.literal("branch"), if: Condition, then: StepId.optional(), else: StepId.optional() })
+  .strict();
+
+const SplitStep = z
+  .object({
+    ...base,
+    type: z.literal("split"),
+    paths: z
+      .array(z.object({ weight: z.number().positive().max(1000), next: StepId }).strict())
+      .min(2)
+      .max(10),
+  })
+  .strict();
+
+const UpdateStep = z
+  .object({
+    ...base,
+    ...next,
+    type: z.literal("update"),
+    set: z.record(Name, z.unknown()).optional().openapi({ description: "Attributes to merge; null removes one" }),
+    lifecycle_stage: z.string().min(1).max(50).optional(),
+    add_tags: z.array(Name).max(50).optional(),
+    remove_tags: z.array(Name).max(50).optional(),
+  })
+  .strict();
+
+const NotifyStep = z
+  .object({
+    ...base,
+    ...next,
+    type: z.literal("notify"),
+    to: z.email().optional(),
+    to_attribute: Name.optional().openapi({ description: "A contact attribute holding the address, e.g. owner_email" }),
+    template: TemplateId,
+  })
+  .strict()
+  .refine((s) => (s.to === undefined) !== (s.to_attribute === undefined), {
+    message: "A notify step needs exactly one of to, to_attribute",
+  });
+
+const WebhookStep = z
+  .object({
+    ...base,
+    ...next,
+    type: z.literal("webhook"),
+    url: z.url({ protocol: /^https?$/ }),
+    body: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const ExitStep = z.object({ ...base, type: z.literal("exit") }).strict();
+
+export const Step = z
+  .discriminatedUnion("type", [EmailStep, WaitStep, WaitForStep, BranchStep, SplitStep, UpdateStep, NotifyStep, WebhookStep, ExitStep])
+  .openapi("FlowStep");
+export type Step = z.infer<typeof Step>;
+export type StepOf<T extends Step["type"]> = Extract<Step, { type: T }>;
+
+export const Reentry = z.union([z.enum(["never", "after_exit"]), z.object({ cooldown: Duration }).strict()]);
+
+export const FlowSettings = z
+  .object({
+    quiet_hours: z.object({ start: TimeOfDay, end: TimeOfDay }).strict().optional(),
+    timezone: TimeZone.optional().openapi({ description: "Used when the contact has no time zone (default UTC)" }),
+    frequency_cap: z
+      .object({ max: z.number().int().min(1).max(1000), per: Duration, on_cap: z.enum(["wait", "skip"]).optional() })
+      .strict()
+      .optional(),
+    transactional: z.boolean().optional(),
+  })
+  .strict();
+
+/** A flow definition, as `PUT /v1/flows/:id` takes it. */
+export const Flow = z
+  .object({
+    id: StepId.optional().openapi({ description: "Taken from the URL when absent; must match it when present" }),
+    name: z.string().min(1).max(200),
+    description: z.string().max(2000).optional(),
+    trigger: Trigger,
+    reentry: Reentry.optional(),
+    exit_when: z.array(EventMatch).max(20).optional(),
+    goal: z.object({ event: Name, where: Condition.optional(), within: Duration.optional() }).strict().optional(),
+    settings: FlowSettings.optional(),
+    steps: z.array(Step).min(1).max(200),
+  })
+  .strict()
+  .openapi("Flow");
+export type Flow = z.infer<typeof Flow>;

@@ -1,0 +1,167 @@
+/**
+ * The rules of a flow that need the whole graph: step references, reachability,
+ * loops that never wait, and templates that must exist. Pure: the caller passes
+ * the known template ids. Every problem is returned at once, each with a path
+ * into the definition and a tagged reason.
+ */
+import type { Flow, Step } from "./schema";
+
+export type FlowProblemReason =
+  | "duplicate_step"
+  | "unknown_step"
+  | "not_an_email_step"
+  | "unreachable_step"
+  | "loop_without_wait"
+  | "unknown_template";
+
+export interface FlowProblem {
+  path: (string | number)[];
+  reason: FlowProblemReason;
+  message: string;
+}
+
+/** The steps a step may lead to, each with the field that names it (`null` for array order). */
+export function successors(flow: Flow, index: number): { field: (string | number)[]; target: string | undefined }[] {
+  const step = flow.steps[index];
+  if (!step) return [];
+  const following = flow.steps[index + 1]?.id;
+  switch (step.type) {
+    case "exit":
+      return [];
+    case "split":
+      return step.paths.map((p, i) => ({ field: ["paths", i, "next"], target: p.next }));
+    case "branch":
+    case "wait_for":
+      return [
+        { field: ["then"], target: step.then ?? following },
+        { field: ["else"], target: step.else ?? following },
+      ];
+    default:
+      return [{ field: ["next"], target: step.next ?? following }];
+  }
+}
+
+/** Steps that make a contact wait, and so break a loop. */
+function waits(step: Step): boolean {
+  return step.type === "wait" || step.type === "wait_for";
+}
+
+/** The template ids a flow uses, with where each is named. */
+export function templatesOf(flow: Flow): { template: string; path: (string | number)[] }[] {
+  const out: { template: string; path: (string | number)[] }[] = [];
+  flow.steps.forEach((step, i) => {
+    if (step.type === "email") {
+      if (step.template) out.push({ template: step.template, path: ["steps", i, "template"] });
+      step.variants?.forEach((v, j) => {
+        out.push({ template: v.template, path: ["steps", i, "variants", j, "template"] });
+      });
+    }
+    if (step.type === "notify") out.push({ template: step.template, path: ["steps", i, "template"] });
+  });
+  return out;
+}
+
+/** Every graph problem of a flow that already matches the schema. */
+export function validateFlowGraph(flow: Flow, knownTemplates: ReadonlySet<string>): FlowProblem[] {
+  const problems: FlowProblem[] = [];
+  const indexOf = new Map<string, number>();
+  flow.steps.forEach((step, i) => {
+    if (indexOf.has(step.id)) {
+      problems.push({ path: ["steps", i, "id"], reason: "duplicate_step", message: `Step id "${step.id}" is used twice` });
+    } else indexOf.set(step.id, i);
+  });
+
+  const edges: number[][] = flow.steps.map(() => []);
+  flow.steps.forEach((step, i) => {
+    for (const { field, target } of successors(flow, i)) {
+      if (target === undefined) continue;
+      const j = indexOf.get(target);
+      if (j === undefined) {
+        problems.push({ path: ["steps", i, ...field], reason: "unknown_step", message: `No step has id "${target}"` });
+      } else edges[i]?.push(j);
+    }
+    if (step.type === "wait_for" && step.of !== undefined) {
+      const j = indexOf.get(step.of);
+      if (j === undefined) problems.push({ path: ["steps", i, "of"], reason: "unknown_step", message: `No step has id "${step.of}"` });
+      else if (flow.steps[j]?.type !== "email")
+        problems.push({ path: ["steps", i, "of"], reason: "not_an_email_step", message: `Step "${step.of}" sends no email` });
+    }
+  });
+
+  const reached = new Set<number>([0]);
+  const stack = [0];
+  while (stack.length > 0) {
+    for (const j of edges[stack.pop() as number] ?? []) {
+      if (!reached.has(j)) {
+        reached.add(j);
+        stack.push(j);
+      }
+    }
+  }
+  flow.steps.forEach((step, i) => {
+    if (!reached.has(i))
+      problems.push({ path: ["steps", i], reason: "unreachable_step", message: `Step "${step.id}" can never be reached` });
+  });
+
+  for (const cycle of cyclesWithoutWait(flow, edges)) {
+    const ids = cycle.map((i) => flow.steps[i]?.id);
+    problems.push({
+      path: ["steps", cycle[0] ?? 0],
+      reason: "loop_without_wait",
+      message: `Steps ${ids.map((s) => `"${s}"`).join(" → ")} loop without any wait`,
+    });
+  }
+
+  for (const { template, path } of templatesOf(flow)) {
+    if (!knownTemplates.has(template)) problems.push({ path, reason: "unknown_template", message: `No template has id "${template}"` });
+  }
+  return problems;
+}
+
+/** One cycle per strongly connected group of steps that loops through no wait (Tarjan over the non-waiting steps). */
+function cyclesWithoutWait(flow: Flow, edges: number[][]): number[][] {
+  const instant = (i: number) => !waits(flow.steps[i] as Step);
+  const index = new Map<number, number>();
+  const low = new Map<number, number>();
+  const onStack = new Set<number>();
+  const stack: number[] = [];
+  const found: number[][] = [];
+  let counter = 0;
+  const visit = (v: number) => {
+    index.set(v, counter);
+    low.set(v, counter);
+    counter++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of (edges[v] ?? []).filter(instant)) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
+    }
+    if (low.get(v) === index.get(v)) {
+      const group: number[] = [];
+      let w: number;
+      do {
+        w = stack.pop() as number;
+        onStack.delete(w);
+        group.push(w);
+      } while (w !== v);
+      if (group.length > 1 || edges[v]?.includes(v)) found.push(group.sort((a, b) => a - b));
+    }
+  };
+  flow.steps.forEach((_, i) => {
+    if (instant(i) && !index.has(i)) visit(i);
+  });
+  return found;
+}
+
+/** The key under which a flow's trigger is indexed, so that an event finds only the flows it can start. */
+export function triggerKey(flow: Flow): string {
+  const t = flow.trigger;
+  if ("event" in t) return `event:${t.event}`;
+  if ("segment_entered" in t) return `segment:${t.segment_entered}`;
+  if ("attribute_changed" in t) return `attribute:${t.attribute_changed}`;
+  if ("date" in t) return `date:${t.date.attribute}`;
+  return "inactive";
+}
