@@ -10,8 +10,10 @@ import { adminAuth } from "./http/admin-auth";
 import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
+import { flowRoutes } from "./http/flows";
 import { healthRoutes } from "./http/health";
 import { createRouter } from "./http/router";
+import { segmentRoutes } from "./http/segments";
 
 /** The largest request body the admin API accepts (500 events with properties fit comfortably). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -42,6 +44,8 @@ export function createApp() {
   app.use("/v1/*", adminAuth());
   app.route("/", contactRoutes);
   app.route("/", eventRoutes);
+  app.route("/", flowRoutes);
+  app.route("/", segmentRoutes);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -1,20 +1,75 @@
 /**
  * ContactTimer: one Durable Object per contact, named by the contact id. It
- * serialises everything that happens to that contact. It owns its own SQLite
- * storage and alarm; nothing else touches them.
+ * serialises everything that happens to that contact: it matches the triggers
+ * of active flows, runs the pure interpreter on each enrollment, carries out
+ * the effects (through contact/enroll), and keeps every pending timer in its
+ * own SQLite storage with one alarm set to the earliest. Nothing else touches
+ * its storage.
  *
- * It records every event it is handed, once per event id, so a redelivered
- * event is never processed twice.
+ * Idempotent end to end: an event id is processed once; enrollment and
+ * message ids are derived from stable inputs, so a retried alarm or a
+ * redelivered event never queues a message twice.
  */
 import { DurableObject } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
+import { type Database, openDatabase } from "../db/client";
+import { behaviourCountSql } from "../db/conditions";
+import { loadContactFacts } from "../db/contacts";
+import { activeFlowsTriggeredBy, flowsByIds, type StoredFlow } from "../db/flows";
+import { findSegmentCondition } from "../db/segments";
 import type { Env } from "../env";
+import { behaviourConditions, type ContactFacts, evaluateCondition } from "../flows/conditions";
+import {
+  type EnrollmentState,
+  enroll,
+  type FlowEvent,
+  type Input,
+  mayEnroll,
+  type Outcome,
+  type RunContext,
+  step,
+  triggerMatches,
+} from "../flows/interpreter";
+import type { BehaviourCondition, Condition } from "../flows/schema";
+import { conditionsOf } from "../flows/validate";
 import type { ContactEvent } from "./contact-event";
+import { type Applied, applyEffects } from "./enroll";
 
 /** Processed event ids are kept this long for deduplication of redeliveries. */
 const DEDUP_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** The frequency cap looks back at most this far. */
+const SEND_HISTORY_MS = 30 * 24 * 3600 * 1000;
+/** Events that flows' own updates may emit while handling one input, before the object stops following them. */
+const MAX_CHAINED_EVENTS = 50;
+/** How long a flow's webhook may take. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** A time trigger (date or inactivity) the daily job found due for this contact. */
+export interface ScheduledTrigger {
+  contactId: string;
+  flowId: string;
+  /** Identifies the occurrence (e.g. the 2027 birthday), so it enrolls once. */
+  occurrence: string;
+  fireAt: number;
+  event: { name: string; properties: Record<string, string | number | null> };
+}
+
+/** What one pass over the contact's state works with; flows and counts are loaded once per pass. */
+interface Pass {
+  db: Database;
+  now: number;
+  contact: ContactFacts | undefined;
+  flows: Map<string, StoredFlow | null>;
+  counts: Map<string, number>;
+  marketingSends: number[];
+  queue: FlowEvent[];
+  dueNow: string[];
+  webhooks: Applied["webhooks"];
+}
 
 export class ContactTimer extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -24,33 +79,88 @@ export class ContactTimer extends DurableObject<Env> {
 
   private createTables(): void {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS received_events (
-      id TEXT PRIMARY KEY,
-      name TEXT NOT NULL,
-      ts INTEGER NOT NULL,
-      body TEXT NOT NULL,
-      received_at INTEGER NOT NULL
-    )`);
+      id TEXT PRIMARY KEY, name TEXT NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS enrollments (
+      id TEXT PRIMARY KEY, flow_id TEXT NOT NULL, status TEXT NOT NULL, wake_at INTEGER, held INTEGER NOT NULL DEFAULT 0,
+      entered_at INTEGER NOT NULL, state TEXT NOT NULL)`);
+    this.sql.exec("CREATE INDEX IF NOT EXISTS enrollments_wake ON enrollments (status, held, wake_at)");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS enrollments_flow ON enrollments (flow_id)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS marketing_sends (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS segment_membership (segment_id TEXT PRIMARY KEY, member INTEGER NOT NULL)");
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS pending_triggers (
+      occurrence TEXT PRIMARY KEY, flow_id TEXT NOT NULL, fire_at INTEGER NOT NULL, event TEXT NOT NULL)`);
   }
 
-  /** Accepts the contact's events; returns how many were new to this object. */
+  /** Runs one operation at a time: D1 calls yield the object, and two passes must never interleave on one enrollment. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(work, work);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Accepts the contact's events (already stored in D1); returns how many were new to this object. */
   async receiveEvents(batch: ContactEvent[]): Promise<{ accepted: number; duplicates: number }> {
-    const now = Date.now();
-    let accepted = 0;
-    for (const event of batch) {
-      const inserted = this.sql
-        .exec(
-          "INSERT INTO received_events (id, name, ts, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING id",
+    return this.serial(async () => {
+      const fresh = batch.filter((e) => this.sql.exec("SELECT 1 FROM received_events WHERE id = ?", e.id).toArray().length === 0);
+      const first = fresh[0];
+      if (!first) return { accepted: 0, duplicates: batch.length };
+      this.remember("contact_id", first.contactId);
+      const pass = await this.openPass(first.contactId);
+      for (const event of [...fresh].sort((a, b) => a.ts - b.ts)) {
+        pass.queue.push(toFlowEvent(event));
+        await this.drain(pass);
+        this.sql.exec(
+          "INSERT INTO received_events (id, name, ts, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
           event.id,
           event.name,
           event.ts,
           JSON.stringify(event),
-          now,
-        )
-        .toArray();
-      accepted += inserted.length;
-    }
-    this.sql.exec("DELETE FROM received_events WHERE received_at < ?", now - DEDUP_RETENTION_MS);
-    return { accepted, duplicates: batch.length - accepted };
+          pass.now,
+        );
+      }
+      this.sql.exec("DELETE FROM received_events WHERE received_at < ?", pass.now - DEDUP_RETENTION_MS);
+      await this.finish(pass);
+      return { accepted: fresh.length, duplicates: batch.length - fresh.length };
+    });
+  }
+
+  /** Fires every due timer: waits that ended, held emails, and time triggers. */
+  override async alarm(): Promise<void> {
+    await this.serial(() => this.runDue());
+  }
+
+  /** Wakes the enrollments a paused flow was holding. */
+  async resumeFlow(contactId: string, flowId: string): Promise<void> {
+    await this.serial(async () => {
+      this.remember("contact_id", contactId);
+      this.sql.exec("UPDATE enrollments SET held = 0 WHERE flow_id = ? AND status = 'active'", flowId);
+      await this.runDue();
+    });
+  }
+
+  /** Records a time trigger found by the daily job; it enrolls once per occurrence, at its time. */
+  async scheduleTrigger(trigger: ScheduledTrigger): Promise<void> {
+    await this.serial(async () => {
+      this.remember("contact_id", trigger.contactId);
+      this.sql.exec(
+        "INSERT INTO pending_triggers (occurrence, flow_id, fire_at, event) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        trigger.occurrence,
+        trigger.flowId,
+        trigger.fireAt,
+        JSON.stringify(trigger.event),
+      );
+      if (trigger.fireAt <= Date.now()) await this.runDue();
+      else await this.scheduleAlarm();
+    });
+  }
+
+  /** The contact's enrollments as this object holds them, newest first. */
+  async enrollmentStates(): Promise<EnrollmentState[]> {
+    return this.sql
+      .exec<{ state: string }>("SELECT state FROM enrollments ORDER BY entered_at DESC")
+      .toArray()
+      .map((r) => JSON.parse(r.state) as EnrollmentState);
   }
 
   /** The events this object has received, oldest first. */
@@ -63,8 +173,273 @@ export class ContactTimer extends DurableObject<Env> {
 
   /** Erases everything this object holds (GDPR erase of the contact). */
   async erase(): Promise<void> {
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.createTables();
+    await this.serial(async () => {
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      this.createTables();
+    });
+  }
+
+  private remember(key: string, value: string): void {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  private recall(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  private async openPass(contactId: string): Promise<Pass> {
+    const now = Date.now();
+    const db = openDatabase(this.env.DB);
+    this.sql.exec("DELETE FROM marketing_sends WHERE at < ?", now - SEND_HISTORY_MS);
+    return {
+      db,
+      now,
+      contact: await loadContactFacts(db, contactId),
+      flows: new Map(),
+      counts: new Map(),
+      marketingSends: this.sql
+        .exec<{ at: number }>("SELECT at FROM marketing_sends")
+        .toArray()
+        .map((r) => r.at),
+      queue: [],
+      dueNow: [],
+      webhooks: [],
+    };
+  }
+
+  private async runDue(): Promise<void> {
+    const contactId = this.recall("contact_id");
+    if (!contactId) return;
+    const now = Date.now();
+    const due = this.sql
+      .exec<{ state: string }>("SELECT state FROM enrollments WHERE status = 'active' AND held = 0 AND wake_at <= ? ORDER BY wake_at", now)
+      .toArray()
+      .map((r) => JSON.parse(r.state) as EnrollmentState);
+    const triggers = this.sql
+      .exec<{ occurrence: string; flow_id: string; event: string; fire_at: number }>(
+        "SELECT * FROM pending_triggers WHERE fire_at <= ?",
+        now,
+      )
+      .toArray();
+    if (due.length > 0 || triggers.length > 0) {
+      const pass = await this.openPass(contactId);
+      await this.loadFlows(pass, [...due.map((e) => e.flowId), ...triggers.map((t) => t.flow_id)]);
+      for (const state of due) await this.runEnrollment(pass, state, { type: "timer" });
+      for (const t of triggers) {
+        const flow = pass.flows.get(t.flow_id);
+        const event = JSON.parse(t.event) as { name: string; properties: Record<string, unknown> };
+        if (flow?.status === "active") {
+          await this.tryEnroll(
+            pass,
+            flow,
+            { id: t.occurrence, ...event, value: null, ts: t.fire_at, machine: false, messageId: null },
+            t.occurrence,
+          );
+        }
+        this.sql.exec("DELETE FROM pending_triggers WHERE occurrence = ?", t.occurrence);
+      }
+      await this.drain(pass);
+      await this.finish(pass);
+    } else await this.scheduleAlarm();
+  }
+
+  /** Processes queued events (the input event and any its effects emitted), each through enrollments and then triggers. */
+  private async drain(pass: Pass): Promise<void> {
+    for (let handled = 0; handled <= MAX_CHAINED_EVENTS; handled++) {
+      const event = pass.queue.shift();
+      if (!event) return;
+      if (event.machine || !pass.contact) continue;
+      const running = this.sql
+        .exec<{ state: string }>("SELECT state FROM enrollments WHERE status = 'active'")
+        .toArray()
+        .map((r) => JSON.parse(r.state) as EnrollmentState);
+      await this.loadFlows(
+        pass,
+        running.map((e) => e.flowId),
+      );
+      for (const state of running) await this.runEnrollment(pass, state, { type: "event", event });
+
+      const attribute =
+        event.name === "attribute_changed" && typeof event.properties.attribute === "string" ? event.properties.attribute : null;
+      for (const flow of await activeFlowsTriggeredBy(pass.db, event.name, attribute)) {
+        pass.flows.set(flow.id, flow);
+        const def = flow.definition;
+        if ("segment_entered" in def.trigger) await this.segmentTrigger(pass, flow, def.trigger.segment_entered, event);
+        else {
+          await this.prefetchCounts(pass, conditionsOf(def));
+          if (triggerMatches(def, event, this.conditionFacts(pass))) await this.tryEnroll(pass, flow, event, event.id);
+        }
+      }
+    }
+  }
+
+  private async segmentTrigger(pass: Pass, flow: StoredFlow, segmentId: string, event: FlowEvent): Promise<void> {
+    const condition = await findSegmentCondition(pass.db, segmentId);
+    if (!condition || !pass.contact) return;
+    await this.prefetchCounts(pass, [condition]);
+    const member = evaluateCondition(condition, { ...this.conditionFacts(pass), event });
+    const before = this.sql.exec<{ member: number }>("SELECT member FROM segment_membership WHERE segment_id = ?", segmentId).toArray()[0];
+    this.sql.exec(
+      "INSERT INTO segment_membership (segment_id, member) VALUES (?, ?) ON CONFLICT(segment_id) DO UPDATE SET member = excluded.member",
+      segmentId,
+      member ? 1 : 0,
+    );
+    if (member && before?.member !== 1) {
+      await this.tryEnroll(
+        pass,
+        flow,
+        { ...event, name: "segment_entered", properties: { segment: segmentId } },
+        `segment:${segmentId}:${event.id}`,
+      );
+    }
+  }
+
+  private async tryEnroll(pass: Pass, flow: StoredFlow, trigger: FlowEvent, occurrence: string): Promise<void> {
+    const earlier = this.sql
+      .exec<{ status: EnrollmentState["status"]; entered_at: number }>(
+        "SELECT status, entered_at FROM enrollments WHERE flow_id = ?",
+        flow.id,
+      )
+      .toArray()
+      .map((r) => ({ status: r.status, enteredAt: r.entered_at }));
+    if (!mayEnroll(flow.definition, earlier, pass.now) || !pass.contact) return;
+    await this.prefetchCounts(pass, conditionsOf(flow.definition));
+    const outcome = enroll(trigger, occurrence, this.runContext(pass, flow));
+    if (this.sql.exec("SELECT 1 FROM enrollments WHERE id = ?", outcome.state.id).toArray().length > 0) return;
+    await this.commit(pass, flow, outcome);
+  }
+
+  private async runEnrollment(pass: Pass, state: EnrollmentState, input: Input): Promise<void> {
+    const flow = pass.flows.get(state.flowId);
+    if (!pass.contact) return;
+    if (!flow) {
+      const ended: EnrollmentState = {
+        ...state,
+        status: "exited",
+        stepId: null,
+        wakeAt: null,
+        endedAt: pass.now,
+        endReason: "flow_deleted",
+      };
+      await this.commit(
+        pass,
+        { id: state.flowId, name: state.flowId, status: "paused" },
+        {
+          state: ended,
+          effects: [{ type: "cancel_queued" }, { type: "ended", status: "exited", reason: "flow_deleted" }],
+        },
+      );
+      return;
+    }
+    await this.prefetchCounts(pass, conditionsOf(flow.definition));
+    const outcome = step(state, input, this.runContext(pass, flow));
+    if (outcome.effects.length === 0 && JSON.stringify(outcome.state) === JSON.stringify(state)) {
+      if (flow.status !== "active") this.sql.exec("UPDATE enrollments SET held = 1 WHERE id = ?", state.id);
+      return;
+    }
+    await this.commit(pass, flow, outcome);
+  }
+
+  /** Effects first (idempotent in D1), then this object's state: a crash in between repeats the same effects harmlessly. */
+  private async commit(pass: Pass, flow: Pick<StoredFlow, "id" | "name" | "status">, outcome: Outcome): Promise<void> {
+    if (!pass.contact) return;
+    const applied = await applyEffects(pass.db, pass.contact, flow, outcome.state, outcome.effects, pass.now);
+    for (const m of applied.marketing) {
+      this.sql.exec("INSERT INTO marketing_sends (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING", m.messageId, m.at);
+    }
+    const s = outcome.state;
+    this.sql.exec(
+      `INSERT INTO enrollments (id, flow_id, status, wake_at, held, entered_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET status = excluded.status, wake_at = excluded.wake_at, held = excluded.held, state = excluded.state`,
+      s.id,
+      s.flowId,
+      s.status,
+      s.status === "active" ? s.wakeAt : null,
+      flow.status === "active" ? 0 : 1,
+      s.enteredAt,
+      JSON.stringify(s),
+    );
+    pass.dueNow.push(...applied.dueNow);
+    pass.webhooks.push(...applied.webhooks);
+    if (applied.emitted.length > 0) {
+      pass.queue.push(...applied.emitted.map(toFlowEvent));
+      pass.contact = await loadContactFacts(pass.db, pass.contact.id);
+    }
+  }
+
+  private async finish(pass: Pass): Promise<void> {
+    for (const hook of pass.webhooks) this.ctx.waitUntil(sendWebhook(hook.url, hook.id, hook.body));
+    await this.scheduleAlarm();
+  }
+
+  private async scheduleAlarm(): Promise<void> {
+    const next = this.sql
+      .exec<{ at: number | null }>(
+        `SELECT min(at) AS at FROM (
+           SELECT min(wake_at) AS at FROM enrollments WHERE status = 'active' AND held = 0 AND wake_at IS NOT NULL
+           UNION ALL SELECT min(fire_at) FROM pending_triggers)`,
+      )
+      .toArray()[0]?.at;
+    if (next === null || next === undefined) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  private async loadFlows(pass: Pass, ids: string[]): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !pass.flows.has(id));
+    if (missing.length === 0) return;
+    const found = await flowsByIds(pass.db, missing);
+    for (const id of missing) pass.flows.set(id, found.get(id) ?? null);
+  }
+
+  /** Counts, in D1, the behavioural conditions the interpreter may ask about, so that it can stay pure. */
+  private async prefetchCounts(pass: Pass, conditions: Condition[]): Promise<void> {
+    if (!pass.contact) return;
+    const wanted = conditions.flatMap((c) => behaviourConditions(c)).filter((c) => !pass.counts.has(JSON.stringify(c)));
+    for (const c of wanted) {
+      const row = await pass.db.get<{ n: number }>(
+        sql`SELECT ${behaviourCountSql(c, pass.now, sql.raw("c.id"))} AS n FROM contacts c WHERE c.id = ${pass.contact.id}`,
+      );
+      pass.counts.set(JSON.stringify(c), row?.n ?? 0);
+    }
+  }
+
+  private conditionFacts(pass: Pass) {
+    return {
+      contact: pass.contact as ContactFacts,
+      now: pass.now,
+      countEvents: (c: BehaviourCondition) => pass.counts.get(JSON.stringify(c)) ?? 0,
+    };
+  }
+
+  private runContext(pass: Pass, flow: StoredFlow): RunContext {
+    return {
+      ...this.conditionFacts(pass),
+      contact: { ...(pass.contact as ContactFacts) },
+      flow: { ...flow.definition, id: flow.id },
+      flowVersion: flow.version,
+      active: flow.status === "active",
+      winners: {},
+      marketingSends: pass.marketingSends,
+    };
+  }
+}
+
+function toFlowEvent(e: ContactEvent): FlowEvent {
+  return { id: e.id, name: e.name, properties: e.properties, value: e.value, ts: e.ts, machine: e.machine, messageId: e.messageId };
+}
+
+/** POSTs a flow's webhook once; the id header lets the receiver drop a repeat. Failures are logged, not retried. */
+async function sendWebhook(url: string, id: string, body: Record<string, unknown>): Promise<void> {
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "nurture-webhook-id": id },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    });
+    if (!res.ok) console.warn(JSON.stringify({ msg: "flow webhook failed", url, status: res.status, id }));
+  } catch (error) {
+    console.warn(JSON.stringify({ msg: "flow webhook failed", url, id, error: String(error) }));
   }
 }

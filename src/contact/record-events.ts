@@ -20,14 +20,20 @@ export interface RecordResult {
 
 /** Stores events and dispatches every one that names a contact to that contact's ContactTimer. */
 export async function recordEvents(env: Env, db: Database, rows: EventInsert[], now: number): Promise<RecordResult> {
+  const { newIds, stored } = await storeEvents(db, rows, now);
+  await dispatchToContacts(env, stored);
+  return { newIds };
+}
+
+/** Stores events and keeps order totals without dispatching: for the ContactTimer's own events, which it processes itself. */
+export async function storeEvents(db: Database, rows: EventInsert[], now: number): Promise<RecordResult & { stored: ContactEvent[] }> {
   const newIds = await insertEvents(db, rows, now);
   if (newIds.size > 0) await applyOrderTotals(db, newIds);
   const stored = await loadContactEvents(
     db,
     rows.filter((r) => r.contactId).map((r) => r.id),
   );
-  await dispatchToContacts(env, stored);
-  return { newIds };
+  return { newIds, stored };
 }
 
 /** Hands events to their contacts' ContactTimers, each contact's events in time order. */

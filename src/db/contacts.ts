@@ -1,5 +1,6 @@
 /** Queries on contacts and the rows that name them. */
 import { eq, inArray, or, sql } from "drizzle-orm";
+import type { ContactFacts } from "../flows/conditions";
 import type { Database } from "./client";
 import { type ContactRow, contacts, enrollments, events, identities, links, messages, suppressions } from "./schema";
 
@@ -15,6 +16,8 @@ export interface ContactPatch {
   attributes?: Record<string, unknown>;
   /** Added to the stored tags. */
   tags?: string[];
+  /** Removed from the stored tags (flows' `update` steps). */
+  removeTags?: string[];
 }
 
 /** One attribute whose value a write changed (emitted as `attribute_changed`). */
@@ -64,7 +67,8 @@ export function diffContact(before: ContactRow | undefined, after: ContactRow): 
   }
   const beforeTags = new Set(before?.tags ?? []);
   const added = after.tags.filter((t) => !beforeTags.has(t));
-  if (added.length > 0) changes.push({ attribute: "tags", from: before?.tags ?? [], to: after.tags });
+  if (added.length > 0 || after.tags.length !== beforeTags.size)
+    changes.push({ attribute: "tags", from: before?.tags ?? [], to: after.tags });
   return changes;
 }
 
@@ -82,9 +86,11 @@ export async function upsertContact(
   const before = await db.select().from(contacts).where(eq(contacts.email, email)).get();
   const attributes = JSON.stringify(patch.attributes ?? {});
   const tags = JSON.stringify(patch.tags ?? []);
+  const removed = JSON.stringify(patch.removeTags ?? []);
   const set: Record<string, unknown> = {
     attributes: sql`json_patch(${contacts.attributes}, ${attributes})`,
-    tags: sql`(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${contacts.tags}) UNION SELECT value FROM json_each(${tags})))`,
+    tags: sql`(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${contacts.tags}) UNION SELECT value FROM json_each(${tags}))
+      WHERE value NOT IN (SELECT value FROM json_each(${removed})))`,
     updatedAt: now,
   };
   if (patch.firstName !== undefined) set.firstName = patch.firstName;
@@ -108,7 +114,7 @@ export async function upsertContact(
       consent: patch.consent ?? "subscribed",
       consentChangedAt: now,
       attributes: initialAttributes,
-      tags: [...new Set(patch.tags ?? [])],
+      tags: [...new Set(patch.tags ?? [])].filter((t) => !patch.removeTags?.includes(t)),
       createdAt: now,
       updatedAt: now,
     })
@@ -165,4 +171,35 @@ export async function eraseContactRows(db: Database, contact: ContactRow): Promi
     db.delete(suppressions).where(eq(suppressions.email, contact.email)),
     db.delete(contacts).where(eq(contacts.id, contact.id)),
   ]);
+}
+
+/** What conditions and the interpreter know of a contact, suppression included; undefined once erased. */
+export async function loadContactFacts(db: Database, id: string): Promise<ContactFacts | undefined> {
+  const row = await db.select().from(contacts).where(eq(contacts.id, id)).get();
+  if (!row) return undefined;
+  const suppressed = await db.select({ email: suppressions.email }).from(suppressions).where(eq(suppressions.email, row.email)).get();
+  return contactFacts(row, suppressed !== undefined);
+}
+
+/** A contact row as the facts conditions read. */
+export function contactFacts(row: ContactRow, suppressed: boolean): ContactFacts {
+  return {
+    id: row.id,
+    email: row.email,
+    first_name: row.firstName,
+    last_name: row.lastName,
+    timezone: row.timezone,
+    consent: row.consent,
+    lifecycle_stage: row.lifecycleStage,
+    attributes: row.attributes,
+    tags: row.tags,
+    last_opened_at: row.lastOpenedAt,
+    last_clicked_at: row.lastClickedAt,
+    last_order_at: row.lastOrderAt,
+    orders_count: row.ordersCount,
+    total_spent: row.totalSpent,
+    unopened_streak: row.unopenedStreak,
+    created_at: row.createdAt,
+    suppressed,
+  };
 }

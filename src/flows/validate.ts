@@ -4,7 +4,7 @@
  * the known template ids. Every problem is returned at once, each with a path
  * into the definition and a tagged reason.
  */
-import type { Flow, Step } from "./schema";
+import type { Condition, Flow, Step } from "./schema";
 
 export type FlowProblemReason =
   | "duplicate_step"
@@ -164,4 +164,18 @@ export function triggerKey(flow: Flow): string {
   if ("attribute_changed" in t) return `attribute:${t.attribute_changed}`;
   if ("date" in t) return `date:${t.date.attribute}`;
   return "inactive";
+}
+
+/** Every condition a flow may evaluate at run time (trigger, exits, goal, branches, wait_for filters). */
+export function conditionsOf(flow: Flow): Condition[] {
+  const out: Condition[] = [];
+  const t = flow.trigger;
+  if (("event" in t || "attribute_changed" in t) && t.where) out.push(t.where);
+  for (const x of flow.exit_when ?? []) if (x.where) out.push(x.where);
+  if (flow.goal?.where) out.push(flow.goal.where);
+  for (const s of flow.steps) {
+    if (s.type === "branch") out.push(s.if);
+    if (s.type === "wait_for" && s.where) out.push(s.where);
+  }
+  return out;
 }

@@ -1,0 +1,138 @@
+/**
+ * Carries out the interpreter's effects in D1 for one contact: queued
+ * messages (deterministic ids, `ON CONFLICT DO NOTHING`, so a retried alarm or
+ * redelivered event never queues twice), cancellations, contact updates, and
+ * the enrollment mirror that reports and the profile read. Only the
+ * ContactTimer calls it; webhooks are sent by the ContactTimer itself.
+ */
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { upsertContact } from "../db/contacts";
+import type { StoredFlow } from "../db/flows";
+import { enrollments, messages, type NewMessageRow } from "../db/schema";
+import type { ContactFacts } from "../flows/conditions";
+import type { Effect, EnrollmentState } from "../flows/interpreter";
+import { contactChangeEvents } from "./changes";
+import type { ContactEvent } from "./contact-event";
+import { storeEvents } from "./record-events";
+
+/** What applying effects left for the caller: messages due now, events the contact's updates emitted, webhooks to send. */
+export interface Applied {
+  dueNow: string[];
+  marketing: { messageId: string; at: number }[];
+  emitted: ContactEvent[];
+  webhooks: Extract<Effect, { type: "webhook" }>[];
+}
+
+/** Applies one enrollment's effects and mirrors its state to D1. */
+export async function applyEffects(
+  db: Database,
+  contact: ContactFacts,
+  flow: Pick<StoredFlow, "id" | "name">,
+  state: EnrollmentState,
+  effects: Effect[],
+  now: number,
+): Promise<Applied> {
+  const applied: Applied = { dueNow: [], marketing: [], emitted: [], webhooks: [] };
+  const rows: NewMessageRow[] = [];
+  const context = {
+    event: { name: state.trigger.name, properties: state.trigger.properties, value: state.trigger.value, ts: state.trigger.ts },
+    flow: { id: flow.id, name: flow.name },
+  };
+  let converted = false;
+  for (const effect of effects) {
+    switch (effect.type) {
+      case "queue_email":
+      case "notify": {
+        const email = effect.type === "queue_email";
+        rows.push({
+          id: effect.messageId,
+          contactId: contact.id,
+          toEmail: email ? contact.email : effect.to,
+          kind: email ? effect.kind : "notify",
+          flowId: flow.id,
+          flowVersion: state.flowVersion,
+          enrollmentId: state.id,
+          stepId: effect.stepId,
+          variant: email ? effect.variant : null,
+          templateId: effect.templateId,
+          context: { ...context, step: { id: effect.stepId } },
+          status: "queued",
+          dueAt: effect.dueAt,
+          createdAt: now,
+        });
+        if (effect.dueAt <= now) applied.dueNow.push(effect.messageId);
+        if (email && effect.kind === "marketing") applied.marketing.push({ messageId: effect.messageId, at: effect.dueAt });
+        break;
+      }
+      case "update_contact": {
+        const { contact: updated, changes } = await upsertContact(
+          db,
+          {
+            email: contact.email,
+            ...(effect.set ? { attributes: effect.set } : {}),
+            ...(effect.lifecycleStage ? { lifecycleStage: effect.lifecycleStage } : {}),
+            ...(effect.addTags ? { tags: effect.addTags } : {}),
+            ...(effect.removeTags ? { removeTags: effect.removeTags } : {}),
+          },
+          now,
+        );
+        const { stored } = await storeEvents(db, contactChangeEvents(updated.id, changes, undefined, now), now);
+        applied.emitted.push(...stored);
+        break;
+      }
+      case "webhook":
+        applied.webhooks.push(effect);
+        break;
+      case "cancel_queued":
+        await cancelQueuedMessages(db, state.id, state.endReason ?? "exited");
+        break;
+      case "converted":
+        converted = true;
+        break;
+      case "skipped":
+      case "ended":
+        break;
+    }
+  }
+  if (rows.length > 0) await db.insert(messages).values(rows).onConflictDoNothing();
+  await mirrorEnrollment(db, contact.id, state, converted ? now : null);
+  return applied;
+}
+
+/** Cancels an enrollment's messages that have not been sent yet. */
+export async function cancelQueuedMessages(db: Database, enrollmentId: string, reason: string): Promise<void> {
+  await db.run(
+    sql`UPDATE messages SET status = 'cancelled', reason = ${reason} WHERE enrollment_id = ${enrollmentId} AND status = 'queued'`,
+  );
+}
+
+/** Writes the enrollment's current state to the D1 mirror. */
+async function mirrorEnrollment(db: Database, contactId: string, state: EnrollmentState, convertedAt: number | null): Promise<void> {
+  const row = {
+    id: state.id,
+    contactId,
+    flowId: state.flowId,
+    flowVersion: state.flowVersion,
+    status: state.status,
+    currentStep: state.stepId,
+    exitReason: state.endReason,
+    enteredAt: state.enteredAt,
+    exitedAt: state.endedAt,
+    convertedAt: state.convertedAt ?? convertedAt,
+  };
+  await db
+    .insert(enrollments)
+    .values(row)
+    .onConflictDoUpdate({
+      target: enrollments.id,
+      set: {
+        flowVersion: row.flowVersion,
+        status: row.status,
+        currentStep: row.currentStep,
+        exitReason: row.exitReason,
+        exitedAt: row.exitedAt,
+        convertedAt: row.convertedAt,
+      },
+    });
+}

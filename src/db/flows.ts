@@ -1,0 +1,143 @@
+/**
+ * Queries on flows and their versions. Every save is a new version (kept in
+ * `flow_versions`); `flows` holds the current one with its trigger index key,
+ * so that an event finds the flows it can start through an index, whatever
+ * the number of other flows.
+ */
+import { and, eq, gte, inArray, lt, or, sql } from "drizzle-orm";
+import type { Flow } from "../flows/schema";
+import { triggerKey } from "../flows/validate";
+import type { Database } from "./client";
+import { type FlowRow, type FlowStatus, flows, flowVersions, messages, templates } from "./schema";
+
+/** A stored flow with its parsed definition. */
+export interface StoredFlow {
+  id: string;
+  name: string;
+  status: FlowStatus;
+  version: number;
+  definition: Flow;
+  createdAt: number;
+  updatedAt: number;
+}
+
+function stored(row: FlowRow): StoredFlow {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    version: row.version,
+    definition: row.definition as Flow,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** Which of these template ids exist. */
+export async function existingTemplateIds(db: Database, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: templates.id })
+    .from(templates)
+    .where(sql`${templates.id} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`);
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Saves a definition as the flow's next version (a new flow starts as a draft); returns the stored flow and whether it was new. */
+export async function saveFlow(db: Database, id: string, definition: Flow, now: number): Promise<{ flow: StoredFlow; created: boolean }> {
+  const def = { ...definition, id };
+  const [row] = await db
+    .insert(flows)
+    .values({
+      id,
+      name: def.name,
+      status: "draft",
+      version: 1,
+      definition: def,
+      triggerKey: triggerKey(def),
+      transactional: def.settings?.transactional ?? false,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoUpdate({
+      target: flows.id,
+      set: {
+        name: def.name,
+        version: sql`${flows.version} + 1`,
+        definition: def,
+        triggerKey: triggerKey(def),
+        transactional: def.settings?.transactional ?? false,
+        updatedAt: now,
+      },
+    })
+    .returning();
+  const saved = row as FlowRow;
+  await db.insert(flowVersions).values({ flowId: id, version: saved.version, definition: def, createdAt: now }).onConflictDoNothing();
+  return { flow: stored(saved), created: saved.version === 1 };
+}
+
+/** One flow, or undefined. */
+export async function findFlow(db: Database, id: string): Promise<StoredFlow | undefined> {
+  const [row] = await db.select().from(flows).where(eq(flows.id, id));
+  return row ? stored(row) : undefined;
+}
+
+/** All flows, newest first. */
+export async function listFlows(db: Database): Promise<StoredFlow[]> {
+  const rows = await db.select().from(flows).orderBy(sql`${flows.updatedAt} DESC`);
+  return rows.map(stored);
+}
+
+/** Sets a flow's status; false when there is no such flow. */
+export async function setFlowStatus(db: Database, id: string, status: FlowStatus, now: number): Promise<StoredFlow | undefined> {
+  const [row] = await db.update(flows).set({ status, updatedAt: now }).where(eq(flows.id, id)).returning();
+  return row ? stored(row) : undefined;
+}
+
+/** Deletes a flow and its versions and cancels its queued messages; running enrollments end at their next input. */
+export async function deleteFlow(db: Database, id: string): Promise<boolean> {
+  const [gone] = await db.delete(flows).where(eq(flows.id, id)).returning({ id: flows.id });
+  if (!gone) return false;
+  await db.batch([
+    db.delete(flowVersions).where(eq(flowVersions.flowId, id)),
+    db
+      .update(messages)
+      .set({ status: "cancelled", reason: "flow_deleted" })
+      .where(and(eq(messages.flowId, id), eq(messages.status, "queued"))),
+  ]);
+  return true;
+}
+
+/** Active flows an event named `eventName` can start: by event name, by changed attribute, and every segment trigger. */
+export async function activeFlowsTriggeredBy(db: Database, eventName: string, changedAttribute: string | null): Promise<StoredFlow[]> {
+  const keys = [`event:${eventName}`, ...(changedAttribute ? [`attribute:${changedAttribute}`] : [])];
+  const rows = await db
+    .select()
+    .from(flows)
+    .where(
+      and(
+        eq(flows.status, "active"),
+        or(inArray(flows.triggerKey, keys), and(gte(flows.triggerKey, "segment:"), lt(flows.triggerKey, "segment;"))),
+      ),
+    );
+  return rows.map(stored);
+}
+
+/** Flows by id (any status), for the enrollments a contact is in. */
+export async function flowsByIds(db: Database, ids: string[]): Promise<Map<string, StoredFlow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select()
+    .from(flows)
+    .where(inArray(flows.id, [...new Set(ids)]));
+  return new Map(rows.map((r) => [r.id, stored(r)]));
+}
+
+/** Active flows whose trigger key starts with a prefix (`date:`, `inactive`), for the time-trigger job. */
+export async function activeFlowsWithTriggerPrefix(db: Database, prefix: string): Promise<StoredFlow[]> {
+  const rows = await db
+    .select()
+    .from(flows)
+    .where(and(eq(flows.status, "active"), gte(flows.triggerKey, prefix), lt(flows.triggerKey, `${prefix}\uffff`)));
+  return rows.map(stored);
+}

@@ -1,0 +1,158 @@
+/**
+ * Flows API: definitions (validated in full, every problem reported at once),
+ * versions, activation and pausing. Storage goes through db/flows; waking the
+ * contacts a paused flow was holding goes through contact/flow-control.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { resumeFlowEnrollments } from "../contact/flow-control";
+import { deleteFlow, existingTemplateIds, findFlow, listFlows, type StoredFlow, saveFlow, setFlowStatus } from "../db/flows";
+import { FLOW_STATUSES } from "../db/schema";
+import { Flow } from "../flows/schema";
+import { templatesOf, validateFlowGraph } from "../flows/validate";
+import { ApiError } from "./errors";
+import { createRouter, jsonBody, jsonResponse } from "./router";
+import { ErrorSchema, isoTime } from "./shared-schemas";
+
+const StoredFlowView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    status: z.enum(FLOW_STATUSES),
+    version: z.number().int(),
+    definition: Flow,
+    created_at: isoTime,
+    updated_at: isoTime,
+  })
+  .openapi("StoredFlow");
+
+const FlowSummary = StoredFlowView.omit({ definition: true })
+  .extend({ trigger: z.record(z.string(), z.unknown()) })
+  .openapi("FlowSummary");
+
+function flowView(f: StoredFlow): z.infer<typeof StoredFlowView> {
+  return {
+    id: f.id,
+    name: f.name,
+    status: f.status,
+    version: f.version,
+    definition: f.definition,
+    created_at: new Date(f.createdAt).toISOString(),
+    updated_at: new Date(f.updatedAt).toISOString(),
+  };
+}
+
+const idParam = z.object({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "Flow ids are 1-64 letters, digits, '-' or '_'")
+    .openapi({ param: { name: "id", in: "path" }, example: "welcome" }),
+});
+const notFound = jsonResponse(ErrorSchema, "No such flow");
+
+const routes = {
+  list: createRoute({
+    method: "get",
+    path: "/v1/flows",
+    tags: ["flows"],
+    summary: "All flows",
+    responses: { 200: jsonResponse(z.object({ flows: z.array(FlowSummary) }), "The flows") },
+  }),
+  get: createRoute({
+    method: "get",
+    path: "/v1/flows/{id}",
+    tags: ["flows"],
+    summary: "A flow's current definition",
+    request: { params: idParam },
+    responses: { 200: jsonResponse(StoredFlowView, "The flow"), 404: notFound },
+  }),
+  put: createRoute({
+    method: "put",
+    path: "/v1/flows/{id}",
+    tags: ["flows"],
+    summary: "Create or replace a flow (a new version); every problem is reported at once",
+    request: { params: idParam, body: jsonBody(Flow) },
+    responses: {
+      200: jsonResponse(StoredFlowView, "Saved as a new version"),
+      201: jsonResponse(StoredFlowView, "Created (as a draft)"),
+      422: jsonResponse(ErrorSchema, "The definition is invalid"),
+    },
+  }),
+  delete: createRoute({
+    method: "delete",
+    path: "/v1/flows/{id}",
+    tags: ["flows"],
+    summary: "Delete a flow; its queued messages are cancelled and its enrollments end",
+    request: { params: idParam },
+    responses: { 204: { description: "Deleted" }, 404: notFound },
+  }),
+  activate: createRoute({
+    method: "post",
+    path: "/v1/flows/{id}/activate",
+    tags: ["flows"],
+    summary: "Start enrolling contacts and resume held enrollments",
+    request: { params: idParam },
+    responses: { 200: jsonResponse(StoredFlowView, "Active"), 404: notFound },
+  }),
+  pause: createRoute({
+    method: "post",
+    path: "/v1/flows/{id}/pause",
+    tags: ["flows"],
+    summary: "Enroll nobody and hold running enrollments where they are",
+    request: { params: idParam },
+    responses: { 200: jsonResponse(StoredFlowView, "Paused"), 404: notFound },
+  }),
+};
+
+export const flowRoutes = createRouter()
+  .openapi(routes.list, async (c) => {
+    const all = await listFlows(c.var.db);
+    const summaries = all.map((f) => {
+      const { definition, ...view } = flowView(f);
+      return { ...view, trigger: definition.trigger as Record<string, unknown> };
+    });
+    return c.json({ flows: summaries }, 200);
+  })
+  .openapi(routes.get, async (c) => {
+    const flow = await findFlow(c.var.db, c.req.valid("param").id);
+    if (!flow) throw new ApiError(404, "not_found", "No such flow");
+    return c.json(flowView(flow), 200);
+  })
+  .openapi(routes.put, async (c) => {
+    const { id } = c.req.valid("param");
+    const definition = c.req.valid("json");
+    if (definition.id !== undefined && definition.id !== id) {
+      throw new ApiError(422, "validation_failed", "The flow is invalid", [
+        { path: ["id"], code: "id_mismatch", message: `The body's id "${definition.id}" differs from the URL's "${id}"` },
+      ]);
+    }
+    const known = await existingTemplateIds(
+      c.var.db,
+      templatesOf(definition).map((t) => t.template),
+    );
+    const problems = validateFlowGraph(definition, known);
+    if (problems.length > 0) {
+      throw new ApiError(
+        422,
+        "validation_failed",
+        "The flow is invalid",
+        problems.map((p) => ({ path: p.path, code: p.reason, message: p.message })),
+      );
+    }
+    const { flow, created } = await saveFlow(c.var.db, id, definition, Date.now());
+    return c.json(flowView(flow), created ? 201 : 200);
+  })
+  .openapi(routes.delete, async (c) => {
+    if (!(await deleteFlow(c.var.db, c.req.valid("param").id))) throw new ApiError(404, "not_found", "No such flow");
+    return c.body(null, 204);
+  })
+  .openapi(routes.activate, async (c) => {
+    const flow = await setFlowStatus(c.var.db, c.req.valid("param").id, "active", Date.now());
+    if (!flow) throw new ApiError(404, "not_found", "No such flow");
+    c.executionCtx.waitUntil(resumeFlowEnrollments(c.env, c.var.db, flow.id));
+    return c.json(flowView(flow), 200);
+  })
+  .openapi(routes.pause, async (c) => {
+    const flow = await setFlowStatus(c.var.db, c.req.valid("param").id, "paused", Date.now());
+    if (!flow) throw new ApiError(404, "not_found", "No such flow");
+    return c.json(flowView(flow), 200);
+  });
