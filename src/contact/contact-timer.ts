@@ -381,8 +381,11 @@ export class ContactTimer extends DurableObject<Env> {
            UNION ALL SELECT min(fire_at) FROM pending_triggers)`,
       )
       .toArray()[0]?.at;
-    if (next === null || next === undefined) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
+    // Touch the alarm only when it changes: setting or clearing it is far dearer than reading it.
+    const current = await this.ctx.storage.getAlarm();
+    if (next === null || next === undefined) {
+      if (current !== null) await this.ctx.storage.deleteAlarm();
+    } else if (current !== next) await this.ctx.storage.setAlarm(next);
   }
 
   private async loadFlows(pass: Pass, ids: string[]): Promise<void> {

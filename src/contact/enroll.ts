@@ -95,8 +95,9 @@ export async function applyEffects(
         break;
     }
   }
-  if (rows.length > 0) await db.insert(messages).values(rows).onConflictDoNothing();
-  await mirrorEnrollment(db, contact.id, state, converted ? now : null);
+  const mirror = mirrorEnrollment(db, contact.id, state, converted ? now : null);
+  if (rows.length > 0) await db.batch([db.insert(messages).values(rows).onConflictDoNothing(), mirror]);
+  else await mirror;
   return applied;
 }
 
@@ -107,8 +108,8 @@ export async function cancelQueuedMessages(db: Database, enrollmentId: string, r
   );
 }
 
-/** Writes the enrollment's current state to the D1 mirror. */
-async function mirrorEnrollment(db: Database, contactId: string, state: EnrollmentState, convertedAt: number | null): Promise<void> {
+/** The statement that writes the enrollment's current state to the D1 mirror. */
+function mirrorEnrollment(db: Database, contactId: string, state: EnrollmentState, convertedAt: number | null) {
   const row = {
     id: state.id,
     contactId,
@@ -121,7 +122,7 @@ async function mirrorEnrollment(db: Database, contactId: string, state: Enrollme
     exitedAt: state.endedAt,
     convertedAt: state.convertedAt ?? convertedAt,
   };
-  await db
+  return db
     .insert(enrollments)
     .values(row)
     .onConflictDoUpdate({

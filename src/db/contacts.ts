@@ -175,10 +175,13 @@ export async function eraseContactRows(db: Database, contact: ContactRow): Promi
 
 /** What conditions and the interpreter know of a contact, suppression included; undefined once erased. */
 export async function loadContactFacts(db: Database, id: string): Promise<ContactFacts | undefined> {
-  const row = await db.select().from(contacts).where(eq(contacts.id, id)).get();
-  if (!row) return undefined;
-  const suppressed = await db.select({ email: suppressions.email }).from(suppressions).where(eq(suppressions.email, row.email)).get();
-  return contactFacts(row, suppressed !== undefined);
+  const row = await db
+    .select({ contact: contacts, suppressed: suppressions.email })
+    .from(contacts)
+    .leftJoin(suppressions, eq(suppressions.email, contacts.email))
+    .where(eq(contacts.id, id))
+    .get();
+  return row ? contactFacts(row.contact, row.suppressed !== null) : undefined;
 }
 
 /** A contact row as the facts conditions read. */

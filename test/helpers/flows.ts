@@ -1,0 +1,92 @@
+/** Drives the flow engine in workerd: templates in D1, flows through the API, events in, alarms fired, messages read back. */
+
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import { callJson } from "./api";
+
+/** Stores minimal templates directly (the templates API belongs to delivery). */
+export async function createTemplates(...ids: string[]): Promise<void> {
+  const now = Date.now();
+  await env.DB.batch(
+    ids.map((id) =>
+      env.DB.prepare("INSERT OR IGNORE INTO templates (id, subject, html, created_at, updated_at) VALUES (?, ?, ?, ?, ?)").bind(
+        id,
+        `Subject ${id}`,
+        `<p>${id}</p>`,
+        now,
+        now,
+      ),
+    ),
+  );
+}
+
+/** Creates the flow's templates, saves the flow and activates it. */
+export async function activeFlow(definition: { id: string; steps: unknown[] } & Record<string, unknown>): Promise<void> {
+  const templates =
+    JSON.stringify(definition)
+      .match(/"template":"([^"]+)"/g)
+      ?.map((m) => m.slice(12, -1)) ?? [];
+  await createTemplates(...templates);
+  const put = await callJson(`/v1/flows/${definition.id}`, { method: "PUT", body: definition });
+  expect(put.status, JSON.stringify(put.body)).toBeLessThan(300);
+  const activated = await callJson(`/v1/flows/${definition.id}/activate`, { method: "POST" });
+  expect(activated.status).toBe(200);
+}
+
+/** Upserts a contact and returns its id. */
+export async function contactId(email: string, fields: Record<string, unknown> = {}): Promise<string> {
+  const res = await callJson("/v1/contacts", { method: "PUT", body: { email, ...fields } });
+  expect(res.status).toBeLessThan(300);
+  return res.body.id as string;
+}
+
+/** Posts one or more events through the admin API. */
+export async function track(events: Record<string, unknown> | Record<string, unknown>[]): Promise<void> {
+  const res = await callJson("/v1/events", { method: "POST", body: events });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+}
+
+/** Fires the contact's alarm now, if one is set (waits must be due in real time). */
+export async function fireAlarm(id: string): Promise<boolean> {
+  return runDurableObjectAlarm(env.CONTACT_TIMER.get(env.CONTACT_TIMER.idFromName(id)));
+}
+
+/** Waits real time (tests shorten flow waits to seconds). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface MessageRow {
+  id: string;
+  contact_id: string;
+  to_email: string;
+  kind: string;
+  flow_id: string;
+  step_id: string;
+  variant: string | null;
+  template_id: string;
+  status: string;
+  due_at: number;
+  reason: string | null;
+  enrollment_id: string;
+}
+
+/** The contact's messages in queue order. */
+export async function messagesOf(id: string): Promise<MessageRow[]> {
+  const { results } = await env.DB.prepare("SELECT * FROM messages WHERE contact_id = ? ORDER BY due_at, rowid").bind(id).all<MessageRow>();
+  return results;
+}
+
+/** The D1 mirror of the contact's enrollments. */
+export async function enrollmentsOf(id: string) {
+  const { results } = await env.DB.prepare("SELECT * FROM enrollments WHERE contact_id = ? ORDER BY entered_at").bind(id).all<{
+    id: string;
+    flow_id: string;
+    status: string;
+    current_step: string | null;
+    exit_reason: string | null;
+    converted_at: number | null;
+  }>();
+  return results;
+}
