@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ContactTimer } from "../../src/contact/contact-timer";
 import { callJson } from "../helpers/api";
-import { activeFlow, contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, track } from "../helpers/flows";
+import { activeFlow, contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, timerOf, track } from "../helpers/flows";
 
 const welcome = {
   id: "welcome",
@@ -202,9 +202,7 @@ describe("quiet hours and the frequency cap", () => {
     const [tokyoMessage] = await messagesOf(inTokyo);
     expect(tokyoMessage?.status).toBe("queued");
     expect(utcMessage).toBeUndefined();
-    const [enrollment] = await runInDurableObject(env.CONTACT_TIMER.get(env.CONTACT_TIMER.idFromName(inUtc)), (timer: ContactTimer) =>
-      timer.enrollmentStates(),
-    );
+    const [enrollment] = await runInDurableObject(timerOf(inUtc), (timer) => (timer as unknown as ContactTimer).enrollmentStates());
     const end = new Date(now);
     end.setUTCHours(utcHour + 3, 0, 0, 0);
     expect(enrollment?.wakeAt).toBe(end.getTime());
@@ -275,13 +273,13 @@ describe("re-entry and idempotency", () => {
     const id = await contactId("idem@example.com");
     await track({ id: "client-evt-1", contact_id: id, name: "signup" });
     await track({ id: "client-evt-1", contact_id: id, name: "signup" });
-    const stub = env.CONTACT_TIMER.get(env.CONTACT_TIMER.idFromName(id));
+    const stub = timerOf(id);
     const [event] = await stub.receivedEvents();
     expect(await stub.receiveEvents([event as never])).toEqual({ accepted: 0, duplicates: 1 });
     await sleep(1100);
     await fireAlarm(id);
     // A retried alarm: the same due work again, as the runtime would after a failure.
-    await runInDurableObject(stub, (timer: ContactTimer) => timer.alarm());
+    await runInDurableObject(stub, (timer) => (timer as unknown as ContactTimer).alarm());
     await fireAlarm(id);
     expect((await messagesOf(id)).map((m) => m.step_id)).toEqual(["e"]);
     expect(await enrollmentsOf(id)).toHaveLength(1);

@@ -3,6 +3,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import type { ContactTimer } from "../../src/contact/contact-timer";
 import { callJson } from "./api";
 
 /** Stores minimal templates directly (the templates API belongs to delivery). */
@@ -47,9 +48,14 @@ export async function track(events: Record<string, unknown> | Record<string, unk
   expect(res.status, JSON.stringify(res.body)).toBe(202);
 }
 
+/** The contact's ContactTimer stub. */
+export function timerOf(id: string): DurableObjectStub<ContactTimer> {
+  return env.CONTACT_TIMER.get(env.CONTACT_TIMER.idFromName(id)) as DurableObjectStub<ContactTimer>;
+}
+
 /** Fires the contact's alarm now, if one is set (waits must be due in real time). */
 export async function fireAlarm(id: string): Promise<boolean> {
-  return runDurableObjectAlarm(env.CONTACT_TIMER.get(env.CONTACT_TIMER.idFromName(id)));
+  return runDurableObjectAlarm(timerOf(id));
 }
 
 /** Waits real time (tests shorten flow waits to seconds). */
