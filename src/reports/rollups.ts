@@ -10,8 +10,9 @@
  * - a message is opened once: on its first human `email_opened` or
  *   `email_clicked` (a human click is also an open), clicked once on its first
  *   human `email_clicked`. "First" is decided from `events` by message id
- *   (index `events_message_idx`), ordered by (received_at, id) so that two
- *   batches racing on one message still count it exactly once;
+ *   (index `events_message_idx`), in storage order (rowid), so that two
+ *   batches racing on one message, or arriving out of time order, still count
+ *   it exactly once;
  * - machine opens and clicks are counted apart and never in unique counts;
  * - `order_placed` with a value is attributed (see attribution.ts).
  * It must only be given events that were newly stored: it is not idempotent.
@@ -70,10 +71,10 @@ export async function rollupEvents(
       SELECT e.name, e.machine, ${dayOf("e.ts")} AS day, ${placementOf("e", "m")},
         (e.machine = 0 AND e.message_id IS NOT NULL AND e.name IN ('email_opened', 'email_clicked') AND NOT EXISTS (
           SELECT 1 FROM events p WHERE p.message_id = e.message_id AND p.name IN ('email_opened', 'email_clicked') AND p.machine = 0
-            AND (p.received_at < e.received_at OR (p.received_at = e.received_at AND p.id < e.id)))) AS first_open,
+            AND p.rowid < e.rowid)) AS first_open,
         (e.machine = 0 AND e.message_id IS NOT NULL AND e.name = 'email_clicked' AND NOT EXISTS (
           SELECT 1 FROM events p WHERE p.message_id = e.message_id AND p.name = 'email_clicked' AND p.machine = 0
-            AND (p.received_at < e.received_at OR (p.received_at = e.received_at AND p.id < e.id)))) AS first_click
+            AND p.rowid < e.rowid)) AS first_click
       FROM events e LEFT JOIN messages m ON m.id = e.message_id
       WHERE e.id IN (SELECT value FROM json_each(${ids})) AND e.name IN (${emailEventList})
     ) WHERE true
