@@ -12,6 +12,7 @@ import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
 import { healthRoutes } from "./http/health";
 import { createRouter } from "./http/router";
+import { statsRoutes } from "./http/stats";
 
 /** The largest request body the admin API accepts (500 events with properties fit comfortably). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -42,6 +43,7 @@ export function createApp() {
   app.use("/v1/*", adminAuth());
   app.route("/", contactRoutes);
   app.route("/", eventRoutes);
+  app.route("/", statsRoutes);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

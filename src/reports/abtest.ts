@@ -7,8 +7,9 @@
  * leader is recorded in `ab_winners` and takes all later sends (the flow engine
  * reads `loadWinners` before running the interpreter). A decision is final.
  */
+
+import { z } from "@hono/zod-openapi";
 import { and, eq, isNotNull, min, sql } from "drizzle-orm";
-import { z } from "zod";
 import type { Database } from "../db/client";
 import { abWinners, flows, messages } from "../db/schema";
 import { type Counters, zeroCounters } from "./metrics";
@@ -55,13 +56,14 @@ export function successesFor(metric: WinnerMetric, c: Counters): number {
 }
 
 /** The A/B comparison of one step: each variant's rate, the leader, and the p-value against the runner-up. */
-export type AbComparison = {
-  metric: WinnerMetric;
-  variants: { template: string; sent: number; successes: number; rate: number | null }[];
-  leader: string | null;
-  p_value: number | null;
-  significant: boolean;
-};
+export const AbComparison = z.object({
+  metric: z.enum(WINNER_METRICS),
+  variants: z.array(z.object({ template: z.string(), sent: z.number().int(), successes: z.number().int(), rate: z.number().nullable() })),
+  leader: z.string().nullable(),
+  p_value: z.number().nullable(),
+  significant: z.boolean(),
+});
+export type AbComparison = z.infer<typeof AbComparison>;
 
 /** Compares a step's variants on a metric (pure). */
 export function compareVariants(metric: WinnerMetric, variants: { template: string; counters: Counters }[]): AbComparison {
