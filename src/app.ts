@@ -4,6 +4,7 @@
  * the same zod schemas that validate requests.
  */
 import { bodyLimit } from "hono/body-limit";
+import { dashboardRoutes } from "./dashboard/routes";
 import { openDatabase } from "./db/client";
 import { readConfig } from "./env";
 import { adminAuth } from "./http/admin-auth";
@@ -39,6 +40,8 @@ export function createApp() {
   );
 
   app.route("/", healthRoutes);
+  // The dashboard has its own cookie session; /v1/* keeps the bearer key.
+  app.route("/", dashboardRoutes);
 
   app.use("/v1/*", adminAuth());
   app.route("/", contactRoutes);

@@ -235,6 +235,8 @@ export const suppressions = sqliteTable(
   (t) => [index("suppressions_created_idx").on(t.createdAt)],
 );
 
+export type SuppressionRow = typeof suppressions.$inferSelect;
+
 export const segments = sqliteTable("segments", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
