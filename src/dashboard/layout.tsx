@@ -2,7 +2,7 @@
 import type { Child } from "hono/jsx";
 
 const STYLE = `
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#0f172a;background:#f1f5f9}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#0f172a;background:#f1f5f9}
 header{display:flex;align-items:center;gap:18px;padding:10px 24px;background:#0f172a;color:#e2e8f0}
 header a{color:#cbd5e1;text-decoration:none}header a:hover,header a[aria-current]{color:#fff}
 header strong{color:#fff;font-size:16px;margin-right:12px}header form{margin-left:auto}

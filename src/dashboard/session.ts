@@ -47,7 +47,7 @@ export async function readSession(c: Context, config: Config, now: number): Prom
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) return null;
   const fields = await verifyExpiringToken(config.SIGNING_SECRET, "session", token, now);
-  if (!fields || fields.length !== 2) return null;
+  if (fields?.length !== 2) return null;
   const [id, fingerprint] = fields as [string, string];
   if (fingerprint !== (await keyFingerprint(config.ADMIN_API_KEY))) return null;
   return { id };
