@@ -9,7 +9,7 @@ export { ContactTimer } from "./contact/contact-timer";
 const app = createApp();
 
 /** The hourly housekeeping cron (wrangler.toml). */
-export const HOURLY_CRON = "7 * * * *";
+const HOURLY_CRON = "7 * * * *";
 
 export default {
   fetch: app.fetch,
