@@ -245,7 +245,6 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
       <Funnel
         id="flow-funnel"
         stages={[
-          { label: "Entered", value: totals.entered },
           { label: "Sent", value: totals.sent },
           { label: "Opened", value: totals.opened },
           { label: "Clicked", value: totals.clicked },
