@@ -187,14 +187,21 @@ export function FlowDiagram(props: { steps: StepStats[] }) {
                   : " "}
             </text>
             {s.next.includes(props.steps[i + 1]?.id ?? "\u0000") && (
-              <line
-                x1={left + boxW / 2}
-                x2={left + boxW / 2}
-                y1={top(i) + boxH}
-                y2={top(i + 1) - 2}
-                class="edge"
-                marker-end="url(#arrow)"
-              />
+              <>
+                <line
+                  x1={left + boxW / 2}
+                  x2={left + boxW / 2}
+                  y1={top(i) + boxH}
+                  y2={top(i + 1) - 2}
+                  class="edge"
+                  marker-end="url(#arrow)"
+                />
+                {s.next.length > 1 && (
+                  <text x={left + boxW / 2 + 8} y={top(i) + boxH + gap / 2 + 4} class="axis">
+                    {s.next.indexOf(props.steps[i + 1]!.id) === 0 ? "then" : "else"}
+                  </text>
+                )}
+              </>
             )}
           </g>
         ))}
