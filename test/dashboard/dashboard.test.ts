@@ -209,3 +209,39 @@ describe("the suppression list", () => {
     expect(html).toContain("hard_bounce");
   });
 });
+
+describe("no dashboard input produces a 5xx", () => {
+  it("odd queries, paths and bodies answer 2xx–4xx", async () => {
+    await seed();
+    const cookie = await login();
+    const csrf = csrfOf((await page("/admin", cookie)).html);
+    const gets = [
+      "/admin?from=garbage&to=2026-99-99",
+      "/admin?from=2026-11-07&to=2020-01-01",
+      "/admin/flows?from[]=x",
+      "/admin/flows/%E0%A4%A",
+      "/admin/flows/welcome?to=9999-12-31",
+      `/admin/contacts?q=${"%".repeat(300)}`,
+      "/admin/contacts?q=%00%27%22",
+      "/admin/contacts/%27%20OR%201%3D1",
+    ];
+    for (const path of gets) expect((await page(path, cookie)).status, path).toBeLessThan(500);
+    const bodies: [string, BodyInit, string][] = [
+      ["/admin/flows/welcome/status", JSON.stringify({ _csrf: csrf, status: "paused" }), "application/json"],
+      ["/admin/flows/welcome/status", "%%%&&&===", "application/x-www-form-urlencoded"],
+      ["/admin/flows/welcome/status", "--x\r\nbroken", "multipart/form-data; boundary=x"],
+      ["/admin/flows/nope/status", new URLSearchParams({ _csrf: csrf, status: "paused" }).toString(), "application/x-www-form-urlencoded"],
+      ["/admin/login", "key=", "application/x-www-form-urlencoded"],
+      ["/admin/login", "not a form", "text/plain"],
+    ];
+    for (const [path, body, type] of bodies) {
+      const res = await call(path, {
+        method: "POST",
+        auth: false,
+        rawBody: body,
+        headers: { cookie, origin: ORIGIN, "content-type": type },
+      });
+      expect(res.status, `${path} ${type}`).toBeLessThan(500);
+    }
+  });
+});

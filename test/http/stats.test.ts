@@ -142,3 +142,10 @@ describe("GET /v1/stats/overview gives totals, ROI, a daily series and each flow
     expect(body.range.to).toBe(new Date().toISOString().slice(0, 10));
   });
 });
+
+describe("the stats routes are in the OpenAPI document", () => {
+  it("lists both paths", async () => {
+    const { body } = await callJson("/openapi.json", { auth: false });
+    expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(["/v1/flows/{id}/stats", "/v1/stats/overview"]));
+  });
+});
