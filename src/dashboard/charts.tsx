@@ -146,6 +146,9 @@ export function Funnel(props: { stages: { label: string; value: number }[]; id: 
   );
 }
 
+/** The edge from a step to the one drawn below it, if it has one. */
+const downward = (step: StepStats, below: StepStats | undefined) => (below ? step.next.find((e) => e.step === below.id) : undefined);
+
 /** The flow drawn as its steps, top to bottom, each box with its numbers; jumps (`next`, `then`, `else`) curve on the right. */
 export function FlowDiagram(props: { steps: StepStats[] }) {
   const boxW = 340;
@@ -156,11 +159,11 @@ export function FlowDiagram(props: { steps: StepStats[] }) {
   const top = (i: number) => 10 + i * (boxH + gap);
   const jumps: { from: number; to: number; label: string }[] = [];
   props.steps.forEach((s, i) => {
-    s.next.forEach((target, k) => {
-      const j = index.get(target);
-      if (j === undefined || j === i + 1) return;
-      jumps.push({ from: i, to: j, label: s.type === "email" || s.type === "wait" ? "next" : k === 0 ? "then" : "else" });
-    });
+    for (const edge of s.next) {
+      const j = index.get(edge.step);
+      if (j === undefined || j === i + 1) continue;
+      jumps.push({ from: i, to: j, label: edge.label ?? "next" });
+    }
   });
   const width = left + boxW + 60 + jumps.length * 18 + 60;
   const height = top(props.steps.length) + 10;
@@ -186,7 +189,7 @@ export function FlowDiagram(props: { steps: StepStats[] }) {
                   ? s.templates.join(", ")
                   : " "}
             </text>
-            {s.next.includes(props.steps[i + 1]?.id ?? "\u0000") && (
+            {downward(s, props.steps[i + 1]) && (
               <>
                 <line
                   x1={left + boxW / 2}
@@ -196,9 +199,9 @@ export function FlowDiagram(props: { steps: StepStats[] }) {
                   class="edge"
                   marker-end="url(#arrow)"
                 />
-                {s.next.length > 1 && (
+                {downward(s, props.steps[i + 1])?.label && (
                   <text x={left + boxW / 2 + 8} y={top(i) + boxH + gap / 2 + 4} class="axis">
-                    {s.next.indexOf(props.steps[i + 1]!.id) === 0 ? "then" : "else"}
+                    {downward(s, props.steps[i + 1])?.label}
                   </text>
                 )}
               </>

@@ -61,7 +61,9 @@ export const StepStats = Measured.extend({
   type: z.string().openapi({ description: "The step type, or `removed` for a step no longer in the definition" }),
   name: z.string().nullable(),
   templates: z.array(z.string()),
-  next: z.array(z.string()).openapi({ description: "The steps this one leads to" }),
+  next: z
+    .array(z.object({ step: z.string(), label: z.string().nullable() }))
+    .openapi({ description: "The steps this one leads to, labelled `then`/`else` for branches and by weight for splits" }),
   variants: z.array(Measured.extend({ template: z.string() })),
   ab: AbResult.nullable(),
 }).openapi("StepStats");
@@ -79,14 +81,24 @@ export const FlowStats = z
   .openapi("FlowStats");
 export type FlowStats = z.infer<typeof FlowStats>;
 
-/** Where a step may go next, for drawing the flow (array order unless `next`, `then`, `else` say otherwise). */
-function successors(steps: ReportedStep[], index: number): string[] {
+/** Where a step may go next, for drawing the flow (array order unless `next`, `then`, `else` or split paths say otherwise). */
+function successors(steps: ReportedStep[], index: number): { step: string; label: string | null }[] {
   const step = steps[index]!;
+  const following = steps[index + 1]?.id;
   if (step.type === "exit") return [];
-  const named = [step.next, step.then, step.else].filter((s): s is string => typeof s === "string");
-  if (named.length) return named;
-  const following = steps[index + 1];
-  return following ? [following.id] : [];
+  if (step.type === "split" && step.paths) {
+    const total = step.paths.reduce((sum, p) => sum + p.weight, 0);
+    return step.paths.map((p) => ({ step: p.next, label: `${Math.round((p.weight / total) * 100)}%` }));
+  }
+  if (step.type === "branch" || step.type === "wait_for") {
+    const edges = [
+      { step: step.then ?? following, label: "then" },
+      { step: step.else ?? following, label: "else" },
+    ];
+    return edges.filter((e): e is { step: string; label: string } => e.step !== undefined);
+  }
+  const target = step.next ?? following;
+  return target ? [{ step: target, label: null }] : [];
 }
 
 /** One flow's report, or null when there is no such flow. */

@@ -81,8 +81,8 @@ describe("GET /v1/flows/:id/stats reports per flow, step and variant", () => {
       goal_rate: 0.5,
     });
     expect(body.steps.map((s: any) => [s.id, s.type, s.sent, s.opened, s.clicked, s.next])).toEqual([
-      ["hello", "email", 2, 1, 0, ["pause"]],
-      ["pause", "wait", 0, 0, 0, ["value"]],
+      ["hello", "email", 2, 1, 0, [{ step: "pause", label: null }]],
+      ["pause", "wait", 0, 0, 0, [{ step: "value", label: null }]],
       ["value", "email", 2, 1, 1, []],
     ]);
     const value = body.steps[2];
@@ -147,5 +147,41 @@ describe("the stats routes are in the OpenAPI document", () => {
   it("lists both paths", async () => {
     const { body } = await callJson("/openapi.json", { auth: false });
     expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(["/v1/flows/{id}/stats", "/v1/stats/overview"]));
+  });
+});
+
+describe("each step says where it leads, for drawing the flow", () => {
+  it("branches lead then/else (falling through to the next step), splits by weight, exits nowhere", async () => {
+    await insertFlow("shapes", {
+      id: "shapes",
+      name: "Shapes",
+      steps: [
+        // biome-ignore lint/suspicious/noThenProperty: the flow language names this branch "then"
+        { id: "check", type: "branch", if: { tag: "vip" }, then: "vip" },
+        {
+          id: "ab",
+          type: "split",
+          paths: [
+            { weight: 3, next: "vip" },
+            { weight: 1, next: "done" },
+          ],
+        },
+        { id: "vip", type: "email", template: "vip", next: "done" },
+        { id: "done", type: "exit" },
+      ],
+    });
+    const { body } = await callJson("/v1/flows/shapes/stats");
+    expect(Object.fromEntries(body.steps.map((s: any) => [s.id, s.next]))).toEqual({
+      check: [
+        { step: "vip", label: "then" },
+        { step: "ab", label: "else" },
+      ],
+      ab: [
+        { step: "vip", label: "75%" },
+        { step: "done", label: "25%" },
+      ],
+      vip: [{ step: "done", label: null }],
+      done: [],
+    });
   });
 });
