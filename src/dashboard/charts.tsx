@@ -114,14 +114,14 @@ export function BarChart(props: { title: string; labels: string[]; values: numbe
 
 /** A funnel: each stage a centred bar sized against the first, with its share of the stage before. */
 export function Funnel(props: { stages: { label: string; value: number }[]; id: string }) {
-  const width = 520;
+  const width = 240;
   const row = 40;
   const height = props.stages.length * row + 8;
   const first = Math.max(1, props.stages[0]?.value ?? 0, ...props.stages.map((s) => s.value));
   return (
     <figure class="chart funnel" id={props.id}>
       <figcaption>Funnel</figcaption>
-      <svg viewBox={`0 0 ${width + 200} ${height}`} role="img" aria-label="Funnel">
+      <svg viewBox={`0 0 ${width + 170} ${height}`} role="img" aria-label="Funnel">
         {props.stages.map((s, i) => {
           const w = Math.max(2, (s.value / first) * width);
           const previous = i > 0 ? props.stages[i - 1]!.value : null;

@@ -13,7 +13,7 @@ table{width:100%;border-collapse:collapse;background:#fff;border-radius:10px;ove
 th,td{text-align:left;padding:8px 10px;border-bottom:1px solid #e2e8f0;vertical-align:top}th{background:#f8fafc;font-weight:600;color:#475569;font-size:12px}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .chart{background:#fff;border-radius:10px;padding:10px 12px;margin:12px 0;box-shadow:0 1px 2px #0001}.chart svg{width:100%;height:auto}
-.chart.diagram svg{width:auto;max-width:100%}.chart.funnel svg{max-width:760px}figcaption{font-weight:600;margin-bottom:4px}
+.chart.diagram svg{width:auto;max-width:100%}.chart.funnel svg{max-width:760px}.pair{display:grid;grid-template-columns:minmax(0,auto) minmax(0,1fr);gap:12px;align-items:start}.pair .chart{margin:12px 0}figcaption{font-weight:600;margin-bottom:4px}
 .legend{font-weight:400;color:#475569;margin-left:14px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
 .grid{stroke:#e2e8f0}.axis{fill:#64748b;font-size:11px}.label{fill:#0f172a;font-size:13px}.edge{stroke:#64748b;stroke-width:1.5}
 .step rect{fill:#f8fafc;stroke:#94a3b8}.step-email rect{fill:#eff6ff;stroke:#3b82f6}.step-removed rect{stroke-dasharray:4 3}

@@ -241,16 +241,18 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
         <Card stat="goals" label={`Goals · ${formatRate(totals.rates.goal_rate)}`} value={formatCount(totals.goals)} raw={totals.goals} />
         <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue)} raw={totals.revenue} />
       </div>
-      <FlowDiagram steps={steps} />
-      <Funnel
-        id="flow-funnel"
-        stages={[
-          { label: "Sent", value: totals.sent },
-          { label: "Opened", value: totals.opened },
-          { label: "Clicked", value: totals.clicked },
-          { label: "Converted", value: totals.converted },
-        ]}
-      />
+      <div class="pair">
+        <FlowDiagram steps={steps} />
+        <Funnel
+          id="flow-funnel"
+          stages={[
+            { label: "Sent", value: totals.sent },
+            { label: "Opened", value: totals.opened },
+            { label: "Clicked", value: totals.clicked },
+            { label: "Converted", value: totals.converted },
+          ]}
+        />
+      </div>
       <h2>Steps</h2>
       <table id="steps">
         <thead>{NUMBERS_HEAD}</thead>
