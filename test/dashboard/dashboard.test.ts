@@ -140,6 +140,10 @@ describe("the overview shows the same numbers as the stats API", () => {
     expect(html).toMatch(/<svg[^>]*aria-label="Sends, opens and clicks per day"/);
     expect(html).toContain('data-flow="welcome"');
     expect(html).not.toMatch(/<script|https?:\/\/cdn/i);
+    const { res } = await page("/admin", cookie);
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("cache-control")).toBe("no-store");
   });
 });
 
