@@ -185,9 +185,7 @@ export function FlowDiagram(props: { steps: StepStats[] }) {
             <text x={left + 12} y={top(i) + 45} class="step-numbers">
               {s.type === "email"
                 ? `sent ${formatCount(s.sent)} · open ${formatRate(s.rates.open_rate)} · click ${formatRate(s.rates.click_rate)} · ${formatMoney(s.revenue)}`
-                : s.templates.length
-                  ? s.templates.join(", ")
-                  : " "}
+                : (s.summary ?? " ")}
             </text>
             {downward(s, props.steps[i + 1]) && (
               <>

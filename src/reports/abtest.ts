@@ -12,6 +12,7 @@ import { z } from "@hono/zod-openapi";
 import { and, eq, isNotNull, min, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { abWinners, flows, messages } from "../db/schema";
+import { reportedSteps, WINNER_METRICS, type WinnerMetric } from "./definition";
 import { type Counters, zeroCounters } from "./metrics";
 
 /** The p-value threshold for "significant at 95%". */
@@ -47,9 +48,6 @@ export function twoProportionPValue(x1: number, n1: number, x2: number, n2: numb
   return Math.min(1, erfc(Math.abs(z) / Math.SQRT2));
 }
 
-export const WINNER_METRICS = ["open_rate", "click_rate", "conversion_rate"] as const;
-export type WinnerMetric = (typeof WINNER_METRICS)[number];
-
 /** The successes a metric counts, out of emails sent. */
 export function successesFor(metric: WinnerMetric, c: Counters): number {
   return metric === "open_rate" ? c.opened : metric === "click_rate" ? c.clicked : c.converted;
@@ -84,33 +82,6 @@ export function compareVariants(metric: WinnerMetric, variants: { template: stri
     p_value: Math.round(p * 1e6) / 1e6,
     significant: !tie && p < SIGNIFICANCE,
   };
-}
-
-/** The parts of a flow definition reports read; anything else in it is ignored. */
-export const ReportedStep = z.object({
-  id: z.string(),
-  type: z.string(),
-  name: z.string().optional(),
-  template: z.string().optional(),
-  variants: z.array(z.object({ template: z.string(), weight: z.number().optional() })).optional(),
-  winner: z.object({ metric: z.enum(WINNER_METRICS), after: z.string(), require_significance: z.boolean().optional() }).optional(),
-  next: z.string().optional(),
-  paths: z.array(z.object({ weight: z.number().positive(), next: z.string() })).optional(),
-  // biome-ignore lint/suspicious/noThenProperty: the flow language names this branch "then" (SPEC section 4)
-  then: z.string().optional(),
-  else: z.string().optional(),
-});
-export type ReportedStep = z.infer<typeof ReportedStep>;
-export const ReportedFlow = z.object({ name: z.string().optional(), steps: z.array(z.looseObject({ id: z.string(), type: z.string() })) });
-
-/** The steps of a stored definition, each parsed leniently (a step reports cannot read is shown by id and type). */
-export function reportedSteps(definition: unknown): ReportedStep[] {
-  const flow = ReportedFlow.safeParse(definition);
-  if (!flow.success) return [];
-  return flow.data.steps.map((raw) => {
-    const step = ReportedStep.safeParse(raw);
-    return step.success ? step.data : { id: raw.id, type: raw.type };
-  });
 }
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;

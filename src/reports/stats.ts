@@ -9,7 +9,8 @@ import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { abWinners, FLOW_STATUSES, flows } from "../db/schema";
-import { AbComparison, compareVariants, type ReportedStep, reportedSteps } from "./abtest";
+import { AbComparison, compareVariants } from "./abtest";
+import { type ReportedStep, reportedSteps } from "./definition";
 import { addCounters, Counters, costOver, Rates, ratesOf, returnOnInvestment, zeroCounters } from "./metrics";
 
 /** An inclusive range of UTC days, `YYYY-MM-DD`. */
@@ -60,6 +61,7 @@ export const StepStats = Measured.extend({
   id: z.string(),
   type: z.string().openapi({ description: "The step type, or `removed` for a step no longer in the definition" }),
   name: z.string().nullable(),
+  summary: z.string().nullable().openapi({ description: "What a non-email step does, e.g. `for 2d`" }),
   templates: z.array(z.string()),
   next: z
     .array(z.object({ step: z.string(), label: z.string().nullable() }))
@@ -148,6 +150,7 @@ export async function flowStats(db: Database, flowId: string, range: DayRange): 
       id: step.id,
       type: step.type,
       name: step.name ?? null,
+      summary: step.summary ?? null,
       templates,
       next: index < defined.length ? successors(defined, index) : [],
       ...measured(entry.counters),

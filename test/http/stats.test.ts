@@ -85,6 +85,7 @@ describe("GET /v1/flows/:id/stats reports per flow, step and variant", () => {
       ["pause", "wait", 0, 0, 0, [{ step: "value", label: null }]],
       ["value", "email", 2, 1, 1, []],
     ]);
+    expect(body.steps[1].summary).toBe("for 2d");
     const value = body.steps[2];
     expect(value.variants.map((v: any) => [v.template, v.sent, v.clicked, v.revenue])).toEqual([
       ["welcome-2a", 1, 0, 0],
@@ -183,5 +184,6 @@ describe("each step says where it leads, for drawing the flow", () => {
       vip: [{ step: "done", label: null }],
       done: [],
     });
+    expect(body.steps.map((s: any) => s.summary)).toEqual(['if {"tag":"vip"}', "2 paths", null, null]);
   });
 });
