@@ -15,6 +15,7 @@ export default defineConfig({
           SITE_KEY: "site_test",
           PUBLIC_URL: "https://nurture.test",
           ALLOWED_ORIGINS: "https://shop.test",
+          MONTHLY_COST: "100",
         },
       },
     })),

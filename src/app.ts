@@ -4,6 +4,7 @@
  * the same zod schemas that validate requests.
  */
 import { bodyLimit } from "hono/body-limit";
+import { dashboardRoutes } from "./dashboard/routes";
 import { openDatabase } from "./db/client";
 import { readConfig } from "./env";
 import { adminAuth } from "./http/admin-auth";
@@ -14,6 +15,7 @@ import { flowRoutes } from "./http/flows";
 import { healthRoutes } from "./http/health";
 import { createRouter } from "./http/router";
 import { segmentRoutes } from "./http/segments";
+import { statsRoutes } from "./http/stats";
 
 /** The largest request body the admin API accepts (500 events with properties fit comfortably). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -40,12 +42,15 @@ export function createApp() {
   );
 
   app.route("/", healthRoutes);
+  // The dashboard has its own cookie session; /v1/* keeps the bearer key.
+  app.route("/", dashboardRoutes);
 
   app.use("/v1/*", adminAuth());
   app.route("/", contactRoutes);
   app.route("/", eventRoutes);
   app.route("/", flowRoutes);
   app.route("/", segmentRoutes);
+  app.route("/", statsRoutes);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

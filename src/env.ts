@@ -20,12 +20,31 @@ export interface Env {
   FROM_EMAIL?: string;
   POSTAL_ADDRESS?: string;
   SEND_RATE_PER_SECOND?: string;
+  ATTRIBUTION_CLICK_WINDOW?: string;
+  ATTRIBUTION_OPEN_WINDOW?: string;
+  MONTHLY_COST?: string;
 }
 
 const optionalText = z
   .string()
   .optional()
   .transform((v) => (v?.trim() ? v.trim() : undefined));
+
+const WINDOW_UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/** An attribution window such as `5d` or `12h`, in milliseconds. */
+const windowMs = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const m = /^([1-9]\d{0,4})(m|h|d|w)$/.exec(v?.trim() || fallback);
+      if (!m) {
+        ctx.addIssue({ code: "custom", message: "expected a duration such as 5d, 12h or 1w" });
+        return z.NEVER;
+      }
+      return Number(m[1]) * WINDOW_UNIT_MS[m[2] as keyof typeof WINDOW_UNIT_MS];
+    });
 
 const configSchema = z.object({
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters"),
@@ -44,6 +63,12 @@ const configSchema = z.object({
   FROM_EMAIL: z.string().min(3).default("Nurture <hello@example.com>"),
   POSTAL_ADDRESS: z.string().default(""),
   SEND_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
+  /** An order is attributed to the last email clicked within this window… */
+  ATTRIBUTION_CLICK_WINDOW: windowMs("5d"),
+  /** …else to the last email opened within this one. */
+  ATTRIBUTION_OPEN_WINDOW: windowMs("1d"),
+  /** What Nurture costs per month (sending, hosting); ROI = (revenue − cost) / cost. 0 = no ROI. */
+  MONTHLY_COST: z.coerce.number().min(0).max(1e9).default(0),
 });
 
 export type Config = z.infer<typeof configSchema>;

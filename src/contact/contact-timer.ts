@@ -32,6 +32,7 @@ import {
 } from "../flows/interpreter";
 import type { BehaviourCondition, Condition } from "../flows/schema";
 import { conditionsOf } from "../flows/validate";
+import { loadWinners } from "../reports/abtest";
 import type { ContactEvent } from "./contact-event";
 import { type Applied, applyEffects } from "./enroll";
 
@@ -61,6 +62,8 @@ interface Pass {
   contact: ContactFacts | undefined;
   flows: Map<string, StoredFlow | null>;
   counts: Map<string, number>;
+  /** A/B winners per flow: step id → template id. */
+  winners: Map<string, Record<string, string>>;
   marketingSends: number[];
   queue: FlowEvent[];
   dueNow: string[];
@@ -198,6 +201,7 @@ export class ContactTimer extends DurableObject<Env> {
       contact: await loadContactFacts(db, contactId),
       flows: new Map(),
       counts: new Map(),
+      winners: new Map(),
       marketingSends: this.sql
         .exec<{ at: number }>("SELECT at FROM marketing_sends")
         .toArray()
@@ -267,7 +271,7 @@ export class ContactTimer extends DurableObject<Env> {
         const def = flow.definition;
         if ("segment_entered" in def.trigger) await this.segmentTrigger(pass, flow, def.trigger.segment_entered, event);
         else {
-          await this.prefetchCounts(pass, conditionsOf(def));
+          await this.prepare(pass, flow);
           if (triggerMatches(def, event, this.conditionFacts(pass))) await this.tryEnroll(pass, flow, event, event.id);
         }
       }
@@ -304,10 +308,10 @@ export class ContactTimer extends DurableObject<Env> {
       .toArray()
       .map((r) => ({ status: r.status, enteredAt: r.entered_at }));
     if (!mayEnroll(flow.definition, earlier, pass.now) || !pass.contact) return;
-    await this.prefetchCounts(pass, conditionsOf(flow.definition));
+    await this.prepare(pass, flow);
     const outcome = enroll(trigger, occurrence, this.runContext(pass, flow));
     if (this.sql.exec("SELECT 1 FROM enrollments WHERE id = ?", outcome.state.id).toArray().length > 0) return;
-    await this.commit(pass, flow, outcome);
+    await this.commit(pass, flow, outcome, true);
   }
 
   private async runEnrollment(pass: Pass, state: EnrollmentState, input: Input): Promise<void> {
@@ -332,7 +336,7 @@ export class ContactTimer extends DurableObject<Env> {
       );
       return;
     }
-    await this.prefetchCounts(pass, conditionsOf(flow.definition));
+    await this.prepare(pass, flow);
     const outcome = step(state, input, this.runContext(pass, flow));
     if (outcome.effects.length === 0 && JSON.stringify(outcome.state) === JSON.stringify(state)) {
       if (flow.status !== "active") this.sql.exec("UPDATE enrollments SET held = 1 WHERE id = ?", state.id);
@@ -342,9 +346,9 @@ export class ContactTimer extends DurableObject<Env> {
   }
 
   /** Effects first (idempotent in D1), then this object's state: a crash in between repeats the same effects harmlessly. */
-  private async commit(pass: Pass, flow: Pick<StoredFlow, "id" | "name" | "status">, outcome: Outcome): Promise<void> {
+  private async commit(pass: Pass, flow: Pick<StoredFlow, "id" | "name" | "status">, outcome: Outcome, entered = false): Promise<void> {
     if (!pass.contact) return;
-    const applied = await applyEffects(pass.db, pass.contact, flow, outcome.state, outcome.effects, pass.now);
+    const applied = await applyEffects(this.env, pass.db, pass.contact, flow, outcome.state, outcome.effects, pass.now, entered);
     for (const m of applied.marketing) {
       this.sql.exec("INSERT INTO marketing_sends (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING", m.messageId, m.at);
     }
@@ -395,7 +399,14 @@ export class ContactTimer extends DurableObject<Env> {
     for (const id of missing) pass.flows.set(id, found.get(id) ?? null);
   }
 
-  /** Counts, in D1, the behavioural conditions the interpreter may ask about, so that it can stay pure. */
+  /** Loads what the interpreter may ask about a flow (behaviour counts, A/B winners), so that it can stay pure. */
+  private async prepare(pass: Pass, flow: StoredFlow): Promise<void> {
+    await this.prefetchCounts(pass, conditionsOf(flow.definition));
+    const hasWinnerRule = flow.definition.steps.some((s) => s.type === "email" && s.winner);
+    if (hasWinnerRule && !pass.winners.has(flow.id)) pass.winners.set(flow.id, await loadWinners(pass.db, flow.id));
+  }
+
+  /** Counts, in D1, the behavioural conditions the interpreter may ask about. */
   private async prefetchCounts(pass: Pass, conditions: Condition[]): Promise<void> {
     if (!pass.contact) return;
     const wanted = conditions.flatMap((c) => behaviourConditions(c)).filter((c) => !pass.counts.has(JSON.stringify(c)));
@@ -422,7 +433,7 @@ export class ContactTimer extends DurableObject<Env> {
       flow: { ...flow.definition, id: flow.id },
       flowVersion: flow.version,
       active: flow.status === "active",
-      winners: {},
+      winners: pass.winners.get(flow.id) ?? {},
       marketingSends: pass.marketingSends,
     };
   }

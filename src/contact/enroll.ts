@@ -10,8 +10,10 @@ import type { Database } from "../db/client";
 import { upsertContact } from "../db/contacts";
 import type { StoredFlow } from "../db/flows";
 import { enrollments, messages, type NewMessageRow } from "../db/schema";
+import type { Env } from "../env";
 import type { ContactFacts } from "../flows/conditions";
 import type { Effect, EnrollmentState } from "../flows/interpreter";
+import { bumpRollups, type RollupIncrement } from "../reports/rollups";
 import { contactChangeEvents } from "./changes";
 import type { ContactEvent } from "./contact-event";
 import { storeEvents } from "./record-events";
@@ -26,12 +28,14 @@ export interface Applied {
 
 /** Applies one enrollment's effects and mirrors its state to D1. */
 export async function applyEffects(
+  env: Env,
   db: Database,
   contact: ContactFacts,
   flow: Pick<StoredFlow, "id" | "name">,
   state: EnrollmentState,
   effects: Effect[],
   now: number,
+  entered: boolean,
 ): Promise<Applied> {
   const applied: Applied = { dueNow: [], marketing: [], emitted: [], webhooks: [] };
   const rows: NewMessageRow[] = [];
@@ -77,7 +81,7 @@ export async function applyEffects(
           },
           now,
         );
-        const { stored } = await storeEvents(db, contactChangeEvents(updated.id, changes, undefined, now), now);
+        const { stored } = await storeEvents(env, db, contactChangeEvents(updated.id, changes, undefined, now), now);
         applied.emitted.push(...stored);
         break;
       }
@@ -95,6 +99,10 @@ export async function applyEffects(
         break;
     }
   }
+  const counted: RollupIncrement[] = [];
+  if (entered) counted.push({ ts: now, flowId: flow.id, stepId: null, variant: null, counter: "entered" });
+  if (converted) counted.push({ ts: now, flowId: flow.id, stepId: null, variant: null, counter: "converted" });
+  if (counted.length > 0) await bumpRollups(db, counted);
   const mirror = mirrorEnrollment(db, contact.id, state, converted ? now : null);
   if (rows.length > 0) await db.batch([db.insert(messages).values(rows).onConflictDoNothing(), mirror]);
   else await mirror;

@@ -7,7 +7,9 @@
  */
 import type { Database } from "../db/client";
 import { applyOrderTotals, type EventInsert, insertEvents, loadContactEvents } from "../db/events";
-import type { Env } from "../env";
+import { type Env, readConfig } from "../env";
+import { attributionWindows } from "../reports/attribution";
+import { rollupEvents } from "../reports/rollups";
 import type { ContactEvent } from "./contact-event";
 
 /** How many ContactTimers are called at once for one batch. */
@@ -20,15 +22,29 @@ export interface RecordResult {
 
 /** Stores events and dispatches every one that names a contact to that contact's ContactTimer. */
 export async function recordEvents(env: Env, db: Database, rows: EventInsert[], now: number): Promise<RecordResult> {
-  const { newIds, stored } = await storeEvents(db, rows, now);
+  const { newIds, stored } = await storeEvents(env, db, rows, now);
   await dispatchToContacts(env, stored);
   return { newIds };
 }
 
 /** Stores events and keeps order totals without dispatching: for the ContactTimer's own events, which it processes itself. */
-export async function storeEvents(db: Database, rows: EventInsert[], now: number): Promise<RecordResult & { stored: ContactEvent[] }> {
+export async function storeEvents(
+  env: Env,
+  db: Database,
+  rows: EventInsert[],
+  now: number,
+): Promise<RecordResult & { stored: ContactEvent[] }> {
   const newIds = await insertEvents(db, rows, now);
-  if (newIds.size > 0) await applyOrderTotals(db, newIds);
+  if (newIds.size > 0) {
+    await applyOrderTotals(db, newIds);
+    // Rollups count each event once: only the newly stored ones.
+    await rollupEvents(
+      db,
+      [...newIds].map((id) => ({ id })),
+      now,
+      attributionWindows(readConfig(env)),
+    );
+  }
   const stored = await loadContactEvents(
     db,
     rows.filter((r) => r.contactId).map((r) => r.id),

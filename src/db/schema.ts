@@ -235,6 +235,8 @@ export const suppressions = sqliteTable(
   (t) => [index("suppressions_created_idx").on(t.createdAt)],
 );
 
+export type SuppressionRow = typeof suppressions.$inferSelect;
+
 export const segments = sqliteTable("segments", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
@@ -248,3 +250,50 @@ export const webhookReceipts = sqliteTable("webhook_receipts", {
   svixId: text("svix_id").primaryKey(),
   receivedAt: integer("received_at").notNull(),
 });
+
+/**
+ * Report rollups: one row per UTC day × flow × step × variant, maintained as
+ * events are recorded so that reports never scan `events`. `flow_id` is ''
+ * for email events outside any flow; `step_id` is '' for flow-level counters
+ * (entered, goal completions); `variant` is '' when the step has no variants.
+ */
+export const statsDaily = sqliteTable(
+  "stats_daily",
+  {
+    flowId: text("flow_id").notNull(),
+    day: text("day").notNull(),
+    stepId: text("step_id").notNull().default(""),
+    variant: text("variant").notNull().default(""),
+    entered: integer("entered").notNull().default(0),
+    sent: integer("sent").notNull().default(0),
+    delivered: integer("delivered").notNull().default(0),
+    uniqueOpens: integer("unique_opens").notNull().default(0),
+    uniqueClicks: integer("unique_clicks").notNull().default(0),
+    machineOpens: integer("machine_opens").notNull().default(0),
+    machineClicks: integer("machine_clicks").notNull().default(0),
+    bounces: integer("bounces").notNull().default(0),
+    complaints: integer("complaints").notNull().default(0),
+    unsubscribes: integer("unsubscribes").notNull().default(0),
+    /** Orders attributed to an email of this step (see reports/attribution). */
+    conversions: integer("conversions").notNull().default(0),
+    /** Goal completions reported by the flow engine. */
+    goals: integer("goals").notNull().default(0),
+    revenue: real("revenue").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.day, t.stepId, t.variant] }), index("stats_daily_day_idx").on(t.day)],
+);
+export type StatsDailyRow = typeof statsDaily.$inferSelect;
+
+/** A/B winners decided by reports/abtest: once decided, the winner takes all later sends of the step. */
+export const abWinners = sqliteTable(
+  "ab_winners",
+  {
+    flowId: text("flow_id").notNull(),
+    stepId: text("step_id").notNull(),
+    templateId: text("template_id").notNull(),
+    decidedAt: integer("decided_at").notNull(),
+    pValue: real("p_value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.stepId] })],
+);
+export type AbWinnerRow = typeof abWinners.$inferSelect;

@@ -4,8 +4,8 @@
  * contacts a paused flow was holding goes through contact/flow-control.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { resumeFlowEnrollments } from "../contact/flow-control";
-import { deleteFlow, existingTemplateIds, findFlow, listFlows, type StoredFlow, saveFlow, setFlowStatus } from "../db/flows";
+import { switchFlowStatus } from "../contact/flow-control";
+import { deleteFlow, existingTemplateIds, findFlow, listFlows, type StoredFlow, saveFlow } from "../db/flows";
 import { FLOW_STATUSES } from "../db/schema";
 import { Flow } from "../flows/schema";
 import { templatesOf, validateFlowGraph } from "../flows/validate";
@@ -146,13 +146,12 @@ export const flowRoutes = createRouter()
     return c.body(null, 204);
   })
   .openapi(routes.activate, async (c) => {
-    const flow = await setFlowStatus(c.var.db, c.req.valid("param").id, "active", Date.now());
+    const flow = await switchFlowStatus(c.env, c.var.db, c.executionCtx, c.req.valid("param").id, "active");
     if (!flow) throw new ApiError(404, "not_found", "No such flow");
-    c.executionCtx.waitUntil(resumeFlowEnrollments(c.env, c.var.db, flow.id));
     return c.json(flowView(flow), 200);
   })
   .openapi(routes.pause, async (c) => {
-    const flow = await setFlowStatus(c.var.db, c.req.valid("param").id, "paused", Date.now());
+    const flow = await switchFlowStatus(c.env, c.var.db, c.executionCtx, c.req.valid("param").id, "paused");
     if (!flow) throw new ApiError(404, "not_found", "No such flow");
     return c.json(flowView(flow), 200);
   });

@@ -14,6 +14,10 @@ export const TOKEN_KINDS = {
   unsubscribe: "u",
   confirm: "f",
   identity: "n",
+  /** Dashboard login session (reports/dashboard). */
+  session: "s",
+  /** Dashboard form token, bound to one session. */
+  csrf: "x",
 } as const;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 

@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+// Flow stats latency against the size of the events table: seeds 10,000
+// events into the local D1 of a `wrangler dev --local` instance (loopback,
+// free port, throwaway state), measures GET /v1/flows/:id/stats, grows the
+// table to 1,000,000 events and measures again. Reports read rollups only, so
+// the ratio should stay near 1 (goal: ≤ 1.5). Bounded: fixed request counts and
+// a hard time limit; it stops its wrangler and deletes its state on exit.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+const HARD_LIMIT_MS = 5 * 60_000;
+const WARMUP = 20;
+const SAMPLES = 200;
+const SMALL = 10_000;
+const LARGE = 1_000_000;
+const GOAL = 1.5;
+const DAYS = 30;
+const DAY_MS = 86_400_000;
+
+const persistDir = mkdtempSync(path.join(tmpdir(), "nurture-bench-"));
+let child;
+function cleanUp() {
+  if (child?.pid && child.exitCode === null) {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  }
+  rmSync(persistDir, { recursive: true, force: true });
+}
+const limit = setTimeout(() => {
+  console.error(`bench/reports: exceeded ${HARD_LIMIT_MS / 1000}s, stopping`);
+  cleanUp();
+  process.exit(1);
+}, HARD_LIMIT_MS);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    cleanUp();
+    process.exit(130);
+  });
+}
+
+function runWrangler(args) {
+  const result = spawnSync(wrangler, args, {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" },
+  });
+  if (result.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+function executeSql(sqlText) {
+  const file = path.join(persistDir, `seed-${randomBytes(4).toString("hex")}.sql`);
+  writeFileSync(file, sqlText);
+  runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--file", file]);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const start = Date.UTC(2026, 9, 1);
+const from = new Date(start).toISOString().slice(0, 10);
+const to = new Date(start + (DAYS - 1) * DAY_MS).toISOString().slice(0, 10);
+const steps = ["hello", "value", "nudge", "cta", "last"];
+
+/** Events numbered (first, last]: sends, opens, clicks and orders of the welcome flow over 30 days. */
+function seedEvents(first, last) {
+  return `WITH RECURSIVE n(i) AS (SELECT ${first + 1} UNION ALL SELECT i + 1 FROM n WHERE i < ${last})
+INSERT INTO events (id, contact_id, name, properties, value, source, machine, message_id, ts, received_at)
+SELECT 'evt_' || i, 'c' || (i % 20000),
+  CASE i % 10 WHEN 0 THEN 'order_placed' WHEN 1 THEN 'email_clicked' WHEN 2 THEN 'email_opened' WHEN 3 THEN 'email_opened' ELSE 'email_sent' END,
+  CASE WHEN i % 10 = 0 THEN '{}' ELSE json_object('flow_id', 'welcome', 'step_id', ${sqlList(steps)}, 'variant',
+    CASE WHEN (i / 10) % 5 = 1 THEN CASE WHEN i % 2 = 0 THEN 'welcome-2a' ELSE 'welcome-2b' END ELSE NULL END) END,
+  CASE WHEN i % 10 = 0 THEN 20 + i % 80 ELSE NULL END, 'system', (i % 17 = 2),
+  CASE WHEN i % 10 = 0 THEN NULL ELSE 'm' || (i / 4) END,
+  ${start} + (i * 7919) % ${DAYS * DAY_MS}, ${start + DAYS * DAY_MS}
+FROM n;`;
+}
+
+function sqlList(values) {
+  return `CASE (i / 10) % ${values.length} ${values.map((v, k) => `WHEN ${k} THEN '${v}'`).join(" ")} END`;
+}
+
+/** Rebuilds the rollups from the seeded events, as rollupEvents would have kept them (bulk, once). */
+const rebuildRollups = `DELETE FROM stats_daily;
+INSERT INTO stats_daily (flow_id, day, step_id, variant, sent, unique_opens, unique_clicks, machine_opens, machine_clicks)
+SELECT coalesce(properties ->> '$.flow_id', ''), strftime('%Y-%m-%d', ts / 1000, 'unixepoch'), coalesce(properties ->> '$.step_id', ''),
+  coalesce(properties ->> '$.variant', ''), sum(name = 'email_sent'), sum(name = 'email_opened' AND machine = 0),
+  sum(name = 'email_clicked' AND machine = 0), sum(name = 'email_opened' AND machine = 1), sum(name = 'email_clicked' AND machine = 1)
+FROM events WHERE name != 'order_placed' GROUP BY 1, 2, 3, 4;`;
+
+async function measure(url, adminKey) {
+  const target = `${url}/v1/flows/welcome/stats?from=${from}&to=${to}`;
+  const headers = { authorization: `Bearer ${adminKey}` };
+  const times = [];
+  let sent = 0;
+  for (let k = 0; k < WARMUP + SAMPLES; k++) {
+    const t0 = performance.now();
+    const res = await fetch(target, { headers });
+    const body = await res.json();
+    const elapsed = performance.now() - t0;
+    if (!res.ok) throw new Error(`stats answered ${res.status}: ${JSON.stringify(body)}`);
+    if (k >= WARMUP) times.push(elapsed);
+    if (k === 0) sent = body.totals.sent;
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], p95: times[Math.floor(times.length * 0.95)], sent };
+}
+
+async function startDev(port, adminKey, url) {
+  child = spawn(
+    wrangler,
+    [
+      "dev",
+      "--local",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      persistDir,
+      "--show-interactive-dev-session=false",
+      "--var",
+      `ADMIN_API_KEY:${adminKey}`,
+      "--var",
+      `SIGNING_SECRET:${randomBytes(24).toString("base64url")}`,
+      "--var",
+      `PUBLIC_URL:${url}`,
+    ],
+    { cwd: root, env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" }, stdio: "ignore", detached: true },
+  );
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {}
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error("wrangler dev did not start");
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+async function stopDev() {
+  if (!child?.pid || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  process.kill(-child.pid, "SIGTERM");
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+}
+
+async function main() {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const adminKey = randomBytes(24).toString("base64url");
+  runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir]);
+  executeSql(`INSERT INTO flows (id, name, status, version, definition, trigger_key, transactional, created_at, updated_at) VALUES ('welcome', 'Welcome', 'active', 1, ${`'${JSON.stringify({ id: "welcome", name: "Welcome", steps: steps.map((id) => ({ id, type: "email", template: id })) })}'`}, 'event:subscribed', 0, 0, 0);
+${seedEvents(0, SMALL)}
+${rebuildRollups}`);
+
+  await startDev(port, adminKey, url);
+  const small = await measure(url, adminKey);
+  console.log(
+    `${SMALL.toLocaleString("en-US")} events: median ${small.median.toFixed(2)} ms, p95 ${small.p95.toFixed(2)} ms (flow sent ${small.sent})`,
+  );
+  // The dev server is stopped while the local SQLite file grows, then started again on the same state.
+  await stopDev();
+  const t0 = Date.now();
+  executeSql(`${seedEvents(SMALL, LARGE)}\n${rebuildRollups}`);
+  console.log(`seeded ${(LARGE - SMALL).toLocaleString("en-US")} more events in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  await startDev(port, adminKey, url);
+  const large = await measure(url, adminKey);
+  console.log(
+    `${LARGE.toLocaleString("en-US")} events: median ${large.median.toFixed(2)} ms, p95 ${large.p95.toFixed(2)} ms (flow sent ${large.sent})`,
+  );
+  const ratio = large.median / small.median;
+  console.log(
+    `flow stats latency ratio (1M / 10k events, median): ${ratio.toFixed(2)} (goal ≤ ${GOAL}) ${ratio <= GOAL ? "PASS" : "FAIL"}`,
+  );
+  return ratio <= GOAL;
+}
+
+main()
+  .then((ok) => {
+    clearTimeout(limit);
+    cleanUp();
+    process.exit(ok ? 0 : 1);
+  })
+  .catch((error) => {
+    console.error(error);
+    clearTimeout(limit);
+    cleanUp();
+    process.exit(1);
+  });

@@ -1,0 +1,73 @@
+/**
+ * Queries behind the dashboard's pages that are not reports: contact search,
+ * a contact's timeline, the suppression list, and the flow status switch.
+ * Every query is bounded (LIMIT) and uses an index.
+ */
+import { and, desc, eq, gte, lt, or } from "drizzle-orm";
+import type { Database } from "./client";
+import { type ContactRow, contacts, enrollments, events, type FlowStatus, flows, messages, suppressions } from "./schema";
+
+/** How many rows a dashboard list shows at most. */
+export const LIST_LIMIT = 100;
+
+/** Contacts whose email starts with `query` (lower-cased), or whose id is `query`. */
+export async function searchContacts(db: Database, query: string): Promise<ContactRow[]> {
+  const q = query.trim().toLowerCase();
+  if (!q) return db.select().from(contacts).orderBy(desc(contacts.createdAt)).limit(LIST_LIMIT);
+  // A prefix range on the unique email index instead of LIKE, which SQLite would scan.
+  return db
+    .select()
+    .from(contacts)
+    .where(or(and(gte(contacts.email, q), lt(contacts.email, `${q}\u{10ffff}`)), eq(contacts.id, query.trim())))
+    .orderBy(contacts.email)
+    .limit(LIST_LIMIT);
+}
+
+/** One entry of a contact's timeline: an event or a message. */
+export type TimelineEntry =
+  | { kind: "event"; at: number; name: string; detail: string; machine: boolean; value: number | null }
+  | { kind: "message"; at: number; subject: string; status: string; flow: string | null; step: string | null; variant: string | null };
+
+/** A contact with their enrollments and the latest events and messages, newest first. */
+export async function contactTimeline(db: Database, contactId: string) {
+  const [contact] = await db.select().from(contacts).where(eq(contacts.id, contactId));
+  if (!contact) return null;
+  const [enrolled, recentEvents, recentMessages] = await Promise.all([
+    db.select().from(enrollments).where(eq(enrollments.contactId, contactId)).orderBy(desc(enrollments.enteredAt)).limit(LIST_LIMIT),
+    db.select().from(events).where(eq(events.contactId, contactId)).orderBy(desc(events.ts)).limit(LIST_LIMIT),
+    db.select().from(messages).where(eq(messages.contactId, contactId)).orderBy(desc(messages.createdAt)).limit(LIST_LIMIT),
+  ]);
+  const timeline: TimelineEntry[] = [
+    ...recentEvents.map(
+      (e): TimelineEntry => ({
+        kind: "event",
+        at: e.ts,
+        name: e.name,
+        detail: JSON.stringify(e.properties),
+        machine: e.machine,
+        value: e.value,
+      }),
+    ),
+    ...recentMessages.map(
+      (m): TimelineEntry => ({
+        kind: "message",
+        at: m.sentAt ?? m.dueAt,
+        subject: m.subject ?? m.templateId ?? "(no subject)",
+        status: m.status,
+        flow: m.flowId,
+        step: m.stepId,
+        variant: m.variant,
+      }),
+    ),
+  ].sort((a, b) => b.at - a.at);
+  return { contact, enrollments: enrolled, timeline };
+}
+
+/** The suppression list, newest first. */
+export function listSuppressions(db: Database) {
+  return db
+    .select()
+    .from(suppressions)
+    .orderBy(desc(suppressions.createdAt))
+    .limit(LIST_LIMIT * 5);
+}

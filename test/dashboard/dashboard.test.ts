@@ -1,0 +1,251 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN_KEY, type CallOptions, call as callFollowing, callJson } from "../helpers/api";
+import { event, insertContact, insertFlow, insertMessage, store } from "../reports/seed";
+
+const ORIGIN = "https://nurture.test";
+
+/** Like the shared `call`, but redirects are answers to check, not to follow. */
+function call(path: string, options: CallOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.auth !== false) headers.authorization = `Bearer ${ADMIN_KEY}`;
+  return exports.default.fetch(
+    new Request(`${ORIGIN}${path}`, { method: options.method ?? "GET", headers, body: options.rawBody, redirect: "manual" }),
+  );
+}
+const today = Date.now();
+
+/** Logs in and returns the session cookie (name=value). */
+async function login(): Promise<string> {
+  const res = await call("/admin/login", {
+    method: "POST",
+    auth: false,
+    rawBody: new URLSearchParams({ key: ADMIN_KEY }),
+    headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+  });
+  expect(res.status).toBe(303);
+  return res.headers.get("set-cookie")!.split(";")[0]!;
+}
+
+async function page(path: string, cookie: string) {
+  const res = await call(path, { auth: false, headers: { cookie } });
+  return { status: res.status, html: await res.text(), res };
+}
+
+const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+
+function post(path: string, cookie: string, fields: Record<string, string>, origin = ORIGIN) {
+  return call(path, {
+    method: "POST",
+    auth: false,
+    rawBody: new URLSearchParams(fields),
+    headers: { cookie, origin, "content-type": "application/x-www-form-urlencoded" },
+  });
+}
+
+async function seed() {
+  await insertFlow("welcome", {
+    id: "welcome",
+    name: "Welcome series",
+    steps: [
+      { id: "hello", type: "email", template: "welcome-1" },
+      // biome-ignore lint/suspicious/noThenProperty: the flow language names this branch "then"
+      { id: "seen", type: "wait_for", event: "email_opened", timeout: "3d", then: "cta", else: "nudge" },
+      { id: "nudge", type: "email", template: "welcome-nudge", next: "cta" },
+      { id: "cta", type: "email", template: "welcome-3" },
+    ],
+  });
+  await insertContact("c1", "ada@example.com");
+  await insertMessage({ id: "m1", contactId: "c1", flowId: "welcome", stepId: "hello", variant: null });
+  await store([event("email_sent", "c1", today, { messageId: "m1" }), event("email_opened", "c1", today + 1, { messageId: "m1" })], today);
+}
+
+describe("the dashboard requires logging in with the admin key", () => {
+  it("sends visitors without a session to the login form", async () => {
+    const res = await call("/admin", { auth: false });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/admin/login");
+    expect((await callFollowing("/admin", { auth: false })).url).toBe(`${ORIGIN}/admin/login`);
+    expect((await call("/admin/login", { auth: false })).status).toBe(200);
+  });
+
+  it("a correct key sets an HttpOnly, Secure, SameSite=Strict session cookie", async () => {
+    const res = await call("/admin/login", {
+      method: "POST",
+      auth: false,
+      rawBody: new URLSearchParams({ key: ADMIN_KEY }),
+      headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(res.status).toBe(303);
+    const cookie = res.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^nurture_admin=/);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/Secure/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).not.toContain(ADMIN_KEY);
+  });
+
+  it("a wrong key, or a login posted from another site, is refused", async () => {
+    const wrong = await call("/admin/login", {
+      method: "POST",
+      auth: false,
+      rawBody: new URLSearchParams({ key: "not-the-key-0123456789" }),
+      headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get("set-cookie")).toBeNull();
+    const crossSite = await call("/admin/login", {
+      method: "POST",
+      auth: false,
+      rawBody: new URLSearchParams({ key: ADMIN_KEY }),
+      headers: { origin: "https://evil.test", "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(crossSite.status).toBe(403);
+  });
+
+  it("a forged or tampered cookie is no session", async () => {
+    const cookie = await login();
+    const tampered = `${cookie.slice(0, -2)}${cookie.endsWith("A") ? "B" : "A"}${cookie.slice(-1)}`;
+    expect((await page("/admin", tampered)).status).toBe(303);
+    expect((await page("/admin", "nurture_admin=abc.def")).status).toBe(303);
+  });
+
+  it("the session does not open the bearer-key API, and the bearer key does not open the dashboard", async () => {
+    const cookie = await login();
+    expect((await call("/v1/stats/overview", { auth: false, headers: { cookie } })).status).toBe(401);
+    expect((await call("/admin")).status).toBe(303);
+  });
+
+  it("logging out ends the session cookie", async () => {
+    const cookie = await login();
+    const { html } = await page("/admin", cookie);
+    const res = await post("/admin/logout", cookie, { _csrf: csrfOf(html) });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("set-cookie")).toMatch(/nurture_admin=;.*Max-Age=0/);
+  });
+});
+
+describe("the overview shows the same numbers as the stats API", () => {
+  it("cards carry the overview totals, with SVG charts and the flows list", async () => {
+    await seed();
+    const cookie = await login();
+    const { status, html } = await page("/admin", cookie);
+    const { body } = await callJson("/v1/stats/overview");
+    expect(status).toBe(200);
+    for (const stat of ["sent", "opened", "clicked", "converted", "revenue"]) {
+      expect(html).toContain(`data-stat="${stat}" data-value="${body.totals[stat]}"`);
+    }
+    expect(body.totals.sent).toBe(1);
+    expect(html).toContain('<figure class="chart" id="overview-engagement"><figcaption>');
+    expect(html).toMatch(/<svg[^>]*aria-label="Sends, opens and clicks per day"/);
+    expect(html).toContain('data-flow="welcome"');
+    expect(html).not.toMatch(/<script|https?:\/\/cdn/i);
+    const { res } = await page("/admin", cookie);
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+});
+
+describe("a flow page draws the flow's steps with their numbers", () => {
+  it("shows each step, the branch jumps, the funnel and the step numbers", async () => {
+    await seed();
+    const cookie = await login();
+    const { status, html } = await page("/admin/flows/welcome", cookie);
+    expect(status).toBe(200);
+    for (const step of ["hello", "seen", "nudge", "cta"]) expect(html).toContain(`data-step="${step}"`);
+    expect(html).toMatch(/sent 1 · open 100.0% · click 0.0%/);
+    expect(html).toContain(">then<");
+    expect(html).toContain('id="flow-funnel"');
+    expect((await page("/admin/flows/nope", cookie)).status).toBe(404);
+  });
+});
+
+describe("the activate/pause button is CSRF-safe", () => {
+  const status = async () => (await env.DB.prepare("SELECT status FROM flows WHERE id = 'welcome'").first<{ status: string }>())!.status;
+
+  it("pauses the flow with a valid token from this origin", async () => {
+    await seed();
+    const cookie = await login();
+    const csrf = csrfOf((await page("/admin/flows", cookie)).html);
+    const res = await post("/admin/flows/welcome/status", cookie, { _csrf: csrf, status: "paused", back: "/admin/flows/welcome" });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/admin/flows/welcome");
+    expect(await status()).toBe("paused");
+  });
+
+  it("refuses a missing or foreign token, another origin, or an off-site redirect", async () => {
+    await seed();
+    const cookie = await login();
+    const csrf = csrfOf((await page("/admin/flows", cookie)).html);
+    expect((await post("/admin/flows/welcome/status", cookie, { status: "paused" })).status).toBe(403);
+    expect((await post("/admin/flows/welcome/status", cookie, { status: "paused", _csrf: `${csrf}x` })).status).toBe(403);
+    const otherSession = await login();
+    expect((await post("/admin/flows/welcome/status", otherSession, { status: "paused", _csrf: csrf })).status).toBe(403);
+    expect((await post("/admin/flows/welcome/status", cookie, { status: "paused", _csrf: csrf }, "https://evil.test")).status).toBe(403);
+    expect(await status()).toBe("active");
+    const res = await post("/admin/flows/welcome/status", cookie, { status: "paused", _csrf: csrf, back: "//evil.test/x" });
+    expect(res.headers.get("location")).toBe("/admin/flows");
+    expect((await post("/admin/flows/welcome/status", cookie, { status: "draft", _csrf: csrf })).status).toBe(400);
+  });
+});
+
+describe("contacts search and the profile timeline", () => {
+  it("finds a contact by email prefix and shows their events and messages", async () => {
+    await seed();
+    const cookie = await login();
+    const results = await page("/admin/contacts?q=ADA", cookie);
+    expect(results.html).toContain('href="/admin/contacts/c1"');
+    expect((await page("/admin/contacts?q=bob", cookie)).html).toContain("No contact matches");
+    const profile = await page("/admin/contacts/c1", cookie);
+    expect(profile.html).toContain("email_opened");
+    expect(profile.html).toContain('data-kind="message"');
+    expect((await page("/admin/contacts/nobody", cookie)).status).toBe(404);
+  });
+});
+
+describe("the suppression list", () => {
+  it("lists suppressed addresses with their reason", async () => {
+    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES ('bounced@example.com', 'hard_bounce', 0)").run();
+    const cookie = await login();
+    const { html } = await page("/admin/suppressions", cookie);
+    expect(html).toContain("bounced@example.com");
+    expect(html).toContain("hard_bounce");
+  });
+});
+
+describe("no dashboard input produces a 5xx", () => {
+  it("odd queries, paths and bodies answer 2xx–4xx", async () => {
+    await seed();
+    const cookie = await login();
+    const csrf = csrfOf((await page("/admin", cookie)).html);
+    const gets = [
+      "/admin?from=garbage&to=2026-99-99",
+      "/admin?from=2026-11-07&to=2020-01-01",
+      "/admin/flows?from[]=x",
+      "/admin/flows/%E0%A4%A",
+      "/admin/flows/welcome?to=9999-12-31",
+      `/admin/contacts?q=${"%".repeat(300)}`,
+      "/admin/contacts?q=%00%27%22",
+      "/admin/contacts/%27%20OR%201%3D1",
+    ];
+    for (const path of gets) expect((await page(path, cookie)).status, path).toBeLessThan(500);
+    const bodies: [string, BodyInit, string][] = [
+      ["/admin/flows/welcome/status", JSON.stringify({ _csrf: csrf, status: "paused" }), "application/json"],
+      ["/admin/flows/welcome/status", "%%%&&&===", "application/x-www-form-urlencoded"],
+      ["/admin/flows/welcome/status", "--x\r\nbroken", "multipart/form-data; boundary=x"],
+      ["/admin/flows/nope/status", new URLSearchParams({ _csrf: csrf, status: "paused" }).toString(), "application/x-www-form-urlencoded"],
+      ["/admin/login", "key=", "application/x-www-form-urlencoded"],
+      ["/admin/login", "not a form", "text/plain"],
+    ];
+    for (const [path, body, type] of bodies) {
+      const res = await call(path, {
+        method: "POST",
+        auth: false,
+        rawBody: body,
+        headers: { cookie, origin: ORIGIN, "content-type": type },
+      });
+      expect(res.status, `${path} ${type}`).toBeLessThan(500);
+    }
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * Browser-test harness: runs the real Worker under `wrangler dev --local` on a
+ * free loopback port with a throwaway persist dir (D1 migrated first) and fresh
+ * secrets, and launches the system Chromium through playwright-core. Nothing
+ * leaves the machine; `stop()` kills the dev server and deletes its data.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type Browser, chromium } from "playwright-core";
+
+const root = path.resolve(import.meta.dirname, "..", "..");
+const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+const READY_TIMEOUT_MS = 90_000;
+
+/** A running local Worker. */
+export interface RunningWorker {
+  url: string;
+  adminKey: string;
+  /** The local D1/DO state directory (for `wrangler d1 execute --local --persist-to`). */
+  persistDir: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function runWrangler(args: string[]): string {
+  const result = spawnSync(wrangler, args, {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" },
+    timeout: 120_000,
+  });
+  if (result.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+/** Runs SQL against the local D1 of a harness Worker. */
+export function executeSql(persistDir: string, sqlText: string): void {
+  const file = path.join(persistDir, `seed-${randomBytes(4).toString("hex")}.sql`);
+  writeFileSync(file, sqlText);
+  runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--file", file]);
+}
+
+/** Starts the Worker locally with fresh secrets and an empty, migrated D1. */
+export async function startWorker(): Promise<RunningWorker> {
+  const persistDir = mkdtempSync(path.join(tmpdir(), "nurture-e2e-"));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const adminKey = randomBytes(24).toString("base64url");
+  runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir]);
+  const vars = {
+    ADMIN_API_KEY: adminKey,
+    SIGNING_SECRET: randomBytes(32).toString("base64url"),
+    SITE_KEY: "site_e2e",
+    PUBLIC_URL: url,
+    ALLOWED_ORIGINS: url,
+  };
+  const child: ChildProcess = spawn(
+    wrangler,
+    [
+      "dev",
+      "--local",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      persistDir,
+      "--show-interactive-dev-session=false",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    { cwd: root, env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  let output = "";
+  child.stdout?.on("data", (d) => {
+    output += d;
+  });
+  child.stderr?.on("data", (d) => {
+    output += d;
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.pid) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      process.kill(-child.pid, "SIGTERM");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+    }
+    rmSync(persistDir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, adminKey, persistDir, stop };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  await stop();
+  throw new Error(`wrangler dev did not become ready:\n${output}`);
+}
+
+/** Launches the system Chromium headless (never downloads a browser). */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
