@@ -1,6 +1,6 @@
 /**
  * Queries behind the dashboard's pages that are not reports: contact search,
- * a contact's timeline, the suppression list, and the flow status switch.
+ * a contact's timeline, the suppression list. Flow status changes go through contact/flow-control.
  * Every query is bounded (LIMIT) and uses an index.
  */
 import { and, desc, eq, gte, lt, or } from "drizzle-orm";

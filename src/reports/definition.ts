@@ -19,7 +19,6 @@ export const ReportedStep = z.object({
   winner: z.object({ metric: z.enum(WINNER_METRICS), after: z.string(), require_significance: z.boolean().optional() }).optional(),
   next: z.string().optional(),
   paths: z.array(z.object({ weight: z.number().positive(), next: z.string() })).optional(),
-  // biome-ignore lint/suspicious/noThenProperty: the flow language names this branch "then" (SPEC section 4)
   then: z.string().optional(),
   else: z.string().optional(),
 });

@@ -49,7 +49,6 @@ async function seed() {
     name: "Welcome series",
     steps: [
       { id: "hello", type: "email", template: "welcome-1" },
-      // biome-ignore lint/suspicious/noThenProperty: the flow language names this branch "then"
       { id: "seen", type: "wait_for", event: "email_opened", timeout: "3d", then: "cta", else: "nudge" },
       { id: "nudge", type: "email", template: "welcome-nudge", next: "cta" },
       { id: "cta", type: "email", template: "welcome-3" },

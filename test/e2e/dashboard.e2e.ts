@@ -45,7 +45,6 @@ const welcome = {
       ],
       winner: { metric: "click_rate", after: "3d" },
     },
-    // biome-ignore lint/suspicious/noThenProperty: the flow language names this branch "then"
     { id: "seen", type: "wait_for", event: "email_opened", of: "value", timeout: "3d", then: "cta", else: "nudge" },
     { id: "nudge", type: "email", template: "welcome-2-resend", next: "cta" },
     { id: "cta", type: "email", template: "welcome-3" },

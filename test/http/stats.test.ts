@@ -157,7 +157,6 @@ describe("each step says where it leads, for drawing the flow", () => {
       id: "shapes",
       name: "Shapes",
       steps: [
-        // biome-ignore lint/suspicious/noThenProperty: the flow language names this branch "then"
         { id: "check", type: "branch", if: { tag: "vip" }, then: "vip" },
         {
           id: "ab",
