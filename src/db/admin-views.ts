@@ -5,7 +5,7 @@
  */
 import { and, desc, eq, gte, lt, or } from "drizzle-orm";
 import type { Database } from "./client";
-import { type ContactRow, contacts, enrollments, events, type FlowStatus, flows, messages, suppressions } from "./schema";
+import { type ContactRow, contacts, enrollments, events, messages, suppressions } from "./schema";
 
 /** How many rows a dashboard list shows at most. */
 export const LIST_LIMIT = 100;
