@@ -1,5 +1,6 @@
 /** Worker entry: HTTP through the Hono app, cron through `scheduled`, and the ContactTimer class. */
 import { createApp } from "./app";
+import { scheduleTimeTriggers } from "./contact/time-triggers";
 import { openDatabase } from "./db/client";
 import type { Env } from "./env";
 import { decideWinners } from "./reports/abtest";
@@ -8,13 +9,17 @@ export { ContactTimer } from "./contact/contact-timer";
 
 const app = createApp();
 
-/** The hourly housekeeping cron (wrangler.toml). */
+/** The hourly housekeeping cron (wrangler.toml): A/B winners. */
 const HOURLY_CRON = "7 * * * *";
+/** The daily cron (wrangler.toml): date and inactivity triggers. */
+const DAILY_CRON = "17 3 * * *";
 
 export default {
   fetch: app.fetch,
   async scheduled(controller, env, _ctx) {
     // Delivery and housekeeping jobs are registered by their modules as they land.
-    if (controller.cron === HOURLY_CRON) await decideWinners(openDatabase(env.DB), controller.scheduledTime);
+    const db = openDatabase(env.DB);
+    if (controller.cron === HOURLY_CRON) await decideWinners(db, controller.scheduledTime);
+    if (controller.cron === DAILY_CRON) await scheduleTimeTriggers(env, db, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;

@@ -10,6 +10,7 @@ import { type StoredFlow, setFlowStatus } from "../db/flows";
 import { enrollments } from "../db/schema";
 import type { Env } from "../env";
 import { contactTimer } from "./record-events";
+import { scheduleTimeTriggers } from "./time-triggers";
 
 const RESUME_CONCURRENCY = 16;
 
@@ -34,7 +35,12 @@ export async function switchFlowStatus(
   flowId: string,
   status: "active" | "paused",
 ): Promise<StoredFlow | undefined> {
-  const flow = await setFlowStatus(db, flowId, status, Date.now());
-  if (flow && status === "active") ctx.waitUntil(resumeFlowEnrollments(env, db, flow.id));
+  const now = Date.now();
+  const flow = await setFlowStatus(db, flowId, status, now);
+  if (flow && status === "active") {
+    ctx.waitUntil(resumeFlowEnrollments(env, db, flow.id));
+    // Date and inactivity flows start for matching contacts now, not at the next daily scan.
+    ctx.waitUntil(scheduleTimeTriggers(env, db, now, [flow]));
+  }
   return flow;
 }
