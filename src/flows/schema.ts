@@ -42,46 +42,48 @@ const PropCondition = z.object({ prop: Name, op: ConditionOp, value: z.unknown()
 const TagCondition = z.object({ tag: Name }).strict();
 
 /** One condition of SPEC section 5; recursive through all, any, not and behavioural `where`. */
-export const Condition = z.union([
-  z
-    .object({
-      get all() {
-        return z.array(Condition).min(1).max(50);
-      },
-    })
-    .strict(),
-  z
-    .object({
-      get any() {
-        return z.array(Condition).min(1).max(50);
-      },
-    })
-    .strict(),
-  z
-    .object({
-      get not() {
-        return Condition;
-      },
-    })
-    .strict(),
-  AttrCondition,
-  TagCondition,
-  PropCondition,
-  z
-    .object({
-      event: Name,
-      within: Duration.optional(),
-      count: z
-        .object({ op: CountOp, value: z.number().int().min(0) })
-        .strict()
-        .optional(),
-      get where() {
-        return Condition.optional();
-      },
-    })
-    .strict()
-    .openapi({ description: "Behaviour: how often the contact did an event (default: at least once)" }),
-]);
+export const Condition = z
+  .union([
+    z
+      .object({
+        get all() {
+          return z.array(Condition).min(1).max(50);
+        },
+      })
+      .strict(),
+    z
+      .object({
+        get any() {
+          return z.array(Condition).min(1).max(50);
+        },
+      })
+      .strict(),
+    z
+      .object({
+        get not() {
+          return Condition;
+        },
+      })
+      .strict(),
+    AttrCondition,
+    TagCondition,
+    PropCondition,
+    z
+      .object({
+        event: Name,
+        within: Duration.optional(),
+        count: z
+          .object({ op: CountOp, value: z.number().int().min(0) })
+          .strict()
+          .optional(),
+        get where() {
+          return Condition.optional();
+        },
+      })
+      .strict()
+      .openapi({ description: "Behaviour: how often the contact did an event (default: at least once)" }),
+  ])
+  .openapi("Condition");
 export type Condition = z.infer<typeof Condition>;
 export type BehaviourCondition = Extract<Condition, { event: string }>;
 

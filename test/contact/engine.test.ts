@@ -145,11 +145,15 @@ describe("branches and splits", () => {
     expect((await messagesOf(customer)).map((m) => m.template_id)).toEqual(["customer-1"]);
   });
 
-  it("splits 1,000 contacts 50/50 within 5%", async () => {
+  // 1,000 enrollments: 250 contacts entering 4 times each. The test runtime's cost of creating a
+  // Durable Object grows with the number already created, so 1,000 fresh contacts would take
+  // minutes here; `npm run bench` runs the same split over 1,000 new contacts under wrangler dev.
+  it("splits 1,000 enrollments 50/50 within 5%", async () => {
     await activeFlow({
       id: "ab",
       name: "Split",
       trigger: { event: "joined" },
+      reentry: "after_exit",
       steps: [
         {
           id: "s",
@@ -164,9 +168,9 @@ describe("branches and splits", () => {
         { id: "end", type: "exit" },
       ],
     });
-    const events = Array.from({ length: 1000 }, (_, i) => ({ email: `split${i}@example.com`, name: "joined" }));
-    await track(events.slice(0, 500));
-    await track(events.slice(500));
+    for (let round = 0; round < 4; round++) {
+      await track(Array.from({ length: 250 }, (_, i) => ({ email: `split${i}@example.com`, name: "joined" })));
+    }
     const counts = await env.DB.prepare("SELECT template_id, count(*) AS n FROM messages WHERE flow_id = 'ab' GROUP BY template_id").all<{
       template_id: string;
       n: number;
@@ -176,7 +180,7 @@ describe("branches and splits", () => {
     expect(a + b).toBe(1000);
     expect(a).toBeGreaterThanOrEqual(450);
     expect(a).toBeLessThanOrEqual(550);
-  }, 240_000);
+  }, 180_000);
 });
 
 describe("quiet hours and the frequency cap", () => {

@@ -1,0 +1,131 @@
+// Shared by the benchmarks: runs this Worker under `wrangler dev --local` on a
+// free loopback port with throwaway state and fresh keys, and stops it (and
+// deletes the state) on exit, on a signal, or when the caller's time limit hits.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+const quietEnv = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" };
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function runWrangler(args) {
+  const result = spawnSync(wrangler, args, { cwd: root, encoding: "utf8", env: quietEnv });
+  if (result.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+/**
+ * Starts the Worker; `limitMs` bounds the whole benchmark (it exits with 1 when
+ * exceeded). Returns its URL, admin key, an authorised JSON client, a SQL
+ * runner against its local D1, and `stop()`.
+ */
+export async function startLocalWorker({ name, limitMs, vars = {} }) {
+  const persistDir = mkdtempSync(path.join(tmpdir(), `nurture-${name}-`));
+  const adminKey = randomBytes(24).toString("base64url");
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child;
+  const stop = () => {
+    if (child?.pid && child.exitCode === null) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }
+    rmSync(persistDir, { recursive: true, force: true });
+  };
+  const limit = setTimeout(() => {
+    console.error(`bench/${name}: exceeded ${limitMs / 1000}s, stopping`);
+    stop();
+    process.exit(1);
+  }, limitMs);
+  limit.unref();
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.on(signal, () => {
+      stop();
+      process.exit(130);
+    });
+  }
+  runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir]);
+  const allVars = { ADMIN_API_KEY: adminKey, SIGNING_SECRET: randomBytes(24).toString("base64url"), PUBLIC_URL: url, ...vars };
+  child = spawn(
+    wrangler,
+    [
+      "dev",
+      "--local",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      persistDir,
+      "--show-interactive-dev-session=false",
+      ...Object.entries(allVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    { cwd: root, env: quietEnv, stdio: "ignore", detached: true },
+  );
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline || child.exitCode !== null) {
+      stop();
+      throw new Error("wrangler dev did not start");
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
+  /** An authorised JSON request; throws on a non-2xx answer. */
+  async function api(pathname, { method = "GET", body } = {}) {
+    const res = await fetch(`${url}${pathname}`, {
+      method,
+      headers: { authorization: `Bearer ${adminKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  /** Runs SQL against the Worker's local D1. */
+  function executeSql(sqlText) {
+    const file = path.join(persistDir, `sql-${randomBytes(4).toString("hex")}.sql`);
+    writeFileSync(file, sqlText);
+    runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--file", file]);
+  }
+
+  /** Runs one SQL query against the Worker's local D1 and returns its rows. */
+  function querySql(sqlText) {
+    const out = runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--json", "--command", sqlText]);
+    return JSON.parse(out)[0].results;
+  }
+
+  return {
+    url,
+    adminKey,
+    persistDir,
+    api,
+    executeSql,
+    querySql,
+    stop: () => {
+      clearTimeout(limit);
+      stop();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "../../src/db/client";
+import { contactFacts } from "../../src/db/contacts";
+import { contacts } from "../../src/db/schema";
+import { evaluateCondition } from "../../src/flows/conditions";
+import type { Condition } from "../../src/flows/schema";
+import { callJson } from "../helpers/api";
+import { contactId, track } from "../helpers/flows";
+
+const DAY = 86_400_000;
+
+async function seed() {
+  await contactId("a@example.com", {
+    lifecycle_stage: "customer",
+    tags: ["vip"],
+    attributes: { plan: "pro", seats: 12, topics: ["healthcare", "retail"], renewal_date: "2027-01-15" },
+  });
+  await contactId("b@example.com", { lifecycle_stage: "lead", attributes: { plan: "free", seats: 1, industry: "Healthcare tech" } });
+  await contactId("c@example.com", { tags: ["vip", "dormant"], attributes: { seats: "7" } });
+  await track([
+    { email: "a@example.com", name: "order_placed", value: 120, properties: { items: [{ sku: "tea" }] } },
+    { email: "a@example.com", name: "order_placed", value: 30, ts: Date.now() - 60 * DAY },
+    { email: "b@example.com", name: "order_placed", value: 10 },
+  ]);
+}
+
+const conditions: Record<string, Condition> = {
+  customers: { attr: "lifecycle_stage", op: "eq", value: "customer" },
+  vipNotDormant: { all: [{ tag: "vip" }, { not: { tag: "dormant" } }] },
+  bigSpenders: { attr: "total_spent", op: "gte", value: 100 },
+  ordersRecently: { event: "order_placed", within: "30d", count: { op: "gte", value: 1 } },
+  twoOrdersEver: { event: "order_placed", count: { op: "gte", value: 2 } },
+  teaBuyers: { event: "order_placed", where: { prop: "items.0.sku", op: "eq", value: "tea" } },
+  healthcare: {
+    any: [
+      { attr: "topics", op: "contains", value: "healthcare" },
+      { attr: "industry", op: "contains", value: "HEALTHCARE" },
+    ],
+  },
+  planIn: { attr: "plan", op: "in", value: ["pro", "team"] },
+  planNotIn: { attr: "plan", op: "nin", value: ["pro"] },
+  manySeats: { attr: "seats", op: "gt", value: 5 },
+  noPlan: { attr: "plan", op: "exists", value: false },
+  renewsSoon: { attr: "renewal_date", op: "before", value: "2027-02-01" },
+  orderedLongAgo: { attr: "last_order_at", op: "before", value: "1d" },
+};
+
+describe("segments", () => {
+  it("list exactly the contacts the flow engine's own evaluator would match, for every kind of condition", async () => {
+    await seed();
+    const now = Date.now();
+    const rows = await openDatabase(env.DB).select().from(contacts);
+    for (const [id, condition] of Object.entries(conditions)) {
+      const put = await callJson(`/v1/segments/${id}`, { method: "PUT", body: { name: id, condition } });
+      expect(put.status, JSON.stringify(put.body)).toBe(201);
+      const listed = (await callJson(`/v1/segments/${id}/contacts`)).body.contacts.map((c: { email: string }) => c.email).sort();
+      const expected: string[] = [];
+      for (const r of rows) {
+        const contact = contactFacts(r, false);
+        const counts = await env.DB.prepare("SELECT name, ts, properties FROM events WHERE contact_id = ?").bind(contact.id).all<{
+          name: string;
+          ts: number;
+          properties: string;
+        }>();
+        const matched = evaluateCondition(condition, {
+          contact,
+          now,
+          countEvents: (c) =>
+            counts.results.filter(
+              (e) =>
+                e.name === c.event &&
+                (!c.within || e.ts >= now - 30 * DAY) &&
+                (!c.where ||
+                  evaluateCondition(c.where, {
+                    contact,
+                    now,
+                    countEvents: () => 0,
+                    event: { name: e.name, properties: JSON.parse(e.properties), value: null, ts: e.ts },
+                  })),
+            ).length,
+        });
+        if (matched) expected.push(contact.email);
+      }
+      expect(listed, id).toEqual(expected.sort());
+    }
+    expect((await callJson("/v1/segments/customers/contacts")).body.contacts.map((c: { email: string }) => c.email)).toEqual([
+      "a@example.com",
+    ]);
+    expect((await callJson("/v1/segments/manySeats/contacts")).body.contacts).toHaveLength(1); // "7" is text, not a number
+  });
+
+  it("pages members with a cursor, and 404s an unknown segment", async () => {
+    for (let i = 0; i < 5; i++) await contactId(`p${i}@example.com`, { tags: ["page"] });
+    await callJson("/v1/segments/paged", { method: "PUT", body: { name: "Paged", condition: { tag: "page" } } });
+    const first = await callJson("/v1/segments/paged/contacts?limit=3");
+    expect(first.body.contacts).toHaveLength(3);
+    const second = await callJson(`/v1/segments/paged/contacts?limit=3&after=${first.body.next_cursor}`);
+    expect(second.body.contacts).toHaveLength(2);
+    expect(second.body.next_cursor).toBeNull();
+    expect((await callJson("/v1/segments/none/contacts")).status).toBe(404);
+    expect((await callJson("/v1/segments/paged", { method: "DELETE" })).status).toBe(204);
+  });
+
+  it("start a segment_entered flow when a contact comes to match", async () => {
+    await env.DB.prepare("INSERT INTO templates (id, subject, html, created_at, updated_at) VALUES ('vip-welcome', 's', 'h', 0, 0)").run();
+    await callJson("/v1/segments/vip", { method: "PUT", body: { name: "VIP", condition: { attr: "total_spent", op: "gte", value: 100 } } });
+    await callJson("/v1/flows/vip", {
+      method: "PUT",
+      body: { name: "VIP", trigger: { segment_entered: "vip" }, steps: [{ id: "e", type: "email", template: "vip-welcome" }] },
+    });
+    await callJson("/v1/flows/vip/activate", { method: "POST" });
+    const id = await contactId("spender@example.com");
+    await track({ contact_id: id, name: "order_placed", value: 50 });
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE contact_id = ?").bind(id).first("n")).toBe(0);
+    await track({ contact_id: id, name: "order_placed", value: 60 });
+    await track({ contact_id: id, name: "order_placed", value: 70 });
+    expect(await env.DB.prepare("SELECT template_id FROM messages WHERE contact_id = ?").bind(id).all()).toMatchObject({
+      results: [{ template_id: "vip-welcome" }],
+    });
+  });
+});
