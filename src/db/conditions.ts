@@ -32,7 +32,27 @@ function isArray(o: Operand): SQL {
 }
 
 function arrayHas(o: Operand, expected: unknown): SQL {
-  return "column" in o ? sql`0` : sql`EXISTS (SELECT 1 FROM json_each(${o.json}, ${o.path}) WHERE value = ${scalar(expected)})`;
+  return "column" in o ? sql`0` : sql`EXISTS (SELECT 1 FROM json_each(${o.json}, ${o.path}) WHERE ${equalsSql(sql`value`, expected)})`;
+}
+
+/** The number a value holds, numeric text included (as the evaluator's asNumber), else NULL. */
+function numericSql(x: SQL): SQL {
+  // A subquery binds x (and its path parameter) once.
+  return sql`(SELECT CASE WHEN typeof(v) IN ('integer', 'real') THEN v WHEN typeof(v) = 'text' AND json_valid(trim(v)) AND json_type(trim(v)) IN ('integer', 'real') THEN CAST(trim(v) AS REAL) END FROM (SELECT ${x} AS v))`;
+}
+
+/** A number from a comparison value, numeric text included, else null. */
+function asNumber(v: unknown): number | null {
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  return null;
+}
+
+/** Equality as the evaluator decides it: numerically when both sides are numbers (or numeric text). */
+function equalsSql(x: SQL, expected: unknown): SQL {
+  const n = asNumber(expected);
+  const same = sql`coalesce(${x} = ${scalar(expected)}, 0)`;
+  return n === null ? same : sql`(${same} OR coalesce(${numericSql(x)} = ${n}, 0))`;
 }
 
 /** A bind parameter for a comparison value: numbers stay numbers, booleans become 1/0. */
@@ -48,7 +68,7 @@ function asInstantSql(value: SQL): SQL {
 
 function compareSql(o: Operand, op: string, expected: unknown, now: number, timeColumn: boolean): SQL {
   const x = operandValue(o);
-  const eq = sql`(CASE WHEN ${isArray(o)} THEN ${arrayHas(o, expected)} ELSE coalesce(${x} = ${scalar(expected)}, 0) END)`;
+  const eq = sql`(CASE WHEN ${isArray(o)} THEN ${arrayHas(o, expected)} ELSE ${equalsSql(x, expected)} END)`;
   switch (op) {
     case "exists":
       return expected === false ? sql`(${x} IS NULL)` : sql`(${x} IS NOT NULL)`;
@@ -58,8 +78,10 @@ function compareSql(o: Operand, op: string, expected: unknown, now: number, time
       return sql`(NOT ${eq})`;
     case "in":
     case "nin": {
-      const list = Array.isArray(expected) ? expected.map(scalar) : [];
-      const inList = sql`coalesce(${x} IN (SELECT value FROM json_each(${JSON.stringify(list)})), 0)`;
+      const list = Array.isArray(expected) ? expected : [];
+      const numbers = list.map(asNumber).filter((n) => n !== null);
+      const others = list.filter((v) => asNumber(v) === null).map(scalar);
+      const inList = sql`(coalesce(${x} IN (SELECT value FROM json_each(${JSON.stringify(others)})), 0) OR coalesce(${numericSql(x)} IN (SELECT value FROM json_each(${JSON.stringify(numbers)})), 0))`;
       return op === "in" ? inList : sql`(NOT ${inList})`;
     }
     case "contains":
@@ -69,11 +91,10 @@ function compareSql(o: Operand, op: string, expected: unknown, now: number, time
     case "gte":
     case "lt":
     case "lte": {
-      const n =
-        typeof expected === "number" ? expected : typeof expected === "string" && expected.trim() !== "" ? Number(expected) : Number.NaN;
-      if (!Number.isFinite(n)) return sql`0`;
+      const n = asNumber(expected);
+      if (n === null) return sql`0`;
       const symbol = { gt: ">", gte: ">=", lt: "<", lte: "<=" }[op];
-      return sql`coalesce(typeof(${x}) IN ('integer', 'real') AND ${x} ${sql.raw(symbol)} ${n}, 0)`;
+      return sql`coalesce(${numericSql(x)} ${sql.raw(symbol)} ${n}, 0)`;
     }
     case "before":
     case "after": {

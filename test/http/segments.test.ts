@@ -41,6 +41,9 @@ const conditions: Record<string, Condition> = {
   planIn: { attr: "plan", op: "in", value: ["pro", "team"] },
   planNotIn: { attr: "plan", op: "nin", value: ["pro"] },
   manySeats: { attr: "seats", op: "gt", value: 5 },
+  sevenSeats: { attr: "seats", op: "eq", value: 7 },
+  seatsIn: { attr: "seats", op: "in", value: ["12", 7] },
+  seatsNotIn: { attr: "seats", op: "nin", value: [1] },
   noPlan: { attr: "plan", op: "exists", value: false },
   renewsSoon: { attr: "renewal_date", op: "before", value: "2027-02-01" },
   orderedLongAgo: { attr: "last_order_at", op: "before", value: "1d" },
@@ -87,7 +90,7 @@ describe("segments", () => {
     expect((await callJson("/v1/segments/customers/contacts")).body.contacts.map((c: { email: string }) => c.email)).toEqual([
       "a@example.com",
     ]);
-    expect((await callJson("/v1/segments/manySeats/contacts")).body.contacts).toHaveLength(1); // "7" is text, not a number
+    expect((await callJson("/v1/segments/manySeats/contacts")).body.contacts).toHaveLength(2); // numeric text compares as a number
   });
 
   it("pages members with a cursor, and 404s an unknown segment", async () => {
