@@ -5,16 +5,8 @@
 // table to 1,000,000 events and measures again. Reports read rollups only, so
 // the ratio should stay near 1 (goal: ≤ 1.5). Bounded: fixed request counts and
 // a hard time limit; it stops its wrangler and deletes its state on exit.
-import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { startLocalWorker } from "./lib/local-worker.mjs";
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
 const HARD_LIMIT_MS = 5 * 60_000;
 const WARMUP = 20;
 const SAMPLES = 200;
@@ -23,54 +15,6 @@ const LARGE = 1_000_000;
 const GOAL = 1.5;
 const DAYS = 30;
 const DAY_MS = 86_400_000;
-
-const persistDir = mkdtempSync(path.join(tmpdir(), "nurture-bench-"));
-let child;
-function cleanUp() {
-  if (child?.pid && child.exitCode === null) {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {}
-  }
-  rmSync(persistDir, { recursive: true, force: true });
-}
-const limit = setTimeout(() => {
-  console.error(`bench/reports: exceeded ${HARD_LIMIT_MS / 1000}s, stopping`);
-  cleanUp();
-  process.exit(1);
-}, HARD_LIMIT_MS);
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
-    cleanUp();
-    process.exit(130);
-  });
-}
-
-function runWrangler(args) {
-  const result = spawnSync(wrangler, args, {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" },
-  });
-  if (result.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
-}
-
-function executeSql(sqlText) {
-  const file = path.join(persistDir, `seed-${randomBytes(4).toString("hex")}.sql`);
-  writeFileSync(file, sqlText);
-  runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--file", file]);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const start = Date.UTC(2026, 9, 1);
 const from = new Date(start).toISOString().slice(0, 10);
@@ -121,86 +65,41 @@ async function measure(url, adminKey) {
   return { median: times[Math.floor(times.length / 2)], p95: times[Math.floor(times.length * 0.95)], sent };
 }
 
-async function startDev(port, adminKey, url) {
-  child = spawn(
-    wrangler,
-    [
-      "dev",
-      "--local",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--persist-to",
-      persistDir,
-      "--show-interactive-dev-session=false",
-      "--var",
-      `ADMIN_API_KEY:${adminKey}`,
-      "--var",
-      `SIGNING_SECRET:${randomBytes(24).toString("base64url")}`,
-      "--var",
-      `PUBLIC_URL:${url}`,
-    ],
-    { cwd: root, env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" }, stdio: "ignore", detached: true },
-  );
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error("wrangler dev did not start");
-    await new Promise((r) => setTimeout(r, 300));
+async function main() {
+  const worker = await startLocalWorker({ name: "reports", limitMs: HARD_LIMIT_MS });
+  try {
+    // The dev server is stopped while the local SQLite file is seeded, then started again on the same state.
+    await worker.restart(() =>
+      worker.executeSql(`INSERT INTO flows (id, name, status, version, definition, trigger_key, transactional, created_at, updated_at) VALUES ('welcome', 'Welcome', 'active', 1, ${`'${JSON.stringify({ id: "welcome", name: "Welcome", steps: steps.map((id) => ({ id, type: "email", template: id })) })}'`}, 'event:subscribed', 0, 0, 0);
+${seedEvents(0, SMALL)}
+${rebuildRollups}`),
+    );
+    const small = await measure(worker.url, worker.adminKey);
+    console.log(
+      `${SMALL.toLocaleString("en-US")} events: median ${small.median.toFixed(2)} ms, p95 ${small.p95.toFixed(2)} ms (flow sent ${small.sent})`,
+    );
+    await worker.restart(() => {
+      const t0 = Date.now();
+      worker.executeSql(`${seedEvents(SMALL, LARGE)}\n${rebuildRollups}`);
+      console.log(`seeded ${(LARGE - SMALL).toLocaleString("en-US")} more events in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    });
+    const large = await measure(worker.url, worker.adminKey);
+    console.log(
+      `${LARGE.toLocaleString("en-US")} events: median ${large.median.toFixed(2)} ms, p95 ${large.p95.toFixed(2)} ms (flow sent ${large.sent})`,
+    );
+    const ratio = large.median / small.median;
+    console.log(
+      `flow stats latency ratio (1M / 10k events, median): ${ratio.toFixed(2)} (goal ≤ ${GOAL}) ${ratio <= GOAL ? "PASS" : "FAIL"}`,
+    );
+    return ratio <= GOAL;
+  } finally {
+    worker.stop();
   }
 }
 
-async function stopDev() {
-  if (!child?.pid || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  process.kill(-child.pid, "SIGTERM");
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
-}
-
-async function main() {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const adminKey = randomBytes(24).toString("base64url");
-  runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir]);
-  executeSql(`INSERT INTO flows (id, name, status, version, definition, trigger_key, transactional, created_at, updated_at) VALUES ('welcome', 'Welcome', 'active', 1, ${`'${JSON.stringify({ id: "welcome", name: "Welcome", steps: steps.map((id) => ({ id, type: "email", template: id })) })}'`}, 'event:subscribed', 0, 0, 0);
-${seedEvents(0, SMALL)}
-${rebuildRollups}`);
-
-  await startDev(port, adminKey, url);
-  const small = await measure(url, adminKey);
-  console.log(
-    `${SMALL.toLocaleString("en-US")} events: median ${small.median.toFixed(2)} ms, p95 ${small.p95.toFixed(2)} ms (flow sent ${small.sent})`,
-  );
-  // The dev server is stopped while the local SQLite file grows, then started again on the same state.
-  await stopDev();
-  const t0 = Date.now();
-  executeSql(`${seedEvents(SMALL, LARGE)}\n${rebuildRollups}`);
-  console.log(`seeded ${(LARGE - SMALL).toLocaleString("en-US")} more events in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  await startDev(port, adminKey, url);
-  const large = await measure(url, adminKey);
-  console.log(
-    `${LARGE.toLocaleString("en-US")} events: median ${large.median.toFixed(2)} ms, p95 ${large.p95.toFixed(2)} ms (flow sent ${large.sent})`,
-  );
-  const ratio = large.median / small.median;
-  console.log(
-    `flow stats latency ratio (1M / 10k events, median): ${ratio.toFixed(2)} (goal ≤ ${GOAL}) ${ratio <= GOAL ? "PASS" : "FAIL"}`,
-  );
-  return ratio <= GOAL;
-}
-
 main()
-  .then((ok) => {
-    clearTimeout(limit);
-    cleanUp();
-    process.exit(ok ? 0 : 1);
-  })
+  .then((ok) => process.exit(ok ? 0 : 1))
   .catch((error) => {
     console.error(error);
-    clearTimeout(limit);
-    cleanUp();
     process.exit(1);
   });

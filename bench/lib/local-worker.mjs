@@ -32,8 +32,8 @@ function runWrangler(args) {
 
 /**
  * Starts the Worker; `limitMs` bounds the whole benchmark (it exits with 1 when
- * exceeded). Returns its URL, admin key, an authorised JSON client, a SQL
- * runner against its local D1, and `stop()`.
+ * exceeded). Returns its URL, admin key, an authorised JSON client, SQL
+ * runners against its local D1, `restart(during)` and `stop()`.
  */
 export async function startLocalWorker({ name, limitMs, vars = {} }) {
   const persistDir = mkdtempSync(path.join(tmpdir(), `nurture-${name}-`));
@@ -63,33 +63,50 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
   }
   runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir]);
   const allVars = { ADMIN_API_KEY: adminKey, SIGNING_SECRET: randomBytes(24).toString("base64url"), PUBLIC_URL: url, ...vars };
-  child = spawn(
-    wrangler,
-    [
-      "dev",
-      "--local",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--persist-to",
-      persistDir,
-      "--show-interactive-dev-session=false",
-      ...Object.entries(allVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-    ],
-    { cwd: root, env: quietEnv, stdio: "ignore", detached: true },
-  );
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) {
-      stop();
-      throw new Error("wrangler dev did not start");
+
+  async function launch() {
+    child = spawn(
+      wrangler,
+      [
+        "dev",
+        "--local",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--persist-to",
+        persistDir,
+        "--show-interactive-dev-session=false",
+        ...Object.entries(allVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ],
+      { cwd: root, env: quietEnv, stdio: "ignore", detached: true },
+    );
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      try {
+        if ((await fetch(`${url}/healthz`)).ok) return;
+      } catch {}
+      if (Date.now() > deadline || child.exitCode !== null) {
+        stop();
+        throw new Error("wrangler dev did not start");
+      }
+      await new Promise((r) => setTimeout(r, 300));
     }
-    await new Promise((r) => setTimeout(r, 300));
   }
+
+  /** Stops the dev server gracefully, runs `during` (e.g. bulk seeding of its state), and starts it again on the same state. */
+  async function restart(during) {
+    if (child?.pid && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      process.kill(-child.pid, "SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+    }
+    await during();
+    await launch();
+  }
+
+  await launch();
 
   /** An authorised JSON request; throws on a non-2xx answer. */
   async function api(pathname, { method = "GET", body } = {}) {
@@ -123,6 +140,7 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
     api,
     executeSql,
     querySql,
+    restart,
     stop: () => {
       clearTimeout(limit);
       stop();
