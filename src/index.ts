@@ -2,6 +2,7 @@
 import { createApp } from "./app";
 import { scheduleTimeTriggers } from "./contact/time-triggers";
 import { openDatabase } from "./db/client";
+import { deliverDueMessages } from "./delivery/sender";
 import type { Env } from "./env";
 import { decideWinners } from "./reports/abtest";
 
@@ -9,6 +10,8 @@ export { ContactTimer } from "./contact/contact-timer";
 
 const app = createApp();
 
+/** The every-minute cron (wrangler.toml): delivery of due messages. */
+const DELIVERY_CRON = "* * * * *";
 /** The hourly housekeeping cron (wrangler.toml): A/B winners. */
 const HOURLY_CRON = "7 * * * *";
 /** The daily cron (wrangler.toml): date and inactivity triggers. */
@@ -17,7 +20,10 @@ const DAILY_CRON = "17 3 * * *";
 export default {
   fetch: app.fetch,
   async scheduled(controller, env, _ctx) {
-    // Delivery and housekeeping jobs are registered by their modules as they land.
+    if (controller.cron === DELIVERY_CRON) {
+      await deliverDueMessages(env);
+      return;
+    }
     const db = openDatabase(env.DB);
     if (controller.cron === HOURLY_CRON) await decideWinners(db, controller.scheduledTime);
     if (controller.cron === DAILY_CRON) await scheduleTimeTriggers(env, db, controller.scheduledTime);

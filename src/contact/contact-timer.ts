@@ -17,6 +17,7 @@ import { behaviourCountSql } from "../db/conditions";
 import { loadContactFacts } from "../db/contacts";
 import { activeFlowsTriggeredBy, flowsByIds, type StoredFlow } from "../db/flows";
 import { findSegmentCondition } from "../db/segments";
+import { deliverMessagesNow } from "../delivery/sender";
 import type { Env } from "../env";
 import { behaviourConditions, type ContactFacts, evaluateCondition } from "../flows/conditions";
 import {
@@ -102,12 +103,15 @@ export class ContactTimer extends DurableObject<Env> {
     return run;
   }
 
-  /** Accepts the contact's events (already stored in D1); returns how many were new to this object. */
-  async receiveEvents(batch: ContactEvent[]): Promise<{ accepted: number; duplicates: number }> {
+  /**
+   * Accepts the contact's events (already stored in D1); returns how many were new to this object and the
+   * messages they queued that are due now, which the caller sends at once, batched with other contacts'.
+   */
+  async receiveEvents(batch: ContactEvent[]): Promise<{ accepted: number; duplicates: number; dueNow: string[] }> {
     return this.serial(async () => {
       const fresh = batch.filter((e) => this.sql.exec("SELECT 1 FROM received_events WHERE id = ?", e.id).toArray().length === 0);
       const first = fresh[0];
-      if (!first) return { accepted: 0, duplicates: batch.length };
+      if (!first) return { accepted: 0, duplicates: batch.length, dueNow: [] };
       this.remember("contact_id", first.contactId);
       const pass = await this.openPass(first.contactId);
       for (const event of [...fresh].sort((a, b) => a.ts - b.ts)) {
@@ -123,28 +127,37 @@ export class ContactTimer extends DurableObject<Env> {
         );
       }
       this.sql.exec("DELETE FROM received_events WHERE received_at < ?", pass.now - DEDUP_RETENTION_MS);
-      await this.finish(pass);
-      return { accepted: fresh.length, duplicates: batch.length - fresh.length };
+      const dueNow = await this.finish(pass);
+      return { accepted: fresh.length, duplicates: batch.length - fresh.length, dueNow };
     });
   }
 
   /** Fires every due timer: waits that ended, held emails, and time triggers. */
   override async alarm(): Promise<void> {
-    await this.serial(() => this.runDue());
+    await this.sendNow(await this.serial(() => this.runDue()));
+  }
+
+  /**
+   * Sends messages that came due in a pass. It runs after the pass's serial section, because sending records
+   * `email_sent`, which comes back into this object.
+   */
+  private async sendNow(ids: string[]): Promise<void> {
+    if (ids.length > 0) await deliverMessagesNow(this.env, ids);
   }
 
   /** Wakes the enrollments a paused flow was holding. */
   async resumeFlow(contactId: string, flowId: string): Promise<void> {
-    await this.serial(async () => {
+    const dueNow = await this.serial(async () => {
       this.remember("contact_id", contactId);
       this.sql.exec("UPDATE enrollments SET held = 0 WHERE flow_id = ? AND status = 'active'", flowId);
-      await this.runDue();
+      return this.runDue();
     });
+    await this.sendNow(dueNow);
   }
 
   /** Records a time trigger found by the daily job; it enrolls once per occurrence, at its time. */
   async scheduleTrigger(trigger: ScheduledTrigger): Promise<void> {
-    await this.serial(async () => {
+    const dueNow = await this.serial(async () => {
       this.remember("contact_id", trigger.contactId);
       this.sql.exec(
         "INSERT INTO pending_triggers (occurrence, flow_id, fire_at, event) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -153,9 +166,11 @@ export class ContactTimer extends DurableObject<Env> {
         trigger.fireAt,
         JSON.stringify(trigger.event),
       );
-      if (trigger.fireAt <= Date.now()) await this.runDue();
-      else await this.scheduleAlarm();
+      if (trigger.fireAt <= Date.now()) return this.runDue();
+      await this.scheduleAlarm();
+      return [];
     });
+    await this.sendNow(dueNow);
   }
 
   /** The contact's enrollments as this object holds them, newest first. */
@@ -212,9 +227,10 @@ export class ContactTimer extends DurableObject<Env> {
     };
   }
 
-  private async runDue(): Promise<void> {
+  /** Runs every enrollment and trigger whose time has come; returns the ids of messages it queued that are due now. */
+  private async runDue(): Promise<string[]> {
     const contactId = this.recall("contact_id");
-    if (!contactId) return;
+    if (!contactId) return [];
     const now = Date.now();
     const due = this.sql
       .exec<{ state: string }>("SELECT state FROM enrollments WHERE status = 'active' AND held = 0 AND wake_at <= ? ORDER BY wake_at", now)
@@ -244,8 +260,10 @@ export class ContactTimer extends DurableObject<Env> {
         this.sql.exec("DELETE FROM pending_triggers WHERE occurrence = ?", t.occurrence);
       }
       await this.drain(pass);
-      await this.finish(pass);
-    } else await this.scheduleAlarm();
+      return this.finish(pass);
+    }
+    await this.scheduleAlarm();
+    return [];
   }
 
   /** Processes queued events (the input event and any its effects emitted), each through enrollments and then triggers. */
@@ -372,9 +390,11 @@ export class ContactTimer extends DurableObject<Env> {
     }
   }
 
-  private async finish(pass: Pass): Promise<void> {
+  /** Ends a pass: fires its webhooks, re-arms the alarm, and returns the messages it queued that are due now. */
+  private async finish(pass: Pass): Promise<string[]> {
     for (const hook of pass.webhooks) this.ctx.waitUntil(sendWebhook(hook.url, hook.id, hook.body));
     await this.scheduleAlarm();
+    return pass.dueNow;
   }
 
   private async scheduleAlarm(): Promise<void> {

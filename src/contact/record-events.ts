@@ -7,6 +7,7 @@
  */
 import type { Database } from "../db/client";
 import { applyOrderTotals, type EventInsert, insertEvents, loadContactEvents } from "../db/events";
+import { deliverMessagesNow } from "../delivery/sender";
 import { type Env, readConfig } from "../env";
 import { attributionWindows } from "../reports/attribution";
 import { rollupEvents } from "../reports/rollups";
@@ -20,10 +21,15 @@ export interface RecordResult {
   newIds: Set<string>;
 }
 
-/** Stores events and dispatches every one that names a contact to that contact's ContactTimer. */
+/**
+ * Stores events, dispatches every one that names a contact to that contact's ContactTimer, and sends the
+ * messages they queued that are due now (a first welcome email leaves within seconds, not at the next cron
+ * minute), batched across contacts.
+ */
 export async function recordEvents(env: Env, db: Database, rows: EventInsert[], now: number): Promise<RecordResult> {
   const { newIds, stored } = await storeEvents(env, db, rows, now);
-  await dispatchToContacts(env, stored);
+  const dueNow = await dispatchToContacts(env, stored);
+  if (dueNow.length > 0) await deliverMessagesNow(env, dueNow);
   return { newIds };
 }
 
@@ -52,8 +58,8 @@ export async function storeEvents(
   return { newIds, stored };
 }
 
-/** Hands events to their contacts' ContactTimers, each contact's events in time order. */
-export async function dispatchToContacts(env: Env, stored: ContactEvent[]): Promise<void> {
+/** Hands events to their contacts' ContactTimers, each contact's events in time order; returns the messages they queued due now. */
+export async function dispatchToContacts(env: Env, stored: ContactEvent[]): Promise<string[]> {
   const byContact = new Map<string, ContactEvent[]>();
   for (const event of stored) {
     const list = byContact.get(event.contactId) ?? [];
@@ -61,14 +67,16 @@ export async function dispatchToContacts(env: Env, stored: ContactEvent[]): Prom
     byContact.set(event.contactId, list);
   }
   const work = [...byContact.entries()];
+  const dueNow: string[] = [];
   const run = async () => {
     for (let next = work.pop(); next; next = work.pop()) {
       const [contactId, list] = next;
       list.sort((a, b) => a.ts - b.ts);
-      await contactTimer(env, contactId).receiveEvents(list);
+      dueNow.push(...(await contactTimer(env, contactId).receiveEvents(list)).dueNow);
     }
   };
   await Promise.all(Array.from({ length: Math.min(DISPATCH_CONCURRENCY, work.length) }, run));
+  return dueNow;
 }
 
 /** The ContactTimer stub of a contact. */

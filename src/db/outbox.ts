@@ -1,0 +1,113 @@
+/**
+ * The outbox's state changes. Each claim is one UPDATE … RETURNING, which D1
+ * runs atomically, so overlapping delivery runs never take the same row; a
+ * claimed row carries a lease and the id of its batch, and that id is the
+ * provider's idempotency key for as long as the row is not sent.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { Database } from "./client";
+import { type MessageRow, messages, sendBatches } from "./schema";
+
+/** How long a claim holds a row before another run may take it back. */
+export const LEASE_MS = 2 * 60_000;
+
+/** Returns rows whose lease expired (a run died mid-send) to the queue, keeping their batch and so their key. */
+export async function recoverExpiredLeases(db: Database, now: number): Promise<number> {
+  const rows = await db
+    .update(messages)
+    .set({ status: "queued", leaseUntil: null })
+    .where(and(eq(messages.status, "sending"), sql`${messages.leaseUntil} < ${now}`))
+    .returning({ id: messages.id });
+  return rows.length;
+}
+
+/** Claims the earliest due batch that was tried before, whole, so it is sent again with the same key. */
+export async function claimRetryBatch(db: Database, now: number): Promise<MessageRow[]> {
+  const rows = await db.all<Raw>(sql`UPDATE messages SET status = 'sending', lease_until = ${now + LEASE_MS}
+    WHERE status = 'queued' AND batch_id = (
+      SELECT batch_id FROM messages WHERE status = 'queued' AND batch_id IS NOT NULL AND due_at <= ${now} ORDER BY due_at LIMIT 1)
+    RETURNING ${sql.raw(RETURNING)}`);
+  return rows.map(parseRow);
+}
+
+/** Claims up to `limit` due messages never tried (optionally only some ids) into a new batch. */
+export async function claimNewBatch(db: Database, now: number, batchId: string, limit: number, only?: string[]): Promise<MessageRow[]> {
+  const onlyIds = only ? sql`AND id IN (SELECT value FROM json_each(${JSON.stringify(only)}))` : sql``;
+  const rows = await db.all<Raw>(sql`UPDATE messages SET status = 'sending', lease_until = ${now + LEASE_MS}, batch_id = ${batchId}
+    WHERE id IN (
+      SELECT id FROM messages WHERE status = 'queued' AND batch_id IS NULL AND due_at <= ${now} ${onlyIds} ORDER BY due_at LIMIT ${limit})
+    RETURNING ${sql.raw(RETURNING)}`);
+  if (rows.length > 0) {
+    await db.insert(sendBatches).values({ id: batchId, status: "open", attempts: 0, createdAt: now, updatedAt: now }).onConflictDoNothing();
+  }
+  return rows.map(parseRow);
+}
+
+type Raw = Omit<MessageRow, "context" | "headers"> & { context: string | null; headers: string | null };
+
+function parseRow(row: Raw): MessageRow {
+  return { ...row, context: row.context ? JSON.parse(row.context) : {}, headers: row.headers ? JSON.parse(row.headers) : null };
+}
+
+/** `id IN (…)` over one JSON parameter: a batch of 100 ids stays within D1's bound-parameter limit. */
+export function idIn(ids: string[]) {
+  return sql`${messages.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
+}
+
+/** Raw RETURNING gives snake_case columns; alias them to the drizzle row shape. */
+const RETURNING = [
+  "id",
+  "contact_id AS contactId",
+  "to_email AS toEmail",
+  "kind",
+  "flow_id AS flowId",
+  "flow_version AS flowVersion",
+  "enrollment_id AS enrollmentId",
+  "step_id AS stepId",
+  "variant",
+  "template_id AS templateId",
+  "context",
+  "status",
+  "due_at AS dueAt",
+  "attempts",
+  "lease_until AS leaseUntil",
+  "batch_id AS batchId",
+  "provider_id AS providerId",
+  "reason",
+  "subject",
+  "from_email AS fromEmail",
+  "html",
+  "text",
+  "headers",
+  "created_at AS createdAt",
+  "sent_at AS sentAt",
+  "delivered_at AS deliveredAt",
+  "opened_at AS openedAt",
+  "clicked_at AS clickedAt",
+  "bounced_at AS bouncedAt",
+  "complained_at AS complainedAt",
+].join(", ");
+
+/** Sets final or retry fields on claimed rows (only while they are still ours: status `sending`). */
+export function settle(db: Database, ids: string[], fields: Partial<MessageRow>) {
+  return db
+    .update(messages)
+    .set({ leaseUntil: null, ...fields })
+    .where(and(idIn(ids), eq(messages.status, "sending")));
+}
+
+/** Marks a batch as answered for good, counting the attempt. */
+export function closeBatch(db: Database, batchId: string, now: number) {
+  return db
+    .update(sendBatches)
+    .set({ status: "done", attempts: sql`${sendBatches.attempts} + 1`, updatedAt: now })
+    .where(eq(sendBatches.id, batchId));
+}
+
+/** Counts an attempt on a batch that will be tried again. */
+export function countBatchAttempt(db: Database, batchId: string, now: number) {
+  return db
+    .update(sendBatches)
+    .set({ attempts: sql`${sendBatches.attempts} + 1`, updatedAt: now })
+    .where(eq(sendBatches.id, batchId));
+}

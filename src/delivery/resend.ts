@@ -1,0 +1,94 @@
+/**
+ * The Resend batch endpoint, and how each of its answers is classified for
+ * the sender: sent (with per-email errors in permissive mode), retry later
+ * (429, 5xx, timeouts, a concurrent request with the same key), or failed
+ * for good (any other 4xx, with the provider's reason). Plain fetch rather
+ * than the SDK, because the sender needs the HTTP status and a timeout.
+ */
+import type { RenderedEmail } from "./render";
+
+/** Resend's documented cap on emails per batch request. */
+export const BATCH_LIMIT = 100;
+const TIMEOUT_MS = 15_000;
+
+export type BatchOutcome =
+  | { kind: "sent"; results: ({ id: string } | { error: string })[] }
+  | { kind: "retry"; reason: string; retryAfterMs: number | null; newKey: boolean }
+  | { kind: "failed"; reason: string };
+
+interface ResendBatchAnswer {
+  data?: ({ id?: string } | null)[];
+  errors?: { index: number; message: string }[];
+}
+
+/** The JSON body Resend expects for one email. */
+function toResendEmail(email: RenderedEmail) {
+  return {
+    from: email.from,
+    to: [email.to],
+    subject: email.subject,
+    html: email.html,
+    text: email.text,
+    ...(email.replyTo ? { reply_to: email.replyTo } : {}),
+    ...(Object.keys(email.headers).length ? { headers: email.headers } : {}),
+    tags: email.tags,
+  };
+}
+
+function retryAfter(response: Response): number | null {
+  const seconds = Number(response.headers.get("retry-after"));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null;
+}
+
+/** Sends up to 100 emails in one request whose `Idempotency-Key` is the batch id. */
+export async function sendBatch(
+  options: { apiKey: string; baseUrl: string },
+  idempotencyKey: string,
+  emails: RenderedEmail[],
+): Promise<BatchOutcome> {
+  let response: Response;
+  try {
+    response = await fetch(`${options.baseUrl.replace(/\/+$/, "")}/emails/batch`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${options.apiKey}`,
+        "content-type": "application/json",
+        "idempotency-key": idempotencyKey,
+        "x-batch-validation": "permissive",
+      },
+      body: JSON.stringify(emails.map(toResendEmail)),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (error) {
+    return {
+      kind: "retry",
+      reason: `network: ${error instanceof Error ? error.message : String(error)}`,
+      retryAfterMs: null,
+      newKey: false,
+    };
+  }
+  const body = (await response.json().catch(() => null)) as (ResendBatchAnswer & { name?: string; message?: string }) | null;
+  const reason = `${response.status} ${body?.name ?? ""}${body?.message ? `: ${body.message}` : ""}`.trim();
+  if (response.ok) return { kind: "sent", results: matchResults(emails.length, body ?? {}) };
+  if (response.status === 409) {
+    // The same key is still being processed: try again later with it. A key reused with another payload needs a new key.
+    return { kind: "retry", reason, retryAfterMs: retryAfter(response), newKey: body?.name === "invalid_idempotent_request" };
+  }
+  if (response.status === 429 || response.status >= 500)
+    return { kind: "retry", reason, retryAfterMs: retryAfter(response), newKey: false };
+  return { kind: "failed", reason };
+}
+
+/** Pairs each email with its id or its error; in permissive mode `data` lists only the accepted emails, in order. */
+function matchResults(count: number, answer: ResendBatchAnswer): ({ id: string } | { error: string })[] {
+  const errors = new Map((answer.errors ?? []).map((e) => [e.index, e.message]));
+  const data = answer.data ?? [];
+  const ids = data.length === count ? data : undefined;
+  let next = 0;
+  return Array.from({ length: count }, (_, index) => {
+    const error = errors.get(index);
+    if (error !== undefined) return { error };
+    const entry = ids ? ids[index] : data[next++];
+    return entry?.id ? { id: entry.id } : { error: "no id in the provider's answer" };
+  });
+}

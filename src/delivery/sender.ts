@@ -1,0 +1,285 @@
+/**
+ * Delivery: claims due messages, re-checks consent and suppression, renders,
+ * and sends them through Resend in batches whose persisted id is the
+ * `Idempotency-Key`, so a retried batch can never send twice. The cron runs
+ * it every minute; `deliverMessagesNow` runs the same code for messages due
+ * now, so a first welcome email leaves within seconds. Without
+ * RESEND_API_KEY the rendered email is kept in the dev mailbox instead.
+ */
+import { eq, inArray, sql } from "drizzle-orm";
+import { recordEvents } from "../contact/record-events";
+import type { Database } from "../db/client";
+import { openDatabase } from "../db/client";
+import type { EventInsert } from "../db/events";
+import { claimNewBatch, claimRetryBatch, closeBatch, countBatchAttempt, recoverExpiredLeases, settle } from "../db/outbox";
+import { type ContactRow, contacts, links, type MessageRow, messages, suppressions, type TemplateRow, templates } from "../db/schema";
+import { type Config, type Env, readConfig } from "../env";
+import { type RenderedEmail, renderMessage, resendTags } from "./render";
+import { BATCH_LIMIT, type BatchOutcome, sendBatch } from "./resend";
+
+/** A cron run stops claiming after this long, well inside the platform's limits; the rest waits a minute. */
+const RUN_BUDGET_MS = 25_000;
+/** Attempts before a message that keeps meeting 429/5xx/timeouts is failed for good. */
+export const MAX_ATTEMPTS = 8;
+const BACKOFF_BASE_MS = 30_000;
+const BACKOFF_MAX_MS = 60 * 60_000;
+
+export interface DeliveryReport {
+  sent: number;
+  failed: number;
+  suppressed: number;
+  retried: number;
+  recovered: number;
+}
+
+/** The cron job: recovers expired leases, then sends due batches until the run's budget or the queue is exhausted. */
+export async function deliverDueMessages(env: Env, budgetMs = RUN_BUDGET_MS): Promise<DeliveryReport> {
+  const db = openDatabase(env.DB);
+  const config = readConfig(env);
+  const started = Date.now();
+  const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: await recoverExpiredLeases(db, started) };
+  const pace = pacer(config.SEND_RATE_PER_SECOND);
+  while (Date.now() - started < budgetMs) {
+    const now = Date.now();
+    let claimed = await claimRetryBatch(db, now);
+    if (claimed.length === 0) claimed = await claimNewBatch(db, now, newBatchId(), BATCH_LIMIT);
+    if (claimed.length === 0) break;
+    await pace();
+    add(report, await processBatch(env, db, config, claimed));
+  }
+  return report;
+}
+
+/** Sends these messages now if they are queued and due, through the same claim and batch code as the cron. */
+export async function deliverMessagesNow(env: Env, ids: string[]): Promise<DeliveryReport> {
+  const db = openDatabase(env.DB);
+  const config = readConfig(env);
+  const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: 0 };
+  for (let i = 0; i < ids.length; i += BATCH_LIMIT) {
+    const claimed = await claimNewBatch(db, Date.now(), newBatchId(), BATCH_LIMIT, ids.slice(i, i + BATCH_LIMIT));
+    if (claimed.length > 0) add(report, await processBatch(env, db, config, claimed));
+  }
+  return report;
+}
+
+function newBatchId(): string {
+  return `bat_${crypto.randomUUID().replaceAll("-", "")}`;
+}
+
+function add(total: DeliveryReport, part: DeliveryReport): void {
+  total.sent += part.sent;
+  total.failed += part.failed;
+  total.suppressed += part.suppressed;
+  total.retried += part.retried;
+}
+
+/** Spaces provider requests so that one run stays under SEND_RATE_PER_SECOND. */
+function pacer(perSecond: number): () => Promise<void> {
+  const gap = 1000 / perSecond;
+  let next = 0;
+  return async () => {
+    const wait = next - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    next = Date.now() + gap;
+  };
+}
+
+/** Exponential backoff with jitter: 30 s, 1 min, 2 min… up to an hour, each between half and all of that. */
+export function backoffMs(attempts: number, retryAfterMs: number | null): number {
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
+  return Math.max(retryAfterMs ?? 0, Math.round(ceiling / 2 + Math.random() * (ceiling / 2)));
+}
+
+/** Why a message may not go out now, checked at send time; null when it may. */
+function gate(row: MessageRow, contact: ContactRow | undefined, suppressed: Map<string, string>): string | null {
+  const suppression = suppressed.get(row.toEmail.toLowerCase());
+  if (suppression) return `suppressed: ${suppression}`;
+  if (row.kind !== "marketing") return null;
+  if (!contact) return "contact no longer exists";
+  return contact.consent === "subscribed" ? null : `consent: ${contact.consent}`;
+}
+
+const REPLY_TO = "Reply-To";
+
+/** The email as rendered and stored at its first attempt (`headers` set marks it): a retry sends exactly the same request. */
+function storedEmail(row: MessageRow): RenderedEmail {
+  const { [REPLY_TO]: replyTo, ...headers } = row.headers ?? {};
+  return {
+    from: row.fromEmail ?? "",
+    to: row.toEmail,
+    replyTo: replyTo ?? null,
+    subject: row.subject ?? "",
+    html: row.html ?? "",
+    text: row.text ?? "",
+    headers,
+    tags: resendTags(row),
+    links: [],
+  };
+}
+
+function storeRendered(db: Database, row: MessageRow, email: RenderedEmail) {
+  const headers = email.replyTo ? { ...email.headers, [REPLY_TO]: email.replyTo } : email.headers;
+  return [
+    db
+      .update(messages)
+      .set({ subject: email.subject, fromEmail: email.from, html: email.html, text: email.text, headers })
+      .where(eq(messages.id, row.id)),
+    ...(email.links.length
+      ? [
+          db
+            .insert(links)
+            .values(email.links.map((url, idx) => ({ messageId: row.id, idx, url })))
+            .onConflictDoNothing(),
+        ]
+      : []),
+  ];
+}
+
+async function loadFacts(db: Database, rows: MessageRow[]) {
+  const contactIds = [...new Set(rows.map((r) => r.contactId).filter((id): id is string => id !== null))];
+  const emails = [...new Set(rows.map((r) => r.toEmail.toLowerCase()))];
+  const templateIds = [
+    ...new Set(
+      rows
+        .filter((r) => r.html === null)
+        .map((r) => r.templateId)
+        .filter((id): id is string => id !== null),
+    ),
+  ];
+  const [contactRows, suppressionRows, templateRows] = await Promise.all([
+    contactIds.length
+      ? db
+          .select()
+          .from(contacts)
+          .where(sql`${contacts.id} IN (SELECT value FROM json_each(${JSON.stringify(contactIds)}))`)
+      : [],
+    db
+      .select({ email: suppressions.email, reason: suppressions.reason })
+      .from(suppressions)
+      .where(sql`${suppressions.email} IN (SELECT value FROM json_each(${JSON.stringify(emails)}))`),
+    templateIds.length ? db.select().from(templates).where(inArray(templates.id, templateIds)) : [],
+  ]);
+  return {
+    contacts: new Map(contactRows.map((c) => [c.id, c])),
+    suppressed: new Map(suppressionRows.map((s) => [s.email, s.reason])),
+    templates: new Map<string, TemplateRow>(templateRows.map((t) => [t.id, t])),
+  };
+}
+
+/** Gates, renders (once), sends and settles one claimed batch. */
+async function processBatch(env: Env, db: Database, config: Config, claimed: MessageRow[]): Promise<DeliveryReport> {
+  const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: 0 };
+  const batchId = claimed[0]!.batchId!;
+  const facts = await loadFacts(db, claimed);
+  const ready: { row: MessageRow; email: RenderedEmail }[] = [];
+  const writes = [];
+  for (const row of claimed) {
+    const contact = row.contactId ? facts.contacts.get(row.contactId) : undefined;
+    const blocked = gate(row, contact, facts.suppressed);
+    if (blocked) {
+      writes.push(settle(db, [row.id], { status: "suppressed", reason: blocked }));
+      report.suppressed++;
+      continue;
+    }
+    if (row.headers !== null) {
+      ready.push({ row, email: storedEmail(row) });
+      continue;
+    }
+    const template = row.templateId ? facts.templates.get(row.templateId) : undefined;
+    if (row.templateId && !template) {
+      writes.push(settle(db, [row.id], { status: "failed", reason: `template ${row.templateId} does not exist` }));
+      report.failed++;
+      continue;
+    }
+    try {
+      const email = await renderMessage(row, template ?? null, contact ?? null, config);
+      ready.push({ row, email });
+      writes.push(...storeRendered(db, row, email));
+    } catch (error) {
+      writes.push(settle(db, [row.id], { status: "failed", reason: `render: ${error instanceof Error ? error.message : String(error)}` }));
+      report.failed++;
+    }
+  }
+  if (writes.length > 0) await db.batch(writes as [(typeof writes)[number], ...typeof writes]);
+  const now = Date.now();
+  if (ready.length === 0) {
+    await closeBatch(db, batchId, now);
+    return report;
+  }
+  const outcome: BatchOutcome = config.RESEND_API_KEY
+    ? await sendBatch(
+        { apiKey: config.RESEND_API_KEY, baseUrl: config.RESEND_BASE_URL },
+        batchId,
+        ready.map((r) => r.email),
+      )
+    : { kind: "sent", results: ready.map(({ row }) => ({ id: `dev_${row.id}` })) };
+  const ids = ready.map((r) => r.row.id);
+  if (outcome.kind === "retry") {
+    const attempts = Math.max(...ready.map((r) => r.row.attempts)) + 1;
+    if (attempts >= MAX_ATTEMPTS) {
+      await db.batch([
+        settle(db, ids, { status: "failed", attempts, reason: `gave up after ${attempts} attempts: ${outcome.reason}` }),
+        closeBatch(db, batchId, now),
+      ]);
+      report.failed += ids.length;
+      return report;
+    }
+    const retry = {
+      status: "queued" as const,
+      attempts,
+      reason: outcome.reason,
+      dueAt: now + backoffMs(attempts, outcome.retryAfterMs),
+      ...(outcome.newKey ? { batchId: newBatchId() } : {}),
+    };
+    await db.batch([settle(db, ids, retry), countBatchAttempt(db, batchId, now)]);
+    report.retried += ids.length;
+    return report;
+  }
+  if (outcome.kind === "failed") {
+    await db.batch([
+      settle(db, ids, { status: "failed", attempts: ready[0]!.row.attempts + 1, reason: outcome.reason }),
+      closeBatch(db, batchId, now),
+    ]);
+    report.failed += ids.length;
+    return report;
+  }
+  const sent: MessageRow[] = [];
+  const updates = outcome.results.map((result, i) => {
+    const row = ready[i]!.row;
+    if ("id" in result) {
+      sent.push(row);
+      return settle(db, [row.id], { status: "sent", attempts: row.attempts + 1, providerId: result.id, sentAt: now, reason: null });
+    }
+    return settle(db, [row.id], { status: "failed", attempts: row.attempts + 1, reason: result.error });
+  });
+  await db.batch([closeBatch(db, batchId, now), ...updates]);
+  report.sent += sent.length;
+  report.failed += ready.length - sent.length;
+  await recordSends(env, db, sent, now);
+  return report;
+}
+
+/** Kinds whose sends are the contact's own mail: they emit `email_sent` and count towards `unopened_streak`. */
+const CONTACT_MAIL = new Set(["marketing", "transactional"]);
+
+/** Emits `email_sent` into the contacts' flows and counts the send in their unopened streak (delivery is the send here). */
+async function recordSends(env: Env, db: Database, sent: MessageRow[], now: number): Promise<void> {
+  const own = sent.filter((m) => m.contactId && CONTACT_MAIL.has(m.kind));
+  if (own.length === 0) return;
+  const contactIds = JSON.stringify(own.map((m) => m.contactId));
+  await db.run(sql`UPDATE contacts SET unopened_streak = unopened_streak + (SELECT count(*) FROM json_each(${contactIds}) WHERE value = contacts.id)
+    WHERE id IN (SELECT value FROM json_each(${contactIds}))`);
+  const events: EventInsert[] = own.map((m) => ({
+    id: `sent_${m.id}`,
+    contactId: m.contactId,
+    anonymousId: null,
+    name: "email_sent",
+    properties: { flow_id: m.flowId, step_id: m.stepId, variant: m.variant },
+    value: null,
+    source: "system",
+    machine: false,
+    messageId: m.id,
+    ts: now,
+  }));
+  await recordEvents(env, db, events, now);
+}
