@@ -1,0 +1,321 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { openDatabase } from "../../src/db/client";
+import { type MessageKind, messages, type NewMessageRow } from "../../src/db/schema";
+import { deliverDueMessages, deliverMessagesNow, MAX_ATTEMPTS } from "../../src/delivery/sender";
+import { verifyToken } from "../../src/tracking/tokens";
+import { contactId, createTemplates } from "../helpers/flows";
+import { acceptAll, fakeResend, providerEnv } from "../helpers/resend";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const db = () => openDatabase(env.DB);
+
+async function queue(count: number, fields: Partial<NewMessageRow> & { to?: string } = {}): Promise<string[]> {
+  const to = fields.to ?? "ada@example.com";
+  const contact = fields.contactId === undefined ? await contactId(to) : fields.contactId;
+  await createTemplates("t1");
+  const now = Date.now();
+  const rows: NewMessageRow[] = Array.from({ length: count }, (_, i) => ({
+    id: `msg_${fields.kind ?? "m"}_${i}_${crypto.randomUUID().slice(0, 6)}`,
+    contactId: contact,
+    toEmail: to,
+    kind: "marketing" as MessageKind,
+    flowId: "welcome",
+    stepId: "hello",
+    templateId: "t1",
+    status: "queued",
+    dueAt: now - 1000 + i,
+    createdAt: now,
+    ...fields,
+  }));
+  for (let i = 0; i < rows.length; i += 5)
+    await db()
+      .insert(messages)
+      .values(rows.slice(i, i + 5));
+  return rows.map((r) => r.id as string);
+}
+
+async function statuses(): Promise<Record<string, number>> {
+  const { results } = await env.DB.prepare("SELECT status, count(*) AS n FROM messages GROUP BY status").all<{
+    status: string;
+    n: number;
+  }>();
+  return Object.fromEntries(results.map((r) => [r.status, r.n]));
+}
+
+async function row(id: string) {
+  return env.DB.prepare("SELECT * FROM messages WHERE id = ?").bind(id).first<Record<string, any>>();
+}
+
+describe("a due batch is rendered and sent through the Resend batch endpoint", () => {
+  it("sends each email once with tracking, unsubscribe headers and tags, and records the send", async () => {
+    const requests = fakeResend();
+    const id = await contactId("ada@example.com", { first_name: "Ada" });
+    const [messageId] = await queue(1, { contactId: id });
+    await env.DB.prepare("UPDATE templates SET html = ? WHERE id = 't1'")
+      .bind('<html><body><p>Hi {{ contact.first_name }}</p><a href="https://shop.test/new">New</a></body></html>')
+      .run();
+
+    const report = await deliverDueMessages(providerEnv());
+
+    expect(report).toMatchObject({ sent: 1, failed: 0 });
+    expect(requests).toHaveLength(1);
+    const [request] = requests;
+    expect(request?.url).toBe("https://resend.fake/emails/batch");
+    expect(request?.headers.authorization).toBe("Bearer re_test_key");
+    expect(request?.headers["x-batch-validation"]).toBe("permissive");
+    const sent = await row(messageId!);
+    expect(request?.headers["idempotency-key"]).toBe(sent?.batch_id);
+    const email = request!.emails[0]!;
+    expect(email.to).toEqual(["ada@example.com"]);
+    expect(email.html).toContain("<p>Hi Ada</p>");
+    expect(email.html).not.toContain('href="https://shop.test/new"');
+    const click = /href="https:\/\/nurture\.test\/c\/([^"]+)"/.exec(email.html)?.[1];
+    expect(await verifyToken(env.SIGNING_SECRET!, "click", click!)).toEqual([messageId, "0"]);
+    expect(email.html).toMatch(/<img src="https:\/\/nurture\.test\/o\/[^"]+" width="1" height="1"[^>]*>\s*<\/body>/);
+    expect(email.html).toContain(">Unsubscribe</a>");
+    expect(email.headers?.["List-Unsubscribe"]).toMatch(/^<https:\/\/nurture\.test\/u\/.+>$/);
+    expect(email.headers?.["List-Unsubscribe-Post"]).toBe("List-Unsubscribe=One-Click");
+    expect(email.tags).toEqual(
+      expect.arrayContaining([
+        { name: "flow", value: "welcome" },
+        { name: "step", value: "hello" },
+        { name: "message", value: messageId },
+      ]),
+    );
+    expect(email.text).toContain("Hi Ada");
+
+    expect(sent).toMatchObject({ status: "sent", attempts: 1, reason: null });
+    expect(sent?.provider_id).toMatch(/^re_/);
+    expect(sent?.html).toBe(email.html);
+    const links = await env.DB.prepare("SELECT idx, url FROM links WHERE message_id = ?").bind(messageId).all();
+    expect(links.results).toEqual([{ idx: 0, url: "https://shop.test/new" }]);
+    const event = await env.DB.prepare("SELECT name, message_id, properties FROM events WHERE contact_id = ? AND name = 'email_sent'")
+      .bind(id)
+      .first<{ message_id: string; properties: string }>();
+    expect(event?.message_id).toBe(messageId);
+    expect(JSON.parse(event!.properties)).toMatchObject({ flow_id: "welcome", step_id: "hello" });
+    const contact = await env.DB.prepare("SELECT unopened_streak FROM contacts WHERE id = ?").bind(id).first<{ unopened_streak: number }>();
+    expect(contact?.unopened_streak).toBe(1);
+  });
+
+  it("sends at most 100 emails per request", async () => {
+    const requests = fakeResend();
+    await queue(150);
+    const report = await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" }));
+    expect(report.sent).toBe(150);
+    expect(requests.map((r) => r.emails.length)).toEqual([100, 50]);
+    expect(new Set(requests.map((r) => r.headers["idempotency-key"])).size).toBe(2);
+    expect(await statuses()).toEqual({ sent: 150 });
+  });
+
+  it("spaces requests to stay under SEND_RATE_PER_SECOND", async () => {
+    const requests = fakeResend();
+    await queue(250);
+    await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "4" }));
+    expect(requests).toHaveLength(3);
+    expect(requests[2]!.at - requests[0]!.at).toBeGreaterThanOrEqual(450);
+  });
+
+  it("stops claiming when the run's time budget is spent and leaves the rest queued", async () => {
+    fakeResend(async (request) => {
+      await new Promise((r) => setTimeout(r, 150));
+      return acceptAll(request, 0);
+    });
+    await queue(300);
+    const report = await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" }), 100);
+    expect(report.sent).toBe(100);
+    expect(await statuses()).toEqual({ sent: 100, queued: 200 });
+  });
+});
+
+describe("retries reuse the batch's idempotency key", () => {
+  it("returns the batch to the queue on a 5xx with backoff, then resends exactly the same request with the same key", async () => {
+    const requests = fakeResend((request, i) =>
+      i === 0 ? Response.json({ name: "internal_server_error", message: "boom" }, { status: 500 }) : acceptAll(request, i),
+    );
+    const ids = await queue(3);
+    const before = Date.now();
+    const first = await deliverDueMessages(providerEnv());
+    expect(first).toMatchObject({ sent: 0, retried: 3 });
+    const waiting = await row(ids[0]!);
+    expect(waiting).toMatchObject({ status: "queued", attempts: 1 });
+    expect(waiting?.reason).toContain("500");
+    expect(waiting?.due_at).toBeGreaterThanOrEqual(before + 15_000);
+    expect(waiting?.due_at).toBeLessThanOrEqual(Date.now() + 30_000);
+
+    await deliverDueMessages(providerEnv());
+    expect(requests).toHaveLength(1); // not due yet
+
+    await env.DB.prepare("UPDATE messages SET due_at = ?")
+      .bind(Date.now() - 1)
+      .run();
+    const second = await deliverDueMessages(providerEnv());
+    expect(second.sent).toBe(3);
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.headers["idempotency-key"]).toBe(requests[0]!.headers["idempotency-key"]);
+    expect(requests[1]!.emails).toEqual(requests[0]!.emails);
+    expect(await row(ids[0]!)).toMatchObject({ status: "sent", attempts: 2 });
+  });
+
+  it("honours Retry-After on a 429", async () => {
+    fakeResend(() => Response.json({ name: "rate_limit_exceeded" }, { status: 429, headers: { "retry-after": "120" } }));
+    const [id] = await queue(1);
+    const before = Date.now();
+    await deliverDueMessages(providerEnv());
+    expect((await row(id!))?.due_at).toBeGreaterThanOrEqual(before + 120_000);
+  });
+
+  it("retries a timeout or network failure like a 5xx", async () => {
+    fakeResend(() => {
+      throw new TypeError("Network connection lost");
+    });
+    const [id] = await queue(1);
+    expect((await deliverDueMessages(providerEnv())).retried).toBe(1);
+    expect(await row(id!)).toMatchObject({ status: "queued", attempts: 1 });
+  });
+
+  it("retries 409 concurrent_idempotent_requests later with the same key", async () => {
+    const requests = fakeResend((request, i) =>
+      i === 0 ? Response.json({ name: "concurrent_idempotent_requests" }, { status: 409 }) : acceptAll(request, i),
+    );
+    const [id] = await queue(1);
+    await deliverDueMessages(providerEnv());
+    expect(await row(id!)).toMatchObject({ status: "queued" });
+    await env.DB.prepare("UPDATE messages SET due_at = ?")
+      .bind(Date.now() - 1)
+      .run();
+    await deliverDueMessages(providerEnv());
+    expect(requests[1]!.headers["idempotency-key"]).toBe(requests[0]!.headers["idempotency-key"]);
+    expect(await row(id!)).toMatchObject({ status: "sent" });
+  });
+
+  it(`fails a message for good after ${MAX_ATTEMPTS} attempts`, async () => {
+    fakeResend(() => new Response("bad gateway", { status: 502 }));
+    const [id] = await queue(1);
+    await env.DB.prepare("UPDATE messages SET attempts = ?")
+      .bind(MAX_ATTEMPTS - 1)
+      .run();
+    await deliverDueMessages(providerEnv());
+    const failed = await row(id!);
+    expect(failed?.status).toBe("failed");
+    expect(failed?.reason).toContain(`gave up after ${MAX_ATTEMPTS} attempts`);
+  });
+
+  it("recovers a batch whose lease expired mid-send and resends it with its original key", async () => {
+    const requests = fakeResend();
+    const [id] = await queue(1);
+    await env.DB.prepare("UPDATE messages SET status = 'sending', batch_id = 'bat_crashed', lease_until = ?")
+      .bind(Date.now() - 1)
+      .run();
+    const report = await deliverDueMessages(providerEnv());
+    expect(report).toMatchObject({ recovered: 1, sent: 1 });
+    expect(requests[0]!.headers["idempotency-key"]).toBe("bat_crashed");
+    expect(await row(id!)).toMatchObject({ status: "sent", batch_id: "bat_crashed" });
+  });
+
+  it("leaves a row whose lease is still running to the run that holds it", async () => {
+    const requests = fakeResend();
+    await queue(1);
+    await env.DB.prepare("UPDATE messages SET status = 'sending', batch_id = 'bat_busy', lease_until = ?")
+      .bind(Date.now() + 60_000)
+      .run();
+    await deliverDueMessages(providerEnv());
+    expect(requests).toHaveLength(0);
+    expect(await statuses()).toEqual({ sending: 1 });
+  });
+});
+
+describe("failures that are final", () => {
+  it("fails the batch's messages with the provider's reason on another 4xx", async () => {
+    fakeResend(() => Response.json({ name: "validation_error", message: "Invalid `from` field." }, { status: 422 }));
+    const [id] = await queue(1);
+    await deliverDueMessages(providerEnv());
+    const failed = await row(id!);
+    expect(failed?.status).toBe("failed");
+    expect(failed?.reason).toBe("422 validation_error: Invalid `from` field.");
+  });
+
+  it("fails only the emails a permissive batch rejected", async () => {
+    fakeResend(() => Response.json({ data: [{ id: "re_a" }, { id: "re_c" }], errors: [{ index: 1, message: "Invalid `to` field." }] }));
+    const ids = await queue(3);
+    await deliverDueMessages(providerEnv());
+    expect(await row(ids[0]!)).toMatchObject({ status: "sent", provider_id: "re_a" });
+    expect(await row(ids[1]!)).toMatchObject({ status: "failed", reason: "Invalid `to` field." });
+    expect(await row(ids[2]!)).toMatchObject({ status: "sent", provider_id: "re_c" });
+  });
+
+  it("fails a message whose template was deleted, and sends the others", async () => {
+    const requests = fakeResend();
+    const [gone] = await queue(1, { templateId: "deleted" });
+    await queue(1);
+    await deliverDueMessages(providerEnv());
+    expect(await row(gone!)).toMatchObject({ status: "failed", reason: "template deleted does not exist" });
+    expect(requests.flatMap((r) => r.emails)).toHaveLength(1);
+  });
+});
+
+describe("consent and suppression are checked again at send time", () => {
+  it("suppresses marketing to a contact who unsubscribed after it was queued", async () => {
+    const requests = fakeResend();
+    const [id] = await queue(1);
+    await env.DB.prepare("UPDATE contacts SET consent = 'unsubscribed'").run();
+    await deliverDueMessages(providerEnv());
+    expect(requests).toHaveLength(0);
+    expect(await row(id!)).toMatchObject({ status: "suppressed", reason: "consent: unsubscribed" });
+  });
+
+  it("sends transactional mail regardless of marketing consent, but never to a suppressed address", async () => {
+    const requests = fakeResend();
+    const [receipt] = await queue(1, { kind: "transactional" });
+    await env.DB.prepare("UPDATE contacts SET consent = 'unsubscribed'").run();
+    await deliverDueMessages(providerEnv());
+    expect(await row(receipt!)).toMatchObject({ status: "sent" });
+    expect(requests[0]!.emails[0]!.headers?.["List-Unsubscribe"]).toBeUndefined();
+
+    const [bounced] = await queue(1, { kind: "transactional", to: "gone@example.com" });
+    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES ('gone@example.com', 'hard_bounce', 0)").run();
+    await deliverDueMessages(providerEnv());
+    expect(await row(bounced!)).toMatchObject({ status: "suppressed", reason: "suppressed: hard_bounce" });
+    expect(requests).toHaveLength(1);
+  });
+});
+
+describe("overlapping runs", () => {
+  it("never send the same message twice", async () => {
+    const requests = fakeResend(async (request, i) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return acceptAll(request, i);
+    });
+    await queue(250);
+    await Promise.all([
+      deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" })),
+      deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" })),
+      deliverMessagesNow(
+        providerEnv(),
+        (await env.DB.prepare("SELECT id FROM messages").all<{ id: string }>()).results.map((r) => r.id),
+      ),
+    ]);
+    const tags = requests.flatMap((r) => r.emails.map((e) => e.tags.find((t) => t.name === "message")?.value));
+    expect(tags).toHaveLength(250);
+    expect(new Set(tags).size).toBe(250);
+    expect(await statuses()).toEqual({ sent: 250 });
+  });
+});
+
+describe("without RESEND_API_KEY", () => {
+  it("keeps the rendered email in the dev mailbox and marks it sent, calling no provider", async () => {
+    const fetchSpy = vi.spyOn(globalThis, "fetch");
+    const [id] = await queue(1);
+    const report = await deliverDueMessages(env);
+    expect(report.sent).toBe(1);
+    expect(fetchSpy).not.toHaveBeenCalled();
+    const stored = await row(id!);
+    expect(stored).toMatchObject({ status: "sent", provider_id: `dev_${id}` });
+    expect(stored?.html).toContain("/o/");
+    expect(JSON.parse(stored?.headers)).toMatchObject({ "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" });
+  });
+});
