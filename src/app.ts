@@ -11,11 +11,14 @@ import { adminAuth } from "./http/admin-auth";
 import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
+import { flowTestRoutes } from "./http/flow-test";
 import { flowRoutes } from "./http/flows";
 import { healthRoutes } from "./http/health";
+import { messageRoutes } from "./http/messages";
 import { createRouter } from "./http/router";
 import { segmentRoutes } from "./http/segments";
 import { statsRoutes } from "./http/stats";
+import { templateRoutes } from "./http/templates";
 
 /** The largest request body the admin API accepts (500 events with properties fit comfortably). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -51,6 +54,9 @@ export function createApp() {
   app.route("/", flowRoutes);
   app.route("/", segmentRoutes);
   app.route("/", statsRoutes);
+  app.route("/", templateRoutes);
+  app.route("/", messageRoutes);
+  app.route("/", flowTestRoutes);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

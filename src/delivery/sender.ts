@@ -117,13 +117,15 @@ function storedEmail(row: MessageRow): RenderedEmail {
   };
 }
 
-function storeRendered(db: Database, row: MessageRow, email: RenderedEmail) {
+/** The message columns that keep a rendered email; `storedEmail` reads them back. */
+export function renderedColumns(email: RenderedEmail) {
   const headers = email.replyTo ? { ...email.headers, [REPLY_TO]: email.replyTo } : email.headers;
+  return { subject: email.subject, fromEmail: email.from, html: email.html, text: email.text, headers };
+}
+
+function storeRendered(db: Database, row: MessageRow, email: RenderedEmail) {
   return [
-    db
-      .update(messages)
-      .set({ subject: email.subject, fromEmail: email.from, html: email.html, text: email.text, headers })
-      .where(eq(messages.id, row.id)),
+    db.update(messages).set(renderedColumns(email)).where(eq(messages.id, row.id)),
     ...(email.links.length
       ? [
           db
