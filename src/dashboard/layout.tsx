@@ -23,6 +23,9 @@ button,input[type=submit]{font:inherit;padding:5px 12px;border-radius:6px;border
 button.primary{background:#2563eb;color:#fff;border-color:#2563eb}input[type=search],input[type=password],input[type=date]{font:inherit;padding:5px 8px;border:1px solid #94a3b8;border-radius:6px}
 form.inline{display:inline}.muted{color:#64748b}.error{color:#b91c1c}.login{max-width:360px;margin:12vh auto;background:#fff;padding:24px;border-radius:12px;box-shadow:0 2px 8px #0002}
 .login input{width:100%;margin:8px 0 12px}.range{display:flex;gap:8px;align-items:center;margin-bottom:12px}
+.split{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px;align-items:start}.editor label{display:block;margin-bottom:8px;font-weight:600}
+.editor input[type=text],.editor textarea{display:block;width:100%;font:12px/1.4 ui-monospace,Menlo,monospace;padding:6px;border:1px solid #94a3b8;border-radius:6px;margin-top:2px}
+iframe.mail{display:block;width:100%;height:520px;border:1px solid #cbd5e1;background:#fff;border-radius:8px;margin-top:10px}pre.mail-text{white-space:pre-wrap;background:#fff;padding:10px;border-radius:8px}
 `;
 
 const NAV = [

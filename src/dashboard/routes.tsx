@@ -8,13 +8,20 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { switchFlowStatus } from "../contact/flow-control";
-import { contactTimeline, listSuppressions, searchContacts } from "../db/admin-views";
+import { contactTimeline, findMessage, listSuppressions, mailboxMessages, searchContacts } from "../db/admin-views";
 import type { Database } from "../db/client";
+import { findContact } from "../db/contacts";
+import type { TemplateRow } from "../db/schema";
+import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
+import { liquidProblems } from "../delivery/liquid";
+import { renderPreview, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import type { Config, Env } from "../env";
 import { secretsEqual } from "../http/admin-auth";
 import { RangeQuery, resolveRange } from "../http/stats";
+import { TemplateInput, toContent } from "../http/templates";
 import { flowStats, overviewStats } from "../reports/stats";
 import { Bare } from "./layout";
+import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
 import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "./session";
 
@@ -26,7 +33,10 @@ export interface DashboardEnv {
 
 /** Dashboard pages load nothing from anywhere: inline styles and SVG only, forms post to this origin, no framing. */
 export const DASHBOARD_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** An email's HTML framed in the dashboard: sandboxed (no scripts, opaque origin), its images allowed, framable only by the dashboard. */
+const MAIL_FRAME_CSP = "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
 
 /** Answers a dashboard page with its security headers. */
 function render(c: Context, page: Parameters<Context["html"]>[0], status: ContentfulStatusCode = 200) {
@@ -162,4 +172,129 @@ dashboardRoutes.get("/admin/contacts/:id", async (c) => {
 
 dashboardRoutes.get("/admin/suppressions", async (c) => {
   return render(c, <SuppressionsPage rows={await listSuppressions(c.var.db)} csrf={c.var.csrf} />);
+});
+
+/** Renders a stored template (or sample data) for the preview, for a contact named by email or id, or the sample contact. */
+async function previewFor(c: Context<DashboardEnv>, template: TemplateRow, who: string) {
+  const now = Date.now();
+  const contact = who ? await findContact(c.var.db, who) : sampleContact(now);
+  if (!contact) return { email: null, problem: `No contact ${who}; showing nothing.` };
+  try {
+    return { email: await renderPreview(template, contact, c.var.config, SAMPLE_EVENT, now), problem: null };
+  } catch (error) {
+    return { email: null, problem: `Rendering failed: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function templateValues(t: TemplateRow | undefined) {
+  return {
+    subject: t?.subject ?? "",
+    preheader: t?.preheader ?? "",
+    from: t?.from ?? "",
+    reply_to: t?.replyTo ?? "",
+    html: t?.html ?? "",
+    text: t?.text ?? "",
+  };
+}
+
+dashboardRoutes.get("/admin/templates", async (c) => {
+  return render(c, <TemplatesPage templates={await listTemplates(c.var.db)} csrf={c.var.csrf} />);
+});
+
+dashboardRoutes.get("/admin/templates/:id", async (c) => {
+  const id = c.req.param("id");
+  const template = await findTemplate(c.var.db, id);
+  const who = (c.req.query("contact") ?? "").slice(0, 254);
+  const preview = template ? await previewFor(c, template, who) : { email: null, problem: null };
+  return render(
+    c,
+    <TemplatePage
+      id={id}
+      values={templateValues(template)}
+      preview={preview.email}
+      problems={preview.problem ? [preview.problem] : []}
+      contact={who}
+      saved={false}
+      csrf={c.var.csrf}
+    />,
+  );
+});
+
+dashboardRoutes.post("/admin/templates/:id", async (c) => {
+  const id = c.req.param("id");
+  const form = await c.req.parseBody();
+  const text = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
+  const values = {
+    subject: text("subject"),
+    preheader: text("preheader"),
+    from: text("from"),
+    reply_to: text("reply_to"),
+    html: text("html"),
+    text: text("text"),
+  };
+  const who = text("contact").slice(0, 254);
+  const optional = (v: string) => (v.trim() ? v : null);
+  const parsed = TemplateInput.safeParse({
+    subject: values.subject,
+    html: values.html,
+    text: optional(values.text),
+    from: optional(values.from),
+    reply_to: optional(values.reply_to),
+    preheader: optional(values.preheader),
+  });
+  const problems = parsed.success
+    ? liquidProblems(parsed.data).map((p) => `${p.path.join(".")}: ${p.message}`)
+    : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  if (!parsed.success || problems.length > 0) {
+    return render(
+      c,
+      <TemplatePage id={id} values={values} preview={null} problems={problems} contact={who} saved={false} csrf={c.var.csrf} />,
+      422,
+    );
+  }
+  const { template } = await saveTemplate(c.var.db, id, toContent(parsed.data), Date.now());
+  const preview = await previewFor(c, template, who);
+  return render(
+    c,
+    <TemplatePage
+      id={id}
+      values={values}
+      preview={preview.email}
+      problems={preview.problem ? [preview.problem] : []}
+      contact={who}
+      saved
+      csrf={c.var.csrf}
+    />,
+  );
+});
+
+/** Answers an email's HTML for a sandboxed frame. */
+function mailFrame(c: Context, html: string) {
+  c.header("Content-Security-Policy", MAIL_FRAME_CSP);
+  c.header("X-Frame-Options", "SAMEORIGIN");
+  c.header("Cache-Control", "no-store");
+  return c.html(html);
+}
+
+dashboardRoutes.get("/admin/templates/:id/render", async (c) => {
+  const template = await findTemplate(c.var.db, c.req.param("id"));
+  if (!template) return render(c, <ProblemPage title="No such template" message="There is no template with that id." />, 404);
+  const preview = await previewFor(c, template, (c.req.query("contact") ?? "").slice(0, 254));
+  return mailFrame(c, preview.email?.html ?? `<p>${preview.problem ?? ""}</p>`.replace(/[<>&]/g, (ch) => `&#${ch.charCodeAt(0)};`));
+});
+
+dashboardRoutes.get("/admin/mailbox", async (c) => {
+  return render(c, <MailboxPage messages={await mailboxMessages(c.var.db)} csrf={c.var.csrf} />);
+});
+
+dashboardRoutes.get("/admin/mailbox/:id", async (c) => {
+  const message = await findMessage(c.var.db, c.req.param("id"));
+  if (!message?.html) return render(c, <ProblemPage title="No such message" message="There is no rendered message with that id." />, 404);
+  return render(c, <MailboxMessagePage message={message} csrf={c.var.csrf} />);
+});
+
+dashboardRoutes.get("/admin/mailbox/:id/html", async (c) => {
+  const message = await findMessage(c.var.db, c.req.param("id"));
+  if (!message?.html) return render(c, <ProblemPage title="No such message" message="There is no rendered message with that id." />, 404);
+  return mailFrame(c, message.html);
 });

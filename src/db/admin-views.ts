@@ -5,7 +5,7 @@
  */
 import { and, desc, eq, gte, lt, or } from "drizzle-orm";
 import type { Database } from "./client";
-import { type ContactRow, contacts, enrollments, events, messages, suppressions } from "./schema";
+import { type ContactRow, contacts, enrollments, events, type MessageRow, messages, suppressions } from "./schema";
 
 /** How many rows a dashboard list shows at most. */
 export const LIST_LIMIT = 100;
@@ -70,4 +70,20 @@ export function listSuppressions(db: Database) {
     .from(suppressions)
     .orderBy(desc(suppressions.createdAt))
     .limit(LIST_LIMIT * 5);
+}
+
+/** The dev mailbox: messages "sent" without a provider (ids `dev_…`), newest first; a range on the provider-id index. */
+export async function mailboxMessages(db: Database): Promise<MessageRow[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(and(gte(messages.providerId, "dev_"), lt(messages.providerId, "dev`")))
+    .orderBy(desc(messages.sentAt))
+    .limit(LIST_LIMIT);
+}
+
+/** One message of the outbox, or undefined. */
+export async function findMessage(db: Database, id: string): Promise<MessageRow | undefined> {
+  const [row] = await db.select().from(messages).where(eq(messages.id, id));
+  return row;
 }

@@ -1,47 +1,10 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN_KEY, type CallOptions, call as callFollowing, callJson } from "../helpers/api";
+import { ADMIN_KEY, call as callFollowing, callJson } from "../helpers/api";
+import { call, csrfOf, login, ORIGIN, page, post } from "../helpers/dashboard";
 import { event, insertContact, insertFlow, insertMessage, store } from "../reports/seed";
 
-const ORIGIN = "https://nurture.test";
-
-/** Like the shared `call`, but redirects are answers to check, not to follow. */
-function call(path: string, options: CallOptions = {}): Promise<Response> {
-  const headers: Record<string, string> = { ...(options.headers ?? {}) };
-  if (options.auth !== false) headers.authorization = `Bearer ${ADMIN_KEY}`;
-  return exports.default.fetch(
-    new Request(`${ORIGIN}${path}`, { method: options.method ?? "GET", headers, body: options.rawBody, redirect: "manual" }),
-  );
-}
 const today = Date.now();
-
-/** Logs in and returns the session cookie (name=value). */
-async function login(): Promise<string> {
-  const res = await call("/admin/login", {
-    method: "POST",
-    auth: false,
-    rawBody: new URLSearchParams({ key: ADMIN_KEY }),
-    headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
-  });
-  expect(res.status).toBe(303);
-  return res.headers.get("set-cookie")!.split(";")[0]!;
-}
-
-async function page(path: string, cookie: string) {
-  const res = await call(path, { auth: false, headers: { cookie } });
-  return { status: res.status, html: await res.text(), res };
-}
-
-const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
-
-function post(path: string, cookie: string, fields: Record<string, string>, origin = ORIGIN) {
-  return call(path, {
-    method: "POST",
-    auth: false,
-    rawBody: new URLSearchParams(fields),
-    headers: { cookie, origin, "content-type": "application/x-www-form-urlencoded" },
-  });
-}
 
 async function seed() {
   await insertFlow("welcome", {

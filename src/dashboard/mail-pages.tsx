@@ -1,0 +1,196 @@
+/** Dashboard pages for mail content: templates with a rendered preview, and the dev mailbox. */
+import type { MessageRow, TemplateRow } from "../db/schema";
+import type { RenderedEmail } from "../delivery/render";
+import { formatTime } from "./format";
+import { Layout } from "./layout";
+
+/** Every template, linking to its editor. */
+export function TemplatesPage(props: { templates: TemplateRow[]; csrf: string }) {
+  return (
+    <Layout title="Templates" section="/admin/templates" csrf={props.csrf}>
+      <h1>Templates</h1>
+      <p class="muted">Liquid templates (PUT /v1/templates/:id). Open one to edit it and see it rendered as it is sent.</p>
+      {props.templates.length === 0 ? (
+        <p class="muted">No templates yet.</p>
+      ) : (
+        <table id="templates">
+          <thead>
+            <tr>
+              <th>Id</th>
+              <th>Subject</th>
+              <th>Updated</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.templates.map((t) => (
+              <tr>
+                <td>
+                  <a href={`/admin/templates/${encodeURIComponent(t.id)}`}>{t.id}</a>
+                  {t.libraryHash && <span class="badge">library</span>}
+                </td>
+                <td>{t.subject}</td>
+                <td>{formatTime(t.updatedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Layout>
+  );
+}
+
+const FIELDS = [
+  ["subject", "Subject", 1],
+  ["preheader", "Preheader", 1],
+  ["from", "From", 1],
+  ["reply_to", "Reply-To", 1],
+  ["html", "HTML", 16],
+  ["text", "Plain text (derived from the HTML when empty)", 6],
+] as const;
+
+/** A template's editor beside its preview; saving re-renders the preview for the chosen contact. */
+export function TemplatePage(props: {
+  id: string;
+  values: Record<(typeof FIELDS)[number][0], string>;
+  preview: RenderedEmail | null;
+  problems: string[];
+  contact: string;
+  saved: boolean;
+  csrf: string;
+}) {
+  const action = `/admin/templates/${encodeURIComponent(props.id)}`;
+  return (
+    <Layout title={`Template ${props.id}`} section="/admin/templates" csrf={props.csrf}>
+      <h1>Template {props.id}</h1>
+      <div class="split">
+        <form method="post" action={action} class="editor" id="template-form">
+          <input type="hidden" name="_csrf" value={props.csrf} />
+          <input type="hidden" name="contact" value={props.contact} />
+          {FIELDS.map(([name, label, rows]) => (
+            <>
+              <label for={`field-${name}`}>{label}</label>
+              {rows === 1 ? (
+                <input id={`field-${name}`} type="text" name={name} value={props.values[name]} />
+              ) : (
+                <textarea id={`field-${name}`} name={name} rows={rows}>
+                  {props.values[name]}
+                </textarea>
+              )}
+            </>
+          ))}
+          {props.problems.length > 0 && (
+            <ul class="error" id="problems">
+              {props.problems.map((p) => (
+                <li>{p}</li>
+              ))}
+            </ul>
+          )}
+          {props.saved && <p class="muted">Saved.</p>}
+          <button class="primary" type="submit">
+            Save and preview
+          </button>
+        </form>
+        <section>
+          <form class="range" method="get" action={action}>
+            <input
+              type="search"
+              name="contact"
+              value={props.contact}
+              placeholder="preview for contact (email or id)"
+              aria-label="Preview for contact"
+            />
+            <button type="submit">Preview</button>
+          </form>
+          {props.preview ? (
+            <RenderedView email={props.preview} frame={`${action}/render?contact=${encodeURIComponent(props.contact)}`} />
+          ) : null}
+        </section>
+      </div>
+    </Layout>
+  );
+}
+
+function RenderedView(props: { email: { subject: string; from: string; text: string; headers: Record<string, string> }; frame: string }) {
+  return (
+    <div class="rendered">
+      <table>
+        <tbody>
+          <tr>
+            <th>Subject</th>
+            <td id="preview-subject">{props.email.subject}</td>
+          </tr>
+          <tr>
+            <th>From</th>
+            <td>{props.email.from}</td>
+          </tr>
+          {Object.entries(props.email.headers).map(([name, value]) => (
+            <tr>
+              <th>{name}</th>
+              <td>
+                <code>{value}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <iframe title="HTML part" src={props.frame} sandbox="" class="mail" />
+      <h2>Plain text</h2>
+      <pre class="mail-text">{props.email.text}</pre>
+    </div>
+  );
+}
+
+/** The dev mailbox: what would have been sent, newest first. */
+export function MailboxPage(props: { messages: MessageRow[]; csrf: string }) {
+  return (
+    <Layout title="Mailbox" section="/admin/mailbox" csrf={props.csrf}>
+      <h1>Dev mailbox</h1>
+      <p class="muted">With no RESEND_API_KEY, mail is rendered exactly as it would be sent and kept here instead.</p>
+      {props.messages.length === 0 ? (
+        <p class="muted">The mailbox is empty.</p>
+      ) : (
+        <table id="mailbox">
+          <thead>
+            <tr>
+              <th>Sent</th>
+              <th>To</th>
+              <th>Subject</th>
+              <th>Flow · step</th>
+              <th>Kind</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.messages.map((m) => (
+              <tr>
+                <td>{m.sentAt ? formatTime(m.sentAt) : ""}</td>
+                <td>{m.toEmail}</td>
+                <td>
+                  <a href={`/admin/mailbox/${encodeURIComponent(m.id)}`}>{m.subject ?? "(no subject)"}</a>
+                </td>
+                <td>{m.flowId ? `${m.flowId} · ${m.stepId ?? ""}` : ""}</td>
+                <td>{m.kind}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Layout>
+  );
+}
+
+/** One mailbox message: its headers, HTML (framed, sandboxed) and text. */
+export function MailboxMessagePage(props: { message: MessageRow; csrf: string }) {
+  const m = props.message;
+  return (
+    <Layout title={m.subject ?? "Message"} section="/admin/mailbox" csrf={props.csrf}>
+      <h1>{m.subject ?? "(no subject)"}</h1>
+      <p class="muted">
+        To {m.toEmail} · {m.sentAt ? formatTime(m.sentAt) : m.status} · {m.id}
+      </p>
+      <RenderedView
+        email={{ subject: m.subject ?? "", from: m.fromEmail ?? "", text: m.text ?? "", headers: m.headers ?? {} }}
+        frame={`/admin/mailbox/${encodeURIComponent(m.id)}/html`}
+      />
+    </Layout>
+  );
+}
