@@ -284,6 +284,37 @@ describe("consent and suppression are checked again at send time", () => {
   });
 });
 
+describe("exactly once", () => {
+  it("with 30% of calls failing (some after accepting) and two runs overlapping, each of 500 messages is accepted once and ends sent or failed", async () => {
+    // Three calls in ten fail, in turn: a lost response (the emails were accepted), a 500, a 429.
+    const fake = fakeResend(async (request, i) => {
+      await new Promise((r) => setTimeout(r, 5));
+      if (i % 10 === 0) return "lost";
+      if (i % 10 === 3) return Response.json({ name: "internal_server_error" }, { status: 500 });
+      if (i % 10 === 6) return Response.json({ name: "rate_limit_exceeded" }, { status: 429 });
+      return acceptAll(request, i);
+    });
+    await queue(500);
+    const run = () => deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "1000" }));
+    for (let round = 0; round < 30; round++) {
+      await Promise.all([run(), run()]);
+      const pending = (await statuses()).queued ?? 0;
+      if (pending === 0) break;
+      // Retries wait with backoff; bring them due again for the next round.
+      await env.DB.prepare("UPDATE messages SET due_at = ? WHERE status = 'queued'")
+        .bind(Date.now() - 1)
+        .run();
+    }
+    const tags = fake.accepted.map((e) => e.tags.find((t) => t.name === "message")?.value);
+    expect(tags).toHaveLength(500);
+    expect(new Set(tags).size).toBe(500);
+    const final = await statuses();
+    expect(Object.keys(final).every((s) => s === "sent" || s === "failed")).toBe(true);
+    expect(final.sent).toBe(500);
+    expect(fake.length).toBeGreaterThanOrEqual(7); // 5 batches, and the failed calls were retried
+  }, 120_000);
+});
+
 describe("overlapping runs", () => {
   it("never send the same message twice", async () => {
     const requests = fakeResend(async (request, i) => {

@@ -1,4 +1,9 @@
-/** A fake Resend for delivery tests: records every request that reaches it and answers as told. */
+/**
+ * A fake Resend for delivery tests: records every request that reaches it and
+ * answers as told, and honours `Idempotency-Key` as Resend does: a key seen
+ * before gets the first answer again and sends nothing (`accepted` lists the
+ * emails that were really sent, once each).
+ */
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import type { Env } from "../../src/env";
@@ -20,15 +25,19 @@ export interface ResendRequest {
   at: number;
 }
 
-type Answer = (request: ResendRequest, index: number) => Response | Promise<Response>;
+/** An answer, or "lost": the fake accepts and sends the emails, but the response never arrives (the call throws). */
+type Answer = (request: ResendRequest, index: number) => Response | "lost" | Promise<Response | "lost">;
 
 /** Accepts every email, answering ids `re_<n>` in order. */
-export const acceptAll: Answer = (request) =>
+export const acceptAll = (request: ResendRequest, _index: number): Response =>
   Response.json({ data: request.emails.map((_, i) => ({ id: `re_${crypto.randomUUID().slice(0, 8)}_${i}` })) });
 
+export type FakeResend = ResendRequest[] & { accepted: ResendRequest["emails"] };
+
 /** Replaces fetch to the fake host; other URLs are refused so nothing leaks out. Returns the recorded requests. */
-export function fakeResend(answer: Answer = acceptAll): ResendRequest[] {
-  const requests: ResendRequest[] = [];
+export function fakeResend(answer: Answer = acceptAll): FakeResend {
+  const requests = Object.assign([] as ResendRequest[], { accepted: [] as ResendRequest["emails"] });
+  const answered = new Map<string, { status: number; body: string; headers: Headers }>();
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     if (!request.url.startsWith(FAKE_RESEND)) throw new Error(`unexpected fetch to ${request.url}`);
@@ -39,7 +48,17 @@ export function fakeResend(answer: Answer = acceptAll): ResendRequest[] {
       at: Date.now(),
     };
     requests.push(recorded);
-    return answer(recorded, requests.length - 1);
+    const key = recorded.headers["idempotency-key"];
+    const earlier = key ? answered.get(key) : undefined;
+    if (earlier && earlier.status < 300) return new Response(earlier.body, earlier);
+    const given = await answer(recorded, requests.length - 1);
+    const response = given === "lost" ? acceptAll(recorded, 0) : given;
+    if (response.ok) {
+      requests.accepted.push(...recorded.emails);
+      if (key) answered.set(key, { status: response.status, body: await response.clone().text(), headers: response.headers });
+    }
+    if (given === "lost") throw new TypeError("Network connection lost");
+    return response;
   });
   return requests;
 }
