@@ -111,3 +111,11 @@ export function countBatchAttempt(db: Database, batchId: string, now: number) {
     .set({ attempts: sql`${sendBatches.attempts} + 1`, updatedAt: now })
     .where(eq(sendBatches.id, batchId));
 }
+
+/** Reserves the next provider-request slot for all senders together; returns when it starts (ms). */
+export async function reserveSendSlot(db: Database, now: number, gapMs: number): Promise<number> {
+  const [row] = await db.all<{ slot: number }>(sql`INSERT INTO send_gate (id, next_at) VALUES (1, ${now + gapMs})
+    ON CONFLICT(id) DO UPDATE SET next_at = max(next_at, ${now}) + ${gapMs}
+    RETURNING next_at - ${gapMs} AS slot`);
+  return row!.slot;
+}

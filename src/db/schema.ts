@@ -195,10 +195,21 @@ export const messages = sqliteTable(
     index("messages_enrollment_idx").on(t.enrollmentId),
     index("messages_batch_idx").on(t.batchId),
     index("messages_provider_idx").on(t.providerId),
+    index("messages_created_idx").on(t.createdAt),
   ],
 );
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessageRow = typeof messages.$inferInsert;
+
+/**
+ * One row: when the next provider request may start. Every sender (cron runs,
+ * immediate sends) reserves its slot here, so together they stay under
+ * SEND_RATE_PER_SECOND however many run at once.
+ */
+export const sendGate = sqliteTable("send_gate", {
+  id: integer("id").primaryKey(),
+  nextAt: integer("next_at").notNull(),
+});
 
 /** A provider request with a persisted id: its idempotency key, reused on every retry. */
 export const sendBatches = sqliteTable(

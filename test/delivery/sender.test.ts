@@ -112,12 +112,14 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
     expect(await statuses()).toEqual({ sent: 150 });
   });
 
-  it("spaces requests to stay under SEND_RATE_PER_SECOND", async () => {
+  it("spaces requests to stay under SEND_RATE_PER_SECOND, across runs that overlap", async () => {
     const requests = fakeResend();
-    await queue(250);
-    await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "4" }));
-    expect(requests).toHaveLength(3);
-    expect(requests[2]!.at - requests[0]!.at).toBeGreaterThanOrEqual(450);
+    await queue(400);
+    const limited = providerEnv({ SEND_RATE_PER_SECOND: "4" });
+    await Promise.all([deliverDueMessages(limited), deliverDueMessages(limited)]);
+    expect(requests).toHaveLength(4);
+    const gaps = requests.slice(1).map((r, i) => r.at - requests[i]!.at);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(245);
   });
 
   it("stops claiming when the run's time budget is spent and leaves the rest queued", async () => {
