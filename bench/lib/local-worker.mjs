@@ -33,7 +33,8 @@ function runWrangler(args) {
 /**
  * Starts the Worker; `limitMs` bounds the whole benchmark (it exits with 1 when
  * exceeded). Returns its URL, admin key, an authorised JSON client, SQL
- * runners against its local D1, `restart(during)` and `stop()`.
+ * runners against its local D1, `restart(during)`, `processGroup()` and `stop()`.
+ * Cron handlers can be fired at `${url}/__scheduled?cron=…`.
  */
 export async function startLocalWorker({ name, limitMs, vars = {} }) {
   const persistDir = mkdtempSync(path.join(tmpdir(), `nurture-${name}-`));
@@ -77,6 +78,7 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
         "--persist-to",
         persistDir,
         "--show-interactive-dev-session=false",
+        "--test-scheduled",
         ...Object.entries(allVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ],
       { cwd: root, env: quietEnv, stdio: "ignore", detached: true },
@@ -141,6 +143,8 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
     executeSql,
     querySql,
     restart,
+    /** The dev server's process group (its workerd processes belong to it). */
+    processGroup: () => child.pid,
     stop: () => {
       clearTimeout(limit);
       stop();

@@ -42,14 +42,45 @@ export async function deliverDueMessages(env: Env, budgetMs = RUN_BUDGET_MS): Pr
   const config = readConfig(env);
   const started = Date.now();
   const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: await recoverExpiredLeases(db, started) };
+  // A two-stage pipeline: the next batch is claimed and rendered while the previous one waits for its turn and is sent.
+  const pipeline = new Pipeline(env, db, config, report);
   while (Date.now() - started < budgetMs) {
     const now = Date.now();
     let claimed = await claimRetryBatch(db, now);
     if (claimed.length === 0) claimed = await claimNewBatch(db, now, newBatchId(), BATCH_LIMIT);
     if (claimed.length === 0) break;
-    add(report, await processBatch(env, db, config, claimed));
+    await pipeline.push(await prepareBatch(db, config, claimed));
   }
+  await pipeline.finish();
   return report;
+}
+
+/** Sends prepared batches one after another while the caller prepares the next; collects reports and event recording. */
+class Pipeline {
+  private sending: Promise<void> = Promise.resolve();
+  private readonly recordings: Promise<void>[] = [];
+
+  constructor(
+    private readonly env: Env,
+    private readonly db: Database,
+    private readonly config: Config,
+    private readonly report: DeliveryReport,
+  ) {}
+
+  /** Waits for the previous batch's send, then starts this one's. */
+  async push(batch: PreparedBatch): Promise<void> {
+    await this.sending;
+    this.sending = sendPrepared(this.env, this.db, this.config, batch).then(({ report, recording }) => {
+      add(this.report, report);
+      this.recordings.push(recording);
+    });
+  }
+
+  /** Waits for the last send and for every batch's events to be recorded. */
+  async finish(): Promise<void> {
+    await this.sending;
+    await Promise.all(this.recordings);
+  }
 }
 
 /** Sends these messages now if they are queued and due, through the same claim and batch code as the cron. */
@@ -57,10 +88,12 @@ export async function deliverMessagesNow(env: Env, ids: string[]): Promise<Deliv
   const db = openDatabase(env.DB);
   const config = readConfig(env);
   const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: 0 };
+  const pipeline = new Pipeline(env, db, config, report);
   for (let i = 0; i < ids.length; i += BATCH_LIMIT) {
     const claimed = await claimNewBatch(db, Date.now(), newBatchId(), BATCH_LIMIT, ids.slice(i, i + BATCH_LIMIT));
-    if (claimed.length > 0) add(report, await processBatch(env, db, config, claimed));
+    if (claimed.length > 0) await pipeline.push(await prepareBatch(db, config, claimed));
   }
+  await pipeline.finish();
   return report;
 }
 
@@ -75,12 +108,14 @@ function add(total: DeliveryReport, part: DeliveryReport): void {
   total.retried += part.retried;
 }
 
-/**
- * Waits for this request's turn under SEND_RATE_PER_SECOND, shared by every run through D1. The slot is
- * 2% wider than the bare rate so that clock and network jitter never lands a third request in the provider's second.
- */
+/** Slots are 3% wider than the bare rate, so that timer and network jitter never land a third request in the provider's second. */
+const SLOT_MARGIN = 1.03;
+
+/** Waits for this request's turn under SEND_RATE_PER_SECOND, shared by every run through D1. */
 async function awaitSendSlot(db: Database, perSecond: number): Promise<void> {
-  const slot = await reserveSendSlot(db, Date.now(), Math.ceil((1000 / perSecond) * 1.02));
+  // A Worker's clock stands still between I/O events; a zero timer brings it up to date before the reservation.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const slot = await reserveSendSlot(db, Date.now(), Math.ceil((1000 / perSecond) * SLOT_MARGIN));
   const wait = slot - Date.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
@@ -169,8 +204,15 @@ async function loadFacts(db: Database, rows: MessageRow[]) {
   };
 }
 
-/** Gates, renders (once), sends and settles one claimed batch. */
-async function processBatch(env: Env, db: Database, config: Config, claimed: MessageRow[]): Promise<DeliveryReport> {
+/** A claimed batch, gated and rendered, ready for the provider. */
+interface PreparedBatch {
+  batchId: string;
+  ready: { row: MessageRow; email: RenderedEmail }[];
+  report: DeliveryReport;
+}
+
+/** Gates and renders (once) a claimed batch, storing what will be sent. */
+async function prepareBatch(db: Database, config: Config, claimed: MessageRow[]): Promise<PreparedBatch> {
   const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: 0 };
   const batchId = claimed[0]!.batchId!;
   const facts = await loadFacts(db, claimed);
@@ -204,10 +246,23 @@ async function processBatch(env: Env, db: Database, config: Config, claimed: Mes
     }
   }
   if (writes.length > 0) await db.batch(writes as [(typeof writes)[number], ...typeof writes]);
-  const now = Date.now();
+  return { batchId, ready, report };
+}
+
+/**
+ * Sends a prepared batch in its turn and settles its rows. Recording `email_sent` into the flows is
+ * returned as a separate promise, so that the next batch need not wait for it.
+ */
+async function sendPrepared(
+  env: Env,
+  db: Database,
+  config: Config,
+  { batchId, ready, report }: PreparedBatch,
+): Promise<{ report: DeliveryReport; recording: Promise<void> }> {
+  const done = Promise.resolve();
   if (ready.length === 0) {
-    await closeBatch(db, batchId, now);
-    return report;
+    await closeBatch(db, batchId, Date.now());
+    return { report, recording: done };
   }
   if (config.RESEND_API_KEY) await awaitSendSlot(db, config.SEND_RATE_PER_SECOND);
   const outcome: BatchOutcome = config.RESEND_API_KEY
@@ -218,6 +273,7 @@ async function processBatch(env: Env, db: Database, config: Config, claimed: Mes
       )
     : { kind: "sent", results: ready.map(({ row }) => ({ id: `dev_${row.id}` })) };
   const ids = ready.map((r) => r.row.id);
+  const now = Date.now();
   if (outcome.kind === "retry") {
     const attempts = Math.max(...ready.map((r) => r.row.attempts)) + 1;
     if (attempts >= MAX_ATTEMPTS) {
@@ -226,7 +282,7 @@ async function processBatch(env: Env, db: Database, config: Config, claimed: Mes
         closeBatch(db, batchId, now),
       ]);
       report.failed += ids.length;
-      return report;
+      return { report, recording: done };
     }
     const retry = {
       status: "queued" as const,
@@ -237,7 +293,7 @@ async function processBatch(env: Env, db: Database, config: Config, claimed: Mes
     };
     await db.batch([settle(db, ids, retry), countBatchAttempt(db, batchId, now)]);
     report.retried += ids.length;
-    return report;
+    return { report, recording: done };
   }
   if (outcome.kind === "failed") {
     await db.batch([
@@ -245,7 +301,7 @@ async function processBatch(env: Env, db: Database, config: Config, claimed: Mes
       closeBatch(db, batchId, now),
     ]);
     report.failed += ids.length;
-    return report;
+    return { report, recording: done };
   }
   const sent: MessageRow[] = [];
   const updates = outcome.results.map((result, i) => {
@@ -259,8 +315,7 @@ async function processBatch(env: Env, db: Database, config: Config, claimed: Mes
   await db.batch([closeBatch(db, batchId, now), ...updates]);
   report.sent += sent.length;
   report.failed += ready.length - sent.length;
-  await recordSends(env, db, sent, now);
-  return report;
+  return { report, recording: recordSends(env, db, sent, now) };
 }
 
 /** Kinds whose sends are the contact's own mail: they emit `email_sent` and count towards `unopened_streak`. */

@@ -41,6 +41,8 @@ export function fakeResend(answer: Answer = acceptAll): FakeResend {
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     if (!request.url.startsWith(FAKE_RESEND)) throw new Error(`unexpected fetch to ${request.url}`);
+    // The runtime's clock stands still between I/O events; a zero timer brings it up to date for `at`.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const recorded: ResendRequest = {
       url: request.url,
       headers: Object.fromEntries(request.headers),
