@@ -16,6 +16,8 @@ export default defineConfig({
           PUBLIC_URL: "https://nurture.test",
           ALLOWED_ORIGINS: "https://shop.test",
           MONTHLY_COST: "100",
+          // The secret of the published Svix known-answer vector (../shared/reference/svix-known-answer.md).
+          RESEND_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         },
       },
     })),

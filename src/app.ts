@@ -18,7 +18,11 @@ import { messageRoutes } from "./http/messages";
 import { createRouter } from "./http/router";
 import { segmentRoutes } from "./http/segments";
 import { statsRoutes } from "./http/stats";
+import { suppressionRoutes } from "./http/suppressions";
 import { templateRoutes } from "./http/templates";
+import { trackingRoutes } from "./http/tracking";
+import { unsubscribeRoutes } from "./http/unsubscribe";
+import { webhookRoutes } from "./http/webhooks";
 
 /** The largest request body the admin API accepts (500 events with properties fit comfortably). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -45,6 +49,10 @@ export function createApp() {
   );
 
   app.route("/", healthRoutes);
+  // Public surfaces: tokens and signatures are their authorisation.
+  app.route("/", trackingRoutes);
+  app.route("/", unsubscribeRoutes);
+  app.route("/", webhookRoutes);
   // The dashboard has its own cookie session; /v1/* keeps the bearer key.
   app.route("/", dashboardRoutes);
 
@@ -57,6 +65,7 @@ export function createApp() {
   app.route("/", templateRoutes);
   app.route("/", messageRoutes);
   app.route("/", flowTestRoutes);
+  app.route("/", suppressionRoutes);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -9,6 +9,7 @@ import { contactTimer, recordEvents } from "../contact/record-events";
 import { eraseContactRows, findContact, upsertContact } from "../db/contacts";
 import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "../db/schema";
 import { isValidTimeZone } from "../flows/schedule";
+import { sendConfirmation } from "../tracking/consent";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput, isoTime } from "./shared-schemas";
@@ -181,6 +182,10 @@ export const contactRoutes = createRouter()
       now,
     );
     await recordEvents(c.env, c.var.db, contactChangeEvents(contact.id, changes, input.consent, now), now);
+    // Double opt-in: a contact who just became pending gets the confirmation email.
+    if (contact.consent === "pending" && (created || changes.some((ch) => ch.attribute === "consent"))) {
+      await sendConfirmation(c.env, c.var.db, contact, now);
+    }
     return c.json(contactView(contact), created ? 201 : 200);
   })
   .openapi(getRoute, async (c) => {

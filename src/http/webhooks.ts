@@ -1,0 +1,140 @@
+/**
+ * `POST /webhooks/resend`: delivery events from Resend, Svix-signed. The
+ * signature is checked on the raw body against RESEND_WEBHOOK_SECRET (the
+ * `resend` SDK's verifier: any of the space-separated signatures, timestamp
+ * within 5 minutes), else 401; each svix-id is handled once. Events update the
+ * message and flow back into the contact's flows as SPEC section 6 events.
+ */
+import { sql } from "drizzle-orm";
+import { Resend } from "resend";
+import { newEventId } from "../contact/changes";
+import { recordEvents } from "../contact/record-events";
+import type { Database } from "../db/client";
+import type { MessageRow } from "../db/schema";
+import { suppress } from "../db/suppressions";
+import type { Env } from "../env";
+import { unsubscribeContact } from "../tracking/consent";
+import { recordClick, recordOpen } from "../tracking/engagement";
+import { ApiError } from "./errors";
+import { createRouter } from "./router";
+
+interface ResendEvent {
+  type: string;
+  created_at?: string;
+  data?: {
+    email_id?: string;
+    to?: string[] | string;
+    bounce?: { type?: string; subType?: string; message?: string };
+    click?: { link?: string };
+  };
+}
+
+type Tracked = Pick<MessageRow, "id" | "contactId" | "toEmail" | "flowId" | "stepId" | "variant">;
+
+function verify(secret: string | undefined, payload: string, headers: Headers): ResendEvent {
+  if (!secret) throw new ApiError(401, "unauthorized", "Webhook signatures cannot be checked: RESEND_WEBHOOK_SECRET is not set");
+  try {
+    // Only the verifier is used; it never calls the API, so no API key is needed.
+    return new Resend("re_verify_only").webhooks.verify({
+      payload,
+      headers: {
+        id: headers.get("svix-id") ?? "",
+        timestamp: headers.get("svix-timestamp") ?? "",
+        signature: headers.get("svix-signature") ?? "",
+      },
+      webhookSecret: secret,
+    }) as ResendEvent;
+  } catch {
+    throw new ApiError(401, "invalid_signature", "The webhook signature is missing, wrong or too old");
+  }
+}
+
+async function messageOf(db: Database, providerId: string): Promise<Tracked | undefined> {
+  const [row] = await db.all<Tracked>(sql`SELECT id, contact_id AS contactId, to_email AS toEmail, flow_id AS flowId, step_id AS stepId,
+    variant FROM messages WHERE provider_id = ${providerId}`);
+  return row;
+}
+
+/** Applies one verified Resend event. */
+async function apply(env: Env, db: Database, event: ResendEvent, now: number): Promise<void> {
+  const providerId = event.data?.email_id;
+  if (!providerId) return;
+  const m = await messageOf(db, providerId);
+  if (!m) return;
+  const at = Date.parse(event.created_at ?? "") || now;
+  const emit = (name: string, extra: Record<string, unknown> = {}) =>
+    m.contactId
+      ? recordEvents(
+          env,
+          db,
+          [
+            {
+              id: newEventId(),
+              contactId: m.contactId,
+              anonymousId: null,
+              name,
+              properties: { flow_id: m.flowId, step_id: m.stepId, variant: m.variant, ...extra },
+              value: null,
+              source: "system",
+              machine: false,
+              messageId: m.id,
+              ts: at,
+            },
+          ],
+          now,
+        )
+      : Promise.resolve();
+  switch (event.type) {
+    case "email.delivered":
+      await db.run(sql`UPDATE messages SET delivered_at = coalesce(delivered_at, ${at}) WHERE id = ${m.id}`);
+      await emit("email_delivered");
+      return;
+    case "email.delivery_delayed":
+      await emit("email_delivery_delayed");
+      return;
+    case "email.bounced": {
+      const permanent = (event.data?.bounce?.type ?? "").toLowerCase() === "permanent";
+      await db.run(sql`UPDATE messages SET bounced_at = coalesce(bounced_at, ${at}), reason = ${`bounced: ${event.data?.bounce?.type ?? "unknown"}`}
+        WHERE id = ${m.id}`);
+      if (permanent) await suppress(db, m.toEmail, "hard_bounce", event.data?.bounce?.message ?? null, now);
+      await emit("email_bounced", { permanent, bounce_type: event.data?.bounce?.type ?? null });
+      return;
+    }
+    case "email.complained":
+      await db.run(sql`UPDATE messages SET complained_at = coalesce(complained_at, ${at}) WHERE id = ${m.id}`);
+      await suppress(db, m.toEmail, "complaint", null, now);
+      await emit("email_complained");
+      if (m.contactId) await unsubscribeContact(env, db, m.contactId, now);
+      return;
+    case "email.opened":
+      await recordOpen(env, db, m.id, null, at);
+      return;
+    case "email.clicked": {
+      const url = event.data?.click?.link;
+      if (!url) return;
+      const [link] = await db.all<{ idx: number }>(sql`SELECT idx FROM links WHERE message_id = ${m.id} AND url = ${url}`);
+      await recordClick(env, db, m.id, link?.idx ?? -1, url, null, at);
+      return;
+    }
+  }
+}
+
+export const webhookRoutes = createRouter().post("/webhooks/resend", async (c) => {
+  const payload = await c.req.text();
+  const event = verify(c.var.config.RESEND_WEBHOOK_SECRET, payload, c.req.raw.headers);
+  const svixId = c.req.header("svix-id")!;
+  const now = Date.now();
+  const db = c.var.db;
+  const [fresh] = await db.all<{ svix_id: string }>(
+    sql`INSERT INTO webhook_receipts (svix_id, received_at) VALUES (${svixId}, ${now}) ON CONFLICT DO NOTHING RETURNING svix_id`,
+  );
+  if (!fresh) return c.json({ ok: true, duplicate: true }, 200);
+  try {
+    await apply(c.env, db, event, now);
+  } catch (error) {
+    // Forget the receipt so that Resend's retry is processed.
+    await db.run(sql`DELETE FROM webhook_receipts WHERE svix_id = ${svixId}`);
+    throw error;
+  }
+  return c.json({ ok: true }, 200);
+});

@@ -1,0 +1,69 @@
+/**
+ * Consent changes that come from the recipient: unsubscribing (the page, the
+ * one-click header, a complaint) and confirming a double opt-in. Each takes
+ * effect at once, emits its event into the contact's flows (which exit their
+ * marketing enrollments on `unsubscribed`), and is harmless to repeat.
+ */
+import { sql } from "drizzle-orm";
+import { contactChangeEvents } from "../contact/changes";
+import { recordEvents } from "../contact/record-events";
+import type { Database } from "../db/client";
+import { findContact, upsertContact } from "../db/contacts";
+import { type ContactRow, messages } from "../db/schema";
+import { deliverMessagesNow } from "../delivery/sender";
+import type { Env } from "../env";
+import { readConfig } from "../env";
+import { signExpiringToken } from "./tokens";
+
+/** How long a double opt-in link stays valid. */
+export const CONFIRM_TTL_MS = 7 * 86_400_000;
+
+/** Unsubscribes a contact from marketing: queued marketing mail is suppressed, `unsubscribed` emitted. False if unknown. */
+export async function unsubscribeContact(env: Env, db: Database, contactId: string, now: number): Promise<boolean> {
+  const contact = await findContact(db, contactId);
+  if (!contact || contact.id !== contactId) return false;
+  await db.run(sql`UPDATE messages SET status = 'suppressed', reason = 'unsubscribed'
+    WHERE contact_id = ${contactId} AND status = 'queued' AND kind = 'marketing'`);
+  if (contact.consent === "unsubscribed") return true;
+  const { changes } = await upsertContact(db, { email: contact.email, consent: "unsubscribed" }, now);
+  await recordEvents(env, db, contactChangeEvents(contactId, changes, "unsubscribed", now), now);
+  return true;
+}
+
+/** Confirms a pending double opt-in: the contact becomes subscribed and `subscribed` starts their welcome flows. */
+export async function confirmSubscription(env: Env, db: Database, contactId: string, now: number): Promise<ContactRow | null> {
+  const contact = await findContact(db, contactId);
+  if (!contact || contact.id !== contactId) return null;
+  if (contact.consent === "subscribed") return contact;
+  const { contact: updated, changes } = await upsertContact(db, { email: contact.email, consent: "subscribed" }, now);
+  await recordEvents(env, db, contactChangeEvents(contactId, changes, "subscribed", now), now);
+  return updated;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Queues and sends the double opt-in email for a contact whose consent is pending (one per contact and day). */
+export async function sendConfirmation(env: Env, db: Database, contact: ContactRow, now: number): Promise<void> {
+  const config = readConfig(env);
+  const link = `${config.PUBLIC_URL}/confirm/${await signExpiringToken(config.SIGNING_SECRET, "confirm", [contact.id], now + CONFIRM_TTL_MS)}`;
+  const name = contact.firstName ? `, ${escapeHtml(contact.firstName)}` : "";
+  const id = `confirm_${contact.id}_${new Date(now).toISOString().slice(0, 10)}`;
+  await db
+    .insert(messages)
+    .values({
+      id,
+      contactId: contact.id,
+      toEmail: contact.email,
+      kind: "confirmation",
+      status: "queued",
+      dueAt: now,
+      createdAt: now,
+      subject: "Please confirm your subscription",
+      html: `<p>Hi${name},</p><p>Please confirm that you want to hear from us:</p><p><a href="${link}">Yes, subscribe me</a></p><p>If you did not ask for this, ignore this email and you will get nothing more.</p>`,
+      text: `Hi${contact.firstName ? `, ${contact.firstName}` : ""},\n\nPlease confirm that you want to hear from us:\n${link}\n\nIf you did not ask for this, ignore this email and you will get nothing more.`,
+    })
+    .onConflictDoNothing();
+  await deliverMessagesNow(env, [id]);
+}
