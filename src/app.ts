@@ -8,6 +8,7 @@ import { dashboardRoutes } from "./dashboard/routes";
 import { openDatabase } from "./db/client";
 import { readConfig } from "./env";
 import { adminAuth } from "./http/admin-auth";
+import { collectRoutes } from "./http/collect";
 import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
@@ -53,6 +54,8 @@ export function createApp() {
   app.route("/", trackingRoutes);
   app.route("/", unsubscribeRoutes);
   app.route("/", webhookRoutes);
+  // Before the admin key guard on /v1/*: the snippet's endpoint is authorised by SITE_KEY and CORS.
+  app.route("/", collectRoutes);
   // The dashboard has its own cookie session; /v1/* keeps the bearer key.
   app.route("/", dashboardRoutes);
 

@@ -75,7 +75,7 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
               name,
               properties: { flow_id: m.flowId, step_id: m.stepId, variant: m.variant, ...extra },
               value: null,
-              source: "system",
+              source: "webhook",
               machine: false,
               messageId: m.id,
               ts: at,

@@ -1,0 +1,37 @@
+/**
+ * The site snippet served at `/s.js`: an anonymous id kept in localStorage,
+ * the `_nt` identity a tracked email link carries (taken off the address bar),
+ * an automatic page view, and `nurture.identify(email, traits)` /
+ * `nurture.track(name, properties)`. It posts `text/plain` JSON, a CORS-simple
+ * request, so no preflight is needed. Bump the version when it changes.
+ */
+export const SNIPPET_VERSION = "1";
+
+export const SNIPPET = `/* Nurture snippet v${SNIPPET_VERSION} */
+(function (w, d) {
+  var s = d.currentScript, key = s && s.getAttribute("data-site-key");
+  if (!s || !key) return;
+  var endpoint = new URL(s.src).origin + "/v1/collect", store = w.localStorage, aid;
+  try { aid = store.getItem("nurture_aid"); } catch (e) {}
+  if (!aid) {
+    aid = (w.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now();
+    try { store.setItem("nurture_aid", aid); } catch (e) {}
+  }
+  var url = new URL(w.location.href), nt = url.searchParams.get("_nt");
+  if (nt) {
+    url.searchParams.delete("_nt");
+    try { w.history.replaceState(w.history.state, "", url.toString()); } catch (e) {}
+  }
+  function send(message) {
+    message.site_key = key; message.anonymous_id = aid; message.url = w.location.href; message.ts = Date.now();
+    if (nt) message.nt = nt;
+    return fetch(endpoint, { method: "POST", body: JSON.stringify(message), keepalive: true, mode: "cors", credentials: "omit", headers: { "content-type": "text/plain" } });
+  }
+  w.nurture = {
+    page: function (properties) { return send({ type: "page", properties: properties || { title: d.title, referrer: d.referrer } }); },
+    track: function (event, properties) { return send({ type: "track", event: event, properties: properties || {} }); },
+    identify: function (email, traits) { return send({ type: "identify", email: email, traits: traits || {} }); }
+  };
+  w.nurture.page();
+})(window, document);
+`;
