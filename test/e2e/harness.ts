@@ -25,7 +25,8 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+/** A free port on loopback. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -54,8 +55,14 @@ export function executeSql(persistDir: string, sqlText: string): void {
   runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--file", file]);
 }
 
-/** Starts the Worker locally with fresh secrets and an empty, migrated D1. */
-export async function startWorker(): Promise<RunningWorker> {
+/** Runs one SQL query against the local D1 of a harness Worker and returns its rows. */
+export function querySql<T = Record<string, unknown>>(persistDir: string, sqlText: string): T[] {
+  const out = runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--json", "--command", sqlText]);
+  return JSON.parse(out)[0].results as T[];
+}
+
+/** Starts the Worker locally with fresh secrets and an empty, migrated D1; `extraVars` add to or override its vars. */
+export async function startWorker(extraVars: Record<string, string> = {}): Promise<RunningWorker> {
   const persistDir = mkdtempSync(path.join(tmpdir(), "nurture-e2e-"));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -67,6 +74,7 @@ export async function startWorker(): Promise<RunningWorker> {
     SITE_KEY: "site_e2e",
     PUBLIC_URL: url,
     ALLOWED_ORIGINS: url,
+    ...extraVars,
   };
   const child: ChildProcess = spawn(
     wrangler,

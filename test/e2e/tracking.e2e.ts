@@ -1,0 +1,153 @@
+/**
+ * Tracking in a real browser: an email from the dev mailbox opened in Chromium
+ * fires the pixel; following its tracked link lands on a shop page (a small
+ * server on another loopback origin, listed in ALLOWED_ORIGINS) carrying
+ * `_nt`, where the real snippet from /s.js records the visit and a tracked
+ * event on the right contact; an anonymous visitor who identifies is stitched
+ * to a new contact.
+ */
+import { createServer, type Server } from "node:http";
+import type { Browser, BrowserContext } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { executeSql, freePort, launchBrowser, querySql, type RunningWorker, startWorker } from "./harness.ts";
+
+/** A desktop browser's agent: headless Chromium's own one is (rightly) taken for a bot. */
+const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
+
+let worker: RunningWorker;
+let browser: Browser;
+let shop: Server;
+let shopUrl: string;
+
+async function api(pathname: string, body?: unknown, method = body === undefined ? "GET" : "POST") {
+  const res = await fetch(`${worker.url}${pathname}`, {
+    method,
+    headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
+  return res.status === 204 ? null : res.json();
+}
+
+/** Polls D1 until `check` passes. */
+async function eventually<T>(read: () => T, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (check(value)) return value;
+    if (Date.now() > deadline) throw new Error(`still ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** A browser context with a desktop agent. */
+function shopContext(): Promise<BrowserContext> {
+  return browser.newContext({ userAgent: USER_AGENT });
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  shopUrl = `http://127.0.0.1:${port}`;
+  worker = await startWorker({ ALLOWED_ORIGINS: shopUrl });
+  // The shop: every page carries the snippet, as a shop that pasted the script tag.
+  shop = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(
+      `<!doctype html><html><head><title>Tea shop</title><script src="${worker.url}/s.js" data-site-key="site_e2e"></script></head><body><h1>Green tea</h1></body></html>`,
+    );
+  });
+  await new Promise<void>((resolve) => shop.listen(port, "127.0.0.1", resolve));
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop();
+  await new Promise((resolve) => shop?.close(resolve));
+});
+
+describe("tracking in a real browser", () => {
+  it("an opened email fires the pixel; its link lands with _nt and the snippet's events reach the right contact", async () => {
+    await api(
+      "/v1/templates/hello",
+      {
+        subject: "Hello",
+        html: `<html><body><p>New teas are in.</p><a id="shop" href="${shopUrl}/landing">See them</a></body></html>`,
+      },
+      "PUT",
+    );
+    await api(
+      "/v1/flows/welcome",
+      { name: "Welcome", trigger: { event: "subscribed" }, steps: [{ id: "hello", type: "email", template: "hello" }] },
+      "PUT",
+    );
+    await api("/v1/flows/welcome/activate", {});
+    const contact = (await api("/v1/contacts", { email: "reader@example.com" }, "PUT")) as { id: string };
+    await api("/v1/events", { contact_id: contact.id, name: "subscribed" });
+    const [message] = await eventually(
+      () => querySql<{ id: string; html: string }>(worker.persistDir, "SELECT id, html FROM messages WHERE status = 'sent'"),
+      (rows) => rows.length === 1,
+    );
+    // Read an hour after it was sent, as a person would (a fetch within seconds of sending is a prefetch).
+    executeSql(worker.persistDir, `UPDATE messages SET sent_at = sent_at - 3600000 WHERE id = '${message!.id}';`);
+
+    const context = await shopContext();
+    const page = await context.newPage();
+    await page.setContent(message!.html, { waitUntil: "load" });
+    const opens = await eventually(
+      () =>
+        querySql<{ machine: number }>(
+          worker.persistDir,
+          `SELECT machine FROM events WHERE name = 'email_opened' AND contact_id = '${contact.id}'`,
+        ),
+      (rows) => rows.length === 1,
+    );
+    expect(opens[0]!.machine).toBe(0);
+
+    const [redirect] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes("/c/")),
+      page.waitForURL(/\/landing/),
+      page.click("#shop"),
+    ]);
+    expect(redirect.status()).toBe(302);
+    expect(redirect.headers().location).toMatch(new RegExp(`^${shopUrl}/landing\\?utm_source=nurture&.*_nt=`));
+    await page.waitForFunction(() => "nurture" in window);
+    expect(page.url()).not.toContain("_nt="); // the snippet takes the identity off the address bar
+    await page.evaluate(() =>
+      (window as unknown as { nurture: { track(n: string, p: object): Promise<Response> } }).nurture.track("added_to_cart", { sku: "tea" }),
+    );
+    const names = await eventually(
+      () =>
+        querySql<{ name: string; machine: number }>(
+          worker.persistDir,
+          `SELECT name, machine FROM events WHERE contact_id = '${contact.id}' ORDER BY rowid`,
+        ),
+      (rows) => ["page_viewed", "added_to_cart", "email_clicked"].every((n) => rows.some((r) => r.name === n)),
+    );
+    expect(names.find((r) => r.name === "email_clicked")?.machine).toBe(0);
+    await context.close();
+  });
+
+  it("an anonymous visitor who identifies is stitched to a new, pending contact", async () => {
+    const context = await shopContext();
+    const page = await context.newPage();
+    await page.goto(`${shopUrl}/teapots`);
+    await page.waitForFunction(() => "nurture" in window);
+    await page.evaluate(() =>
+      (window as unknown as { nurture: { identify(e: string, t: object): Promise<Response> } }).nurture.identify("visitor@example.com", {
+        first_name: "Vi",
+      }),
+    );
+    const rows = await eventually(
+      () =>
+        querySql<{ name: string; consent: string }>(
+          worker.persistDir,
+          "SELECT e.name AS name, c.consent AS consent FROM events e JOIN contacts c ON c.id = e.contact_id WHERE c.email = 'visitor@example.com' ORDER BY e.rowid",
+        ),
+      (r) => r.length === 2,
+    );
+    expect(rows.map((r) => r.name)).toEqual(["page_viewed", "identified"]);
+    expect(rows[0]!.consent).toBe("pending");
+    await context.close();
+  });
+});
