@@ -13,6 +13,7 @@ import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
 import { flowRoutes } from "./http/flows";
 import { healthRoutes } from "./http/health";
+import { libraryRoutes } from "./http/library";
 import { createRouter } from "./http/router";
 import { segmentRoutes } from "./http/segments";
 import { statsRoutes } from "./http/stats";
@@ -49,6 +50,7 @@ export function createApp() {
   app.route("/", contactRoutes);
   app.route("/", eventRoutes);
   app.route("/", flowRoutes);
+  app.route("/", libraryRoutes);
   app.route("/", segmentRoutes);
   app.route("/", statsRoutes);
 

@@ -1,0 +1,26 @@
+/** The flow library: ready-made flows with their templates, bundled as TS modules. */
+import type { Flow } from "../flows/schema";
+import { welcomeSeries } from "./welcome";
+
+/** A library template as installed into D1 `templates`. */
+export interface LibraryTemplate {
+  id: string;
+  subject: string;
+  html: string;
+}
+
+/** One installable library flow. */
+export interface LibraryEntry {
+  name: string;
+  description: string;
+  flow: Flow;
+  templates: LibraryTemplate[];
+}
+
+/** Every library flow, in catalogue order. */
+export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries];
+
+/** A library entry by name, or undefined. */
+export function libraryEntry(name: string): LibraryEntry | undefined {
+  return LIBRARY.find((e) => e.name === name);
+}
