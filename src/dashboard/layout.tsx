@@ -28,6 +28,7 @@ form.inline{display:inline}.muted{color:#64748b}.error{color:#b91c1c}.login{max-
 const NAV = [
   ["/admin", "Overview"],
   ["/admin/flows", "Flows"],
+  ["/admin/library", "Library"],
   ["/admin/contacts", "Contacts"],
   ["/admin/templates", "Templates"],
   ["/admin/mailbox", "Mailbox"],
