@@ -1,5 +1,6 @@
 /** The flow library: ready-made flows with their templates, bundled as TS modules. */
 import type { Flow } from "../flows/schema";
+import { failedPayment } from "./failed-payment";
 import { welcomeSeries } from "./welcome";
 
 /** A library template as installed into D1 `templates`. */
@@ -18,7 +19,7 @@ export interface LibraryEntry {
 }
 
 /** Every library flow, in catalogue order. */
-export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries];
+export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment];
 
 /** A library entry by name, or undefined. */
 export function libraryEntry(name: string): LibraryEntry | undefined {

@@ -29,3 +29,18 @@ describe("welcome series run", () => {
     expect(await enrollmentsOf(id)).toMatchObject([{ flow_id: "welcome-series-run", status: "completed" }]);
   });
 });
+
+describe("failed payment run", () => {
+  it("sends the transactional notice at once and exits on payment_succeeded before the reminder", async () => {
+    await activeFlow(shortened("failed-payment"));
+    const id = await contactId("lib-payment@example.com");
+    await track({ email: "lib-payment@example.com", name: "payment_failed", properties: { update_url: "https://shop.test/billing" } });
+    const [notice] = await messagesOf(id);
+    expect(notice).toMatchObject({ template_id: "failed-payment-1", kind: "transactional" });
+    await track({ email: "lib-payment@example.com", name: "payment_succeeded" });
+    await sleep(1100);
+    await fireAlarm(id);
+    expect((await messagesOf(id)).map((m) => m.template_id)).toEqual(["failed-payment-1"]);
+    expect(await enrollmentsOf(id)).toMatchObject([{ flow_id: "failed-payment-run", status: "exited" }]);
+  });
+});
