@@ -15,6 +15,7 @@ import { eventRoutes } from "./http/events";
 import { flowTestRoutes } from "./http/flow-test";
 import { flowRoutes } from "./http/flows";
 import { healthRoutes } from "./http/health";
+import { libraryRoutes } from "./http/library";
 import { messageRoutes } from "./http/messages";
 import { createRouter } from "./http/router";
 import { segmentRoutes } from "./http/segments";
@@ -63,6 +64,7 @@ export function createApp() {
   app.route("/", contactRoutes);
   app.route("/", eventRoutes);
   app.route("/", flowRoutes);
+  app.route("/", libraryRoutes);
   app.route("/", segmentRoutes);
   app.route("/", statsRoutes);
   app.route("/", templateRoutes);

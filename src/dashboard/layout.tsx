@@ -31,6 +31,7 @@ iframe.mail{display:block;width:100%;height:520px;border:1px solid #cbd5e1;backg
 const NAV = [
   ["/admin", "Overview"],
   ["/admin/flows", "Flows"],
+  ["/admin/library", "Library"],
   ["/admin/contacts", "Contacts"],
   ["/admin/templates", "Templates"],
   ["/admin/mailbox", "Mailbox"],

@@ -19,8 +19,11 @@ import type { Config, Env } from "../env";
 import { secretsEqual } from "../http/admin-auth";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateInput, toContent } from "../http/templates";
+import { libraryEntry } from "../library/catalog";
+import { installEntry } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
 import { Bare } from "./layout";
+import { LibraryPage } from "./library-page";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
 import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "./session";
@@ -144,6 +147,22 @@ dashboardRoutes.get("/admin/flows/:id", async (c) => {
   const stats = await flowStats(c.var.db, c.req.param("id"), rangeOf(c.req.query()));
   if (!stats) return render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
   return render(c, <FlowPage stats={stats} csrf={c.var.csrf} />);
+});
+
+dashboardRoutes.get("/admin/library", (c) => render(c, <LibraryPage csrf={c.var.csrf} />));
+
+dashboardRoutes.post("/admin/library/:name/install", async (c) => {
+  const entry = libraryEntry(c.req.param("name"));
+  if (!entry) return render(c, <ProblemPage title="No such library flow" message="There is no library flow with that name." />, 404);
+  const result = await installEntry(c.var.db, entry, false, Date.now());
+  if (!result.ok) {
+    const message = `These templates were edited since the library installed them: ${result.conflicts.join(", ")}. Use the API with ?overwrite=true to replace them.`;
+    return render(c, <ProblemPage title="Templates edited" message={message} />, 409);
+  }
+  return render(
+    c,
+    <LibraryPage csrf={c.var.csrf} notice={`Installed "${entry.flow.name}" as flow ${result.flow.id} (${result.flow.status}).`} />,
+  );
 });
 
 dashboardRoutes.post("/admin/flows/:id/status", async (c) => {

@@ -1,0 +1,27 @@
+/** The flow library: ready-made flows with their templates, bundled as TS modules. */
+
+import type { TemplateContent } from "../db/templates";
+import type { Flow } from "../flows/schema";
+import { failedPayment } from "./failed-payment";
+import { welcomeSeries } from "./welcome";
+
+/** A library template as installed into D1 `templates`. */
+export interface LibraryTemplate extends TemplateContent {
+  id: string;
+}
+
+/** One installable library flow. */
+export interface LibraryEntry {
+  name: string;
+  description: string;
+  flow: Flow;
+  templates: LibraryTemplate[];
+}
+
+/** Every library flow, in catalogue order. */
+export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment];
+
+/** A library entry by name, or undefined. */
+export function libraryEntry(name: string): LibraryEntry | undefined {
+  return LIBRARY.find((e) => e.name === name);
+}
