@@ -1,4 +1,4 @@
-/** The welcome series: three emails over four days, a resend when email 2 goes unopened. */
+/** The welcome series: emails on days 0, 2 and 4, and email 2 resent on day 5 when it went unopened for 3 days. */
 import type { LibraryEntry } from "./catalog";
 import { emailLayout } from "./layout";
 
@@ -6,7 +6,7 @@ import { emailLayout } from "./layout";
 export const welcomeSeries: LibraryEntry = {
   name: "welcome-series",
   description:
-    "Use it for every new subscriber: a warm hello at once, your best products after 2 days and your story after 4 days. If email 2 is not opened within 3 days it is resent with a new subject. Contacts leave on unsubscribe; placing an order counts as the goal.",
+    "Use it for every new subscriber: a warm hello at once, your best products after 2 days and your story after 4 days. If email 2 has not been opened 3 days after it went out, it is resent with a new subject on day 5. Contacts leave on unsubscribe; placing an order counts as the goal.",
   flow: {
     name: "Welcome series",
     trigger: { event: "subscribed" },
@@ -17,10 +17,28 @@ export const welcomeSeries: LibraryEntry = {
       { id: "email_1", type: "email", template: "welcome-1" },
       { id: "wait_2", type: "wait", for: "2d" },
       { id: "email_2", type: "email", template: "welcome-2" },
-      { id: "opened_2", type: "wait_for", event: "email_opened", of: "email_2", timeout: "3d", then: "wait_3", else: "resend_2" },
-      { id: "resend_2", type: "email", template: "welcome-2-resend", next: "email_3" },
-      { id: "wait_3", type: "wait", for: "1d" },
+      { id: "wait_3", type: "wait", for: "2d" },
       { id: "email_3", type: "email", template: "welcome-3" },
+      // Day 5 is three days after email 2: an open of email 2 since then (machine opens never count) means no resend.
+      { id: "wait_resend", type: "wait", for: "1d" },
+      {
+        id: "opened_2",
+        type: "branch",
+        if: {
+          event: "email_opened",
+          within: "3d",
+          where: {
+            all: [
+              { prop: "flow_id", op: "eq", value: "welcome-series" },
+              { prop: "step_id", op: "eq", value: "email_2" },
+            ],
+          },
+        },
+        then: "done",
+        else: "resend_2",
+      },
+      { id: "done", type: "exit" },
+      { id: "resend_2", type: "email", template: "welcome-2-resend" },
     ],
   },
   templates: [
