@@ -5,7 +5,7 @@
  * to the URL recorded for that message and link.
  */
 import { sql } from "drizzle-orm";
-import { recordClick, recordOpen } from "../tracking/engagement";
+import { recordLater } from "../tracking/batcher";
 import { trackedDestination } from "../tracking/links";
 import { signExpiringToken, verifyToken } from "../tracking/tokens";
 import { ApiError } from "./errors";
@@ -24,8 +24,8 @@ export const trackingRoutes = createRouter()
     const token = c.req.param("token").slice(0, TOKEN_MAX);
     const fields = await verifyToken(c.var.config.SIGNING_SECRET, "open", token);
     if (fields) {
-      const now = Date.now();
-      c.executionCtx.waitUntil(recordOpen(c.env, c.var.db, fields[0]!, c.req.header("user-agent") ?? "", now));
+      const open = { kind: "open", messageId: fields[0]!, userAgent: c.req.header("user-agent") ?? "", at: Date.now() } as const;
+      recordLater(c.executionCtx, c.env, c.var.db, open);
     }
     // The pixel is answered either way: a mail client shows nothing broken, and a prober learns nothing.
     return c.body(PIXEL, 200, {
@@ -51,7 +51,7 @@ export const trackingRoutes = createRouter()
     const destination = trackedDestination(link.url, link.flowId, link.stepId, identity);
     if (!destination) throw notFound();
     const request = { method: c.req.method, userAgent: c.req.header("user-agent") ?? "" };
-    c.executionCtx.waitUntil(recordClick(c.env, c.var.db, messageId, index, link.url, request, now));
+    recordLater(c.executionCtx, c.env, c.var.db, { kind: "click", messageId, index, url: link.url, request, at: now });
     c.header("cache-control", "no-store");
     c.header("referrer-policy", "no-referrer");
     return c.redirect(destination, 302);

@@ -14,7 +14,7 @@ import type { MessageRow } from "../db/schema";
 import { suppress } from "../db/suppressions";
 import type { Env } from "../env";
 import { unsubscribeContact } from "../tracking/consent";
-import { recordClick, recordOpen } from "../tracking/engagement";
+import { recordEngagements } from "../tracking/engagement";
 import { ApiError } from "./errors";
 import { createRouter } from "./router";
 
@@ -107,13 +107,13 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
       if (m.contactId) await unsubscribeContact(env, db, m.contactId, now);
       return;
     case "email.opened":
-      await recordOpen(env, db, m.id, null, at);
+      await recordEngagements(env, db, [{ kind: "open", messageId: m.id, userAgent: null, at }], now);
       return;
     case "email.clicked": {
       const url = event.data?.click?.link;
       if (!url) return;
       const [link] = await db.all<{ idx: number }>(sql`SELECT idx FROM links WHERE message_id = ${m.id} AND url = ${url}`);
-      await recordClick(env, db, m.id, link?.idx ?? -1, url, null, at);
+      await recordEngagements(env, db, [{ kind: "click", messageId: m.id, index: link?.idx ?? -1, url, request: null, at }], now);
       return;
     }
   }

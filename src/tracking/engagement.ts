@@ -4,12 +4,12 @@
  * `machine`, and change nothing else: they never start or advance a flow and
  * never count in rates. A human click also counts as an open.
  */
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
 import type { EventInsert } from "../db/events";
-import type { MessageRow } from "../db/schema";
+import { contacts, type MessageRow, messages } from "../db/schema";
 import type { Env } from "../env";
 import { machineClick, machineOpen } from "./machine";
 
@@ -17,13 +17,6 @@ import { machineClick, machineOpen } from "./machine";
 const TRACKED_KINDS = new Set(["marketing", "transactional"]);
 
 type TrackedMessage = Pick<MessageRow, "id" | "contactId" | "kind" | "flowId" | "stepId" | "variant" | "sentAt" | "openedAt">;
-
-async function trackedMessage(db: Database, id: string): Promise<(TrackedMessage & { contactId: string }) | null> {
-  const [row] = await db.all<TrackedMessage>(sql`SELECT id, contact_id AS contactId, kind, flow_id AS flowId, step_id AS stepId,
-    variant, sent_at AS sentAt, opened_at AS openedAt FROM messages WHERE id = ${id}`);
-  if (!row?.contactId || !TRACKED_KINDS.has(row.kind)) return null;
-  return row as TrackedMessage & { contactId: string };
-}
 
 function engagementEvent(
   m: TrackedMessage & { contactId: string },
@@ -46,55 +39,131 @@ function engagementEvent(
   };
 }
 
-/** A human open: the message's first open time, the contact's last open, and a fresh unopened streak. */
-async function markOpened(db: Database, m: TrackedMessage & { contactId: string }, now: number, clicked: boolean): Promise<void> {
-  await db.run(sql`UPDATE messages SET opened_at = coalesce(opened_at, ${now})${clicked ? sql`, clicked_at = coalesce(clicked_at, ${now})` : sql``}
-    WHERE id = ${m.id}`);
-  await db.run(sql`UPDATE contacts SET last_opened_at = ${now}, unopened_streak = 0${clicked ? sql`, last_clicked_at = ${now}` : sql``}
-    WHERE id = ${m.contactId}`);
+/** An open or a click to record; `request` / `userAgent` null means the provider's webhook reported it. */
+export type Engagement =
+  | { kind: "open"; messageId: string; userAgent: string | null; at: number }
+  | {
+      kind: "click";
+      messageId: string;
+      index: number;
+      url: string;
+      request: { method: string; userAgent: string } | null;
+      at: number;
+    };
+
+/** What a batch knows about one message as it goes: earlier opens and clicks, in the store or in this batch. */
+interface MessageState {
+  message: TrackedMessage & { contactId: string };
+  clickedAt: Map<number, number>;
+  clickedUrls: Set<string>;
+  humanOpenAt: number | null;
+  humanClickAt: number | null;
 }
 
-/** Records an open of a message; `userAgent` null means the provider reported it (already a reader's open). */
-export async function recordOpen(env: Env, db: Database, messageId: string, userAgent: string | null, now: number): Promise<void> {
-  const m = await trackedMessage(db, messageId);
-  if (!m) return;
-  if (userAgent === null && m.openedAt !== null) return; // the provider's report of an open our pixel already saw
-  const machine = userAgent === null ? null : machineOpen({ userAgent, sentAt: m.sentAt, now });
-  if (!machine) await markOpened(db, m, now, false);
-  await recordEvents(env, db, [engagementEvent(m, "email_opened", machine, now)], now);
-}
-
-/** Records a click on link `index` of a message, going to `url`. */
-export async function recordClick(
-  env: Env,
-  db: Database,
-  messageId: string,
-  index: number,
-  url: string,
-  request: { method: string; userAgent: string } | null,
-  now: number,
-): Promise<void> {
-  const m = await trackedMessage(db, messageId);
-  if (!m) return;
-  const [other] = await db.all<{ at: number | null }>(sql`SELECT max(ts) AS at FROM events
-    WHERE message_id = ${m.id} AND name = 'email_clicked' AND coalesce(properties ->> '$.link_index', -1) != ${index}`);
-  if (request === null) {
-    // The provider's click report: counted unless our redirect already recorded this link.
-    const [seen] = await db.all<{ n: number }>(sql`SELECT count(*) AS n FROM events
-      WHERE message_id = ${m.id} AND name = 'email_clicked' AND properties ->> '$.url' = ${url}`);
-    if (seen && seen.n > 0) return;
+async function loadStates(db: Database, ids: string[]): Promise<Map<string, MessageState>> {
+  const list = sql.join(
+    ids.map((id) => sql`${id}`),
+    sql`, `,
+  );
+  const messages = await db.all<TrackedMessage>(sql`SELECT id, contact_id AS contactId, kind, flow_id AS flowId, step_id AS stepId,
+    variant, sent_at AS sentAt, opened_at AS openedAt FROM messages WHERE id IN (${list})`);
+  const clicks = await db.all<{ messageId: string; idx: number; url: string | null; at: number }>(sql`SELECT message_id AS messageId,
+    coalesce(properties ->> '$.link_index', -1) AS idx, properties ->> '$.url' AS url, max(ts) AS at
+    FROM events WHERE message_id IN (${list}) AND name = 'email_clicked' GROUP BY 1, 2, 3`);
+  const states = new Map<string, MessageState>();
+  for (const m of messages) {
+    if (!m.contactId || !TRACKED_KINDS.has(m.kind)) continue;
+    const message = m as TrackedMessage & { contactId: string };
+    states.set(m.id, { message, clickedAt: new Map(), clickedUrls: new Set(), humanOpenAt: null, humanClickAt: null });
   }
+  for (const c of clicks) {
+    const state = states.get(c.messageId);
+    if (!state) continue;
+    state.clickedAt.set(c.idx, Math.max(state.clickedAt.get(c.idx) ?? 0, c.at));
+    if (c.url) state.clickedUrls.add(c.url);
+  }
+  return states;
+}
+
+/** The event an engagement makes, or null when it is the provider's report of one we already recorded. */
+function judge(state: MessageState, e: Engagement): EventInsert | null {
+  const m = state.message;
+  if (e.kind === "open") {
+    const opened = m.openedAt !== null || state.humanOpenAt !== null;
+    if (e.userAgent === null && opened) return null;
+    const machine = e.userAgent === null ? null : machineOpen({ userAgent: e.userAgent, sentAt: m.sentAt, now: e.at });
+    if (!machine) state.humanOpenAt ??= e.at;
+    return engagementEvent(m, "email_opened", machine, e.at);
+  }
+  // The provider's click report counts unless our redirect already recorded this link.
+  if (e.request === null && state.clickedUrls.has(e.url)) return null;
+  let otherLinkClickedAt: number | null = null;
+  for (const [index, at] of state.clickedAt) if (index !== e.index) otherLinkClickedAt = Math.max(otherLinkClickedAt ?? 0, at);
   const machine =
-    request === null
+    e.request === null
       ? null
       : machineClick({
-          method: request.method,
-          userAgent: request.userAgent,
+          method: e.request.method,
+          userAgent: e.request.userAgent,
           sentAt: m.sentAt,
-          now,
-          opened: m.openedAt !== null,
-          otherLinkClickedAt: other?.at ?? null,
+          now: e.at,
+          opened: m.openedAt !== null || state.humanOpenAt !== null,
+          otherLinkClickedAt,
         });
-  if (!machine) await markOpened(db, m, now, true);
-  await recordEvents(env, db, [engagementEvent(m, "email_clicked", machine, now, { url, link_index: index })], now);
+  state.clickedAt.set(e.index, Math.max(state.clickedAt.get(e.index) ?? 0, e.at));
+  state.clickedUrls.add(e.url);
+  if (!machine) {
+    state.humanOpenAt ??= e.at;
+    state.humanClickAt ??= e.at;
+  }
+  return engagementEvent(m, "email_clicked", machine, e.at, { url: e.url, link_index: e.index });
+}
+
+/**
+ * Records opens and clicks, in the order given: machine or human (each judged with what came before it,
+ * stored or earlier in the list), the messages' first open and click, the contacts' last open and click
+ * and unopened streak, and the events into the contacts' flows, all in a few statements per batch.
+ */
+export async function recordEngagements(env: Env, db: Database, engagements: Engagement[], now: number): Promise<void> {
+  if (engagements.length === 0) return;
+  const states = await loadStates(db, [...new Set(engagements.map((e) => e.messageId))]);
+  const events: EventInsert[] = [];
+  for (const e of engagements) {
+    const state = states.get(e.messageId);
+    const event = state && judge(state, e);
+    if (event) events.push(event);
+  }
+  const updates = [];
+  const engagedContacts = new Map<string, { openedAt: number; clickedAt: number | null }>();
+  for (const { message, humanOpenAt, humanClickAt } of states.values()) {
+    if (humanOpenAt === null) continue;
+    updates.push(
+      db
+        .update(messages)
+        .set({
+          openedAt: sql`coalesce(${messages.openedAt}, ${humanOpenAt})`,
+          clickedAt: sql`coalesce(${messages.clickedAt}, ${humanClickAt})`,
+        })
+        .where(eq(messages.id, message.id)),
+    );
+    const seen = engagedContacts.get(message.contactId);
+    engagedContacts.set(message.contactId, {
+      openedAt: Math.max(seen?.openedAt ?? 0, humanOpenAt),
+      clickedAt: humanClickAt === null ? (seen?.clickedAt ?? null) : Math.max(seen?.clickedAt ?? 0, humanClickAt),
+    });
+  }
+  for (const [id, { openedAt, clickedAt }] of engagedContacts) {
+    updates.push(
+      db
+        .update(contacts)
+        .set({
+          lastOpenedAt: sql`max(coalesce(${contacts.lastOpenedAt}, 0), ${openedAt})`,
+          unopenedStreak: 0,
+          ...(clickedAt === null ? {} : { lastClickedAt: sql`max(coalesce(${contacts.lastClickedAt}, 0), ${clickedAt})` }),
+        })
+        .where(eq(contacts.id, id)),
+    );
+  }
+  if (updates.length > 0) await db.batch(updates as [(typeof updates)[number], ...typeof updates]);
+  await recordEvents(env, db, events, now);
 }
