@@ -5,8 +5,10 @@
  * ContactTimer ignores an event id it has already processed, so a caller that
  * retries after a failure re-dispatches without doubling anything.
  */
+import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { applyOrderTotals, type EventInsert, insertEvents, loadContactEvents } from "../db/events";
+import { activeFlowsTriggeredBy } from "../db/flows";
 import { deliverMessagesNow } from "../delivery/sender";
 import { type Env, readConfig } from "../env";
 import { attributionWindows } from "../reports/attribution";
@@ -26,11 +28,33 @@ export interface RecordResult {
  * messages they queued that are due now (a first welcome email leaves within seconds, not at the next cron
  * minute), batched across contacts.
  */
-export async function recordEvents(env: Env, db: Database, rows: EventInsert[], now: number): Promise<RecordResult> {
+export async function recordEvents(
+  env: Env,
+  db: Database,
+  rows: EventInsert[],
+  now: number,
+  { onlyListening = false } = {},
+): Promise<RecordResult> {
   const { newIds, stored } = await storeEvents(env, db, rows, now);
-  const dueNow = await dispatchToContacts(env, stored);
+  const listening = onlyListening ? await listeningContacts(db, stored) : null;
+  const dueNow = await dispatchToContacts(env, listening ? stored.filter((e) => listening.has(e.contactId)) : stored);
   if (dueNow.length > 0) await deliverMessagesNow(env, dueNow);
   return { newIds };
+}
+
+/**
+ * Of the events' contacts, those whose ContactTimer can react to them: every one when an active flow may start
+ * on one of these event names (or on a segment), else only those in a running flow. For the system's own
+ * high-volume events (`email_sent`), where calling every contact's object would cost more than the send.
+ */
+async function listeningContacts(db: Database, events: ContactEvent[]): Promise<Set<string> | null> {
+  for (const name of new Set(events.map((e) => e.name))) {
+    if ((await activeFlowsTriggeredBy(db, name, null)).length > 0) return null;
+  }
+  const ids = JSON.stringify([...new Set(events.map((e) => e.contactId))]);
+  const rows = await db.all<{ id: string }>(sql`SELECT DISTINCT contact_id AS id FROM enrollments
+    WHERE status = 'active' AND contact_id IN (SELECT value FROM json_each(${ids}))`);
+  return new Set(rows.map((r) => r.id));
 }
 
 /** Stores events and keeps order totals without dispatching: for the ContactTimer's own events, which it processes itself. */

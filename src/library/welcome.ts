@@ -44,7 +44,7 @@ export const welcomeSeries: LibraryEntry = {
   templates: [
     {
       id: "welcome-1",
-      subject: "Welcome{% if contact.first_name %}, {{ contact.first_name }}{% endif %}!",
+      subject: "Welcome{% if contact.first_name != blank %}, {{ contact.first_name }}{% endif %}!",
       html: emailLayout(
         "<p>Hi {{ contact.first_name | default: 'there' }},</p><p>Thanks for joining us. You will hear from us only when we have something worth your time: new arrivals, restocks and the occasional private offer.</p>",
         { label: "Visit the shop", url: "{{ shop.url | default: 'https://example.com' }}" },

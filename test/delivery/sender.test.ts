@@ -4,7 +4,7 @@ import { openDatabase } from "../../src/db/client";
 import { type MessageKind, messages, type NewMessageRow } from "../../src/db/schema";
 import { deliverDueMessages, deliverMessagesNow, MAX_ATTEMPTS } from "../../src/delivery/sender";
 import { verifyToken } from "../../src/tracking/tokens";
-import { contactId, createTemplates } from "../helpers/flows";
+import { activeFlow, contactId, createTemplates, enrollmentsOf, timerOf } from "../helpers/flows";
 import { acceptAll, fakeResend, providerEnv } from "../helpers/resend";
 
 afterEach(() => {
@@ -102,6 +102,36 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
     expect(contact?.unopened_streak).toBe(1);
   });
 
+  it("hands email_sent to a contact's flows only when one can react: a running enrollment or a flow starting on it", async () => {
+    fakeResend();
+    const idle = await contactId("idle@example.com");
+    const running = await contactId("running@example.com");
+    await env.DB.prepare(
+      "INSERT INTO enrollments (id, contact_id, flow_id, flow_version, status, current_step, entered_at) VALUES ('enr_run', ?, 'welcome', 1, 'active', 'hello', 0)",
+    )
+      .bind(running)
+      .run();
+    await queue(1, { contactId: idle, to: "idle@example.com" });
+    await queue(1, { contactId: running, to: "running@example.com" });
+    await deliverDueMessages(providerEnv());
+    const received = async (id: string) => (await timerOf(id).receivedEvents()).map((e) => e.name);
+    expect(await received(idle)).toEqual([]);
+    expect(await received(running)).toEqual(["email_sent"]);
+
+    await createTemplates("t-followup");
+    await activeFlow({
+      id: "on-sent",
+      name: "On sent",
+      trigger: { event: "email_sent" },
+      steps: [{ id: "s", type: "email", template: "t-followup" }],
+    });
+    await queue(1, { contactId: idle, to: "idle@example.com" });
+    await deliverDueMessages(providerEnv());
+    // The send, then the follow-up that the flow it started sent at once.
+    expect(await received(idle)).toEqual(["email_sent", "email_sent"]);
+    expect(await enrollmentsOf(idle)).toMatchObject([{ flow_id: "on-sent" }]);
+  });
+
   it("sends at most 100 emails per request", async () => {
     const requests = fakeResend();
     await queue(150);
@@ -114,12 +144,14 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
 
   it("spaces requests to stay under SEND_RATE_PER_SECOND, across runs that overlap", async () => {
     const requests = fakeResend();
-    await queue(400);
+    await queue(500);
     const limited = providerEnv({ SEND_RATE_PER_SECOND: "4" });
     await Promise.all([deliverDueMessages(limited), deliverDueMessages(limited)]);
-    expect(requests).toHaveLength(4);
+    expect(requests).toHaveLength(5);
+    // Never 5 requests within one second, and each about a quarter of a second after the one before.
+    expect(requests[4]!.at - requests[0]!.at).toBeGreaterThanOrEqual(1000);
     const gaps = requests.slice(1).map((r, i) => r.at - requests[i]!.at);
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(245);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(230);
   });
 
   it("stops claiming when the run's time budget is spent and leaves the rest queued", async () => {
