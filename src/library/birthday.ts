@@ -25,7 +25,7 @@ export const birthday: LibraryEntry = {
   templates: [
     {
       id: "birthday-1",
-      subject: "Happy birthday{% if contact.first_name %}, {{ contact.first_name }}{% endif %}! 🎂",
+      subject: "Happy birthday{% if contact.first_name != blank %}, {{ contact.first_name }}{% endif %}! 🎂",
       html: emailLayout(
         "<p>Happy birthday, {{ contact.first_name | default: 'friend' }}!</p><p>Everyone here wishes you a wonderful day.</p>{% if contact.attributes.birthday_code %}<p>We have a little gift for you: use the code <strong>{{ contact.attributes.birthday_code }}</strong> at checkout and treat yourself.</p>{% else %}<p>If you fancy treating yourself today, the shop is full of new things to discover.</p>{% endif %}",
         { label: "Treat yourself", url: shopUrl },

@@ -30,7 +30,7 @@ export const reEngagement: LibraryEntry = {
   templates: [
     {
       id: "re-engagement-1",
-      subject: "We miss you{% if contact.first_name %}, {{ contact.first_name }}{% endif %}",
+      subject: "We miss you{% if contact.first_name != blank %}, {{ contact.first_name }}{% endif %}",
       html: emailLayout(
         "<p>Hi {{ contact.first_name | default: 'there' }},</p><p>It has been a while, and a lot has changed in the shop since your last visit.</p>{% if contact.attributes.winback_code %}<p>To welcome you back, here is a code just for you: <strong>{{ contact.attributes.winback_code }}</strong>. Use it at checkout on anything you like.</p>{% else %}<p>New arrivals have just landed, and we think you will find something you like.</p>{% endif %}",
         { label: "See what's new", url: shopUrl },
