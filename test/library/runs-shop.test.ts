@@ -258,6 +258,8 @@ describe("replenishment run", () => {
     expect(await templateIds(id)).toEqual(["replenishment-1"]);
     expect(await enrollmentsOf(id)).toMatchObject([{ flow_id: "replenishment-run", status: "completed" }]);
     expect(await enrollmentsOf(durable)).toEqual([]);
+    const stats = await callJson("/v1/flows/replenishment-run/stats");
+    expect(stats.body.steps[0].summary).toBe("for replenish_days (s) -7s");
   });
 
   it("starts the count again from a new order placed before the reminder", async () => {
