@@ -112,7 +112,8 @@ export function toInstant(value: unknown, now: number): number | null {
   return Number.isNaN(parsed) ? null : parsed;
 }
 
-function asNumber(value: unknown): number | null {
+/** A number, or a string holding one; null otherwise. */
+export function asNumber(value: unknown): number | null {
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
   if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
   return null;

@@ -1,10 +1,14 @@
 /**
  * Durations of the flow language (`30m`, `1h`, `2d`, `1w`, and `5s` for tests),
- * parsed in this one place. Signed offsets (`-1d`) are used by date triggers
- * and `until_attribute` waits.
+ * parsed in this one place. Signed offsets (`-1d`) are used by date triggers,
+ * `until_attribute` and `for_property` waits.
  */
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/** The units a duration may have. */
+export const DURATION_UNITS = ["s", "m", "h", "d", "w"] as const;
+export type DurationUnit = (typeof DURATION_UNITS)[number];
 
 /** A duration: a positive whole number and a unit. */
 export const DURATION_PATTERN = /^([1-9]\d{0,5})(s|m|h|d|w)$/;
@@ -23,6 +27,11 @@ export function parseOffset(text: string): number | null {
   if (!m) return null;
   const ms = Number(m[2]) * UNIT_MS[m[3] as keyof typeof UNIT_MS];
   return m[1] === "-" ? -ms : ms;
+}
+
+/** Milliseconds in one of a unit (`d` → 86 400 000). */
+export function unitMs(unit: DurationUnit): number {
+  return UNIT_MS[unit];
 }
 
 /** Milliseconds in a duration the schema has already validated. */

@@ -6,8 +6,16 @@
  * ids derived from stable inputs, so running the same input twice yields the
  * same effects and the shell's `ON CONFLICT DO NOTHING` makes them happen once.
  */
-import { type ConditionContext, type ContactFacts, contactAttribute, type EventFacts, evaluateCondition } from "./conditions";
-import { durationMs, offsetMs } from "./duration";
+import {
+  asNumber,
+  type ConditionContext,
+  type ContactFacts,
+  contactAttribute,
+  type EventFacts,
+  evaluateCondition,
+  eventProperty,
+} from "./conditions";
+import { durationMs, offsetMs, unitMs } from "./duration";
 import { pickWeighted, stableDraw, stableId } from "./ids";
 import { dateAttributeInstant, nextTimeOfDay, outsideQuietHours } from "./schedule";
 import type { BehaviourCondition, Flow, Step, StepOf } from "./schema";
@@ -263,7 +271,7 @@ function runStep(s: Step, state: EnrollmentState, ctx: RunContext, effects: Effe
     case "email":
       return runEmail(s, state, ctx, effects, visits);
     case "wait": {
-      const until = waitTarget(s, ctx);
+      const until = waitTarget(s, state.trigger, ctx);
       return until !== null && until > ctx.now ? { kind: "wait", until } : { kind: "next" };
     }
     case "wait_for":
@@ -320,9 +328,13 @@ function runStep(s: Step, state: EnrollmentState, ctx: RunContext, effects: Effe
   }
 }
 
-/** When a `wait` step is over; null when its date attribute is missing (the wait is skipped). */
-function waitTarget(s: StepOf<"wait">, ctx: RunContext): number | null {
+/** When a `wait` step is over; null when its date attribute or event property is missing (the wait is skipped). */
+function waitTarget(s: StepOf<"wait">, trigger: FlowEvent, ctx: RunContext): number | null {
   if (s.for) return ctx.now + durationMs(s.for);
+  if (s.for_property) {
+    const amount = asNumber(eventProperty(trigger, s.for_property.property));
+    return amount === null ? null : ctx.now + amount * unitMs(s.for_property.unit) + offsetMs(s.for_property.offset);
+  }
   const tz = timezoneOf(ctx);
   if (s.until) return nextTimeOfDay(ctx.now, s.until.time, s.until.weekdays, tz);
   if (s.until_attribute) {

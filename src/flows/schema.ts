@@ -5,7 +5,7 @@
  * validate.ts.
  */
 import { z } from "@hono/zod-openapi";
-import { DURATION_PATTERN, OFFSET_PATTERN } from "./duration";
+import { DURATION_PATTERN, DURATION_UNITS, OFFSET_PATTERN } from "./duration";
 import { isValidTimeZone, WEEKDAYS } from "./schedule";
 
 export const Duration = z
@@ -149,10 +149,19 @@ const WaitStep = z
       .strict()
       .optional(),
     until_attribute: z.object({ attribute: Name, offset: Offset.optional(), at: TimeOfDay.optional() }).strict().optional(),
+    for_property: z
+      .object({ property: Name, unit: z.enum(DURATION_UNITS), offset: Offset.optional() })
+      .strict()
+      .optional()
+      .openapi({
+        description:
+          "Waits as many units as the number in this property of the triggering event (dotted paths reach inside), plus the offset: replenish_days in d with offset -7d. A missing or non-numeric value skips the wait",
+        example: { property: "replenish_days", unit: "d", offset: "-7d" },
+      }),
   })
   .strict()
-  .refine((s) => [s.for, s.until, s.until_attribute].filter((x) => x !== undefined).length === 1, {
-    message: "A wait step needs exactly one of for, until, until_attribute",
+  .refine((s) => [s.for, s.until, s.until_attribute, s.for_property].filter((x) => x !== undefined).length === 1, {
+    message: "A wait step needs exactly one of for, until, until_attribute, for_property",
   });
 
 const WaitForStep = z

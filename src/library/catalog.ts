@@ -2,7 +2,13 @@
 
 import type { TemplateContent } from "../db/templates";
 import type { Flow } from "../flows/schema";
+import { abandonedCart } from "./abandoned-cart";
+import { birthday } from "./birthday";
+import { browseAbandonment } from "./browse-abandonment";
 import { failedPayment } from "./failed-payment";
+import { postPurchase } from "./post-purchase";
+import { reEngagement } from "./re-engagement";
+import { replenishment } from "./replenishment";
 import { welcomeSeries } from "./welcome";
 
 /** A library template as installed into D1 `templates`. */
@@ -19,7 +25,16 @@ export interface LibraryEntry {
 }
 
 /** Every library flow, in catalogue order. */
-export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment];
+export const LIBRARY: readonly LibraryEntry[] = [
+  welcomeSeries,
+  failedPayment,
+  abandonedCart,
+  browseAbandonment,
+  postPurchase,
+  reEngagement,
+  birthday,
+  replenishment,
+];
 
 /** A library entry by name, or undefined. */
 export function libraryEntry(name: string): LibraryEntry | undefined {

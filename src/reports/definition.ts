@@ -46,6 +46,10 @@ export function stepSummary(raw: Record<string, unknown>): string | null {
       if (raw.for) return `for ${text(raw.for)}`;
       if (raw.until) return `until ${text((raw.until as { time?: unknown }).time ?? raw.until)}`;
       if (raw.until_attribute) return `until ${text((raw.until_attribute as { attribute?: unknown }).attribute ?? raw.until_attribute)}`;
+      if (raw.for_property) {
+        const { property, unit, offset } = raw.for_property as { property?: unknown; unit?: unknown; offset?: unknown };
+        return `for ${text(property)} (${text(unit)})${offset ? ` ${text(offset)}` : ""}`;
+      }
       return null;
     case "wait_for":
       return `${text(raw.event)}${raw.timeout ? ` within ${text(raw.timeout)}` : ""}`;

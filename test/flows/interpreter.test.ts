@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type EnrollmentState, enroll, mayEnroll, step, triggerMatches } from "../../src/flows/interpreter";
+import { Flow } from "../../src/flows/schema";
 import { contact, ctx, DAY, event, flow, HOUR, MIN, runToEnd, T0 } from "./fixtures";
 
 const emailIds = (r: ReturnType<typeof runToEnd>) =>
@@ -105,6 +106,50 @@ describe("email and wait steps", () => {
     const r = runToEnd(f, T0, undefined, { contact: contact({ attributes: { webinar_at: new Date(webinar).toISOString() } }) });
     expect(r.emails[0]?.at).toBe(webinar - HOUR);
     expect(runToEnd(f, T0).emails[0]?.at).toBe(T0);
+  });
+
+  it("waits a number of units read from the triggering event, plus an offset, and skips the wait when the property is missing", () => {
+    const f = flow({
+      name: "x",
+      trigger: { event: "order_placed" },
+      steps: [
+        { id: "w", type: "wait", for_property: { property: "replenish_days", unit: "d", offset: "-7d" } },
+        { id: "e", type: "email", template: "t" },
+      ],
+    });
+    const waitFor = (properties: Record<string, unknown>) => {
+      const o = enroll(event("order_placed", T0, { properties }), "occ", ctx(f, T0));
+      return o.state.wakeAt === null ? null : o.state.wakeAt - T0;
+    };
+    expect(waitFor({ replenish_days: 30 })).toBe(23 * DAY);
+    expect(waitFor({ replenish_days: "10" })).toBe(3 * DAY);
+    const sent = enroll(event("order_placed", T0, { properties: {} }), "occ", ctx(f, T0));
+    expect(sent.effects.map((e) => e.type)).toEqual(["queue_email", "ended"]);
+    expect(waitFor({ replenish_days: "soon" })).toBeNull();
+  });
+
+  it("reads a wait's length from a dotted event property, such as the first item's", () => {
+    const f = flow({
+      name: "x",
+      trigger: { event: "order_placed" },
+      steps: [
+        { id: "w", type: "wait", for_property: { property: "items.0.replenish_days", unit: "d" } },
+        { id: "e", type: "email", template: "t" },
+      ],
+    });
+    const o = enroll(event("order_placed", T0, { properties: { items: [{ sku: "tea", replenish_days: 14 }] } }), "occ", ctx(f, T0));
+    expect(o.state.wakeAt).toBe(T0 + 14 * DAY);
+    const due = step(o.state, { type: "timer" }, ctx(f, T0 + 14 * DAY));
+    expect(due.effects.map((e) => e.type)).toEqual(["queue_email", "ended"]);
+  });
+
+  it("accepts exactly one kind of wait, and only known units for for_property", () => {
+    const parse = (wait: Record<string, unknown>) =>
+      Flow.safeParse({ name: "x", trigger: { event: "x" }, steps: [{ id: "w", type: "wait", ...wait }] }).success;
+    expect(parse({ for_property: { property: "replenish_days", unit: "d", offset: "-7d" } })).toBe(true);
+    expect(parse({ for_property: { property: "replenish_days", unit: "days" } })).toBe(false);
+    expect(parse({ for_property: { property: "replenish_days", unit: "d", offset: "-1 week" } })).toBe(false);
+    expect(parse({ for: "1d", for_property: { property: "replenish_days", unit: "d" } })).toBe(false);
   });
 });
 

@@ -1,0 +1,54 @@
+/** Abandoned cart: three reminders (1 hour, 24 hours, 3 days after checkout started) showing the cart; an order ends it. */
+import type { LibraryEntry } from "./catalog";
+import { emailLayout, itemsTable } from "./layout";
+
+const cartUrl = "{{ event.properties.cart_url | default: shop.url | default: 'https://example.com' }}";
+const cartTotal =
+  "{% if event.properties.value %}<p>Cart total: <strong>{{ event.properties.value }} {{ event.properties.currency }}</strong></p>{% endif %}";
+
+/** Abandoned cart library entry. */
+export const abandonedCart: LibraryEntry = {
+  name: "abandoned-cart",
+  description:
+    "Use it to win back checkouts that stop before payment. On checkout_started (send items with name, price, image_url and url, plus value, currency and cart_url) the customer gets a reminder showing their cart after 1 hour, a second one after 24 hours and a last one after 3 days (which shows discount_code if the event has one). An order_placed at any point ends it and cancels what is not sent yet. A contact enters at most once every 7 days, so one cart is never chased twice. If your shop has no checkout step, change the trigger event to added_to_cart.",
+  flow: {
+    name: "Abandoned cart",
+    trigger: { event: "checkout_started" },
+    reentry: { cooldown: "7d" },
+    exit_when: [{ event: "order_placed" }],
+    steps: [
+      { id: "wait_1h", type: "wait", for: "1h" },
+      { id: "reminder", type: "email", template: "abandoned-cart-1" },
+      { id: "wait_24h", type: "wait", for: "23h" },
+      { id: "nudge", type: "email", template: "abandoned-cart-2" },
+      { id: "wait_3d", type: "wait", for: "2d" },
+      { id: "last_call", type: "email", template: "abandoned-cart-3" },
+    ],
+  },
+  templates: [
+    {
+      id: "abandoned-cart-1",
+      subject: "You left something in your cart",
+      html: emailLayout(
+        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>You were almost done! We have kept your cart just as you left it, so you can pick up where you stopped.</p>${itemsTable}${cartTotal}`,
+        { label: "Return to your cart", url: cartUrl },
+      ),
+    },
+    {
+      id: "abandoned-cart-2",
+      subject: "Still thinking it over?",
+      html: emailLayout(
+        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>Your cart is still waiting for you. If something held you back, such as sizes, delivery times or returns, just reply to this email: a real person will answer, usually the same day.</p>${itemsTable}`,
+        { label: "Complete your order", url: cartUrl },
+      ),
+    },
+    {
+      id: "abandoned-cart-3",
+      subject: "Last reminder about your cart",
+      html: emailLayout(
+        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>This is our last reminder about the items below. We are a small shop and stock is limited, so we cannot hold them forever.</p>{% if event.properties.discount_code %}<p>To make up your mind, here is a little something: use the code <strong>{{ event.properties.discount_code }}</strong> at checkout.</p>{% endif %}${itemsTable}`,
+        { label: "Finish checking out", url: cartUrl },
+      ),
+    },
+  ],
+};
