@@ -3,6 +3,7 @@
 import type { TemplateContent } from "../db/templates";
 import type { Flow } from "../flows/schema";
 import { failedPayment } from "./failed-payment";
+import { leadNurturing } from "./lead-nurturing";
 import { welcomeSeries } from "./welcome";
 
 /** A library template as installed into D1 `templates`. */
@@ -19,7 +20,7 @@ export interface LibraryEntry {
 }
 
 /** Every library flow, in catalogue order. */
-export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment];
+export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing];
 
 /** A library entry by name, or undefined. */
 export function libraryEntry(name: string): LibraryEntry | undefined {
