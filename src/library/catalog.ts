@@ -4,6 +4,7 @@ import type { TemplateContent } from "../db/templates";
 import type { Flow } from "../flows/schema";
 import { failedPayment } from "./failed-payment";
 import { leadNurturing } from "./lead-nurturing";
+import { salesRepAlert } from "./sales-rep-alert";
 import { welcomeSeries } from "./welcome";
 
 /** A library template as installed into D1 `templates`. */
@@ -20,7 +21,7 @@ export interface LibraryEntry {
 }
 
 /** Every library flow, in catalogue order. */
-export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing];
+export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing, salesRepAlert];
 
 /** A library entry by name, or undefined. */
 export function libraryEntry(name: string): LibraryEntry | undefined {
