@@ -4,6 +4,7 @@ import type { TemplateContent } from "../db/templates";
 import type { Flow } from "../flows/schema";
 import { failedPayment } from "./failed-payment";
 import { leadNurturing } from "./lead-nurturing";
+import { nps } from "./nps";
 import { salesRepAlert } from "./sales-rep-alert";
 import { welcomeSeries } from "./welcome";
 
@@ -21,7 +22,7 @@ export interface LibraryEntry {
 }
 
 /** Every library flow, in catalogue order. */
-export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing, salesRepAlert];
+export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing, salesRepAlert, nps];
 
 /** A library entry by name, or undefined. */
 export function libraryEntry(name: string): LibraryEntry | undefined {
