@@ -6,6 +6,7 @@ import { failedPayment } from "./failed-payment";
 import { leadNurturing } from "./lead-nurturing";
 import { nps } from "./nps";
 import { salesRepAlert } from "./sales-rep-alert";
+import { webinar } from "./webinar";
 import { welcomeSeries } from "./welcome";
 
 /** A library template as installed into D1 `templates`. */
@@ -22,7 +23,7 @@ export interface LibraryEntry {
 }
 
 /** Every library flow, in catalogue order. */
-export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing, salesRepAlert, nps];
+export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing, salesRepAlert, nps, webinar];
 
 /** A library entry by name, or undefined. */
 export function libraryEntry(name: string): LibraryEntry | undefined {
