@@ -5,6 +5,7 @@ import type { Flow } from "../flows/schema";
 import { failedPayment } from "./failed-payment";
 import { leadNurturing } from "./lead-nurturing";
 import { nps } from "./nps";
+import { renewal } from "./renewal";
 import { salesRepAlert } from "./sales-rep-alert";
 import { webinar } from "./webinar";
 import { welcomeSeries } from "./welcome";
@@ -23,7 +24,7 @@ export interface LibraryEntry {
 }
 
 /** Every library flow, in catalogue order. */
-export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing, salesRepAlert, nps, webinar];
+export const LIBRARY: readonly LibraryEntry[] = [welcomeSeries, failedPayment, leadNurturing, salesRepAlert, nps, webinar, renewal];
 
 /** A library entry by name, or undefined. */
 export function libraryEntry(name: string): LibraryEntry | undefined {
