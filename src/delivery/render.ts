@@ -48,6 +48,10 @@ export function templateContext(message: MessageRow, contact: ContactRow | null,
           tags: contact.tags,
           orders_count: contact.ordersCount,
           total_spent: contact.totalSpent,
+          // ISO instants, so that templates can format them with Liquid's `date` filter (e.g. a rep's lead summary).
+          last_opened_at: isoOrNull(contact.lastOpenedAt),
+          last_clicked_at: isoOrNull(contact.lastClickedAt),
+          last_order_at: isoOrNull(contact.lastOrderAt),
           attributes: contact.attributes,
         }
       : { email: message.toEmail, attributes: {}, tags: [] },
@@ -55,6 +59,10 @@ export function templateContext(message: MessageRow, contact: ContactRow | null,
     unsubscribe_url: unsubscribeUrl,
     shop: { name: senderName(config.FROM_EMAIL), url: config.PUBLIC_URL, postal_address: config.POSTAL_ADDRESS },
   };
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }
 
 function senderName(from: string): string {

@@ -6,9 +6,14 @@ import { abandonedCart } from "./abandoned-cart";
 import { birthday } from "./birthday";
 import { browseAbandonment } from "./browse-abandonment";
 import { failedPayment } from "./failed-payment";
+import { leadNurturing } from "./lead-nurturing";
+import { nps } from "./nps";
 import { postPurchase } from "./post-purchase";
 import { reEngagement } from "./re-engagement";
+import { renewal } from "./renewal";
 import { replenishment } from "./replenishment";
+import { salesRepAlert } from "./sales-rep-alert";
+import { webinar } from "./webinar";
 import { welcomeSeries } from "./welcome";
 
 /** A library template as installed into D1 `templates`. */
@@ -27,13 +32,18 @@ export interface LibraryEntry {
 /** Every library flow, in catalogue order. */
 export const LIBRARY: readonly LibraryEntry[] = [
   welcomeSeries,
-  failedPayment,
   abandonedCart,
   browseAbandonment,
   postPurchase,
   reEngagement,
   birthday,
   replenishment,
+  leadNurturing,
+  salesRepAlert,
+  nps,
+  webinar,
+  renewal,
+  failedPayment,
 ];
 
 /** A library entry by name, or undefined. */
