@@ -62,6 +62,8 @@ interface Pass {
   now: number;
   contact: ContactFacts | undefined;
   flows: Map<string, StoredFlow | null>;
+  /** Active flows each event name (and changed attribute) can start, looked up once per pass. */
+  triggered: Map<string, StoredFlow[]>;
   counts: Map<string, number>;
   /** A/B winners per flow: step id → template id. */
   winners: Map<string, Record<string, string>>;
@@ -215,6 +217,7 @@ export class ContactTimer extends DurableObject<Env> {
       now,
       contact: await loadContactFacts(db, contactId),
       flows: new Map(),
+      triggered: new Map(),
       counts: new Map(),
       winners: new Map(),
       marketingSends: this.sql
@@ -284,7 +287,7 @@ export class ContactTimer extends DurableObject<Env> {
 
       const attribute =
         event.name === "attribute_changed" && typeof event.properties.attribute === "string" ? event.properties.attribute : null;
-      for (const flow of await activeFlowsTriggeredBy(pass.db, event.name, attribute)) {
+      for (const flow of await this.triggeredBy(pass, event.name, attribute)) {
         pass.flows.set(flow.id, flow);
         const def = flow.definition;
         if ("segment_entered" in def.trigger) await this.segmentTrigger(pass, flow, def.trigger.segment_entered, event);
@@ -294,6 +297,16 @@ export class ContactTimer extends DurableObject<Env> {
         }
       }
     }
+  }
+
+  private async triggeredBy(pass: Pass, eventName: string, attribute: string | null): Promise<StoredFlow[]> {
+    const key = `${eventName}\u0000${attribute ?? ""}`;
+    let found = pass.triggered.get(key);
+    if (!found) {
+      found = await activeFlowsTriggeredBy(pass.db, eventName, attribute);
+      pass.triggered.set(key, found);
+    }
+    return found;
   }
 
   private async segmentTrigger(pass: Pass, flow: StoredFlow, segmentId: string, event: FlowEvent): Promise<void> {

@@ -45,7 +45,8 @@ export async function recordEvents(
 /**
  * Of the events' contacts, those whose ContactTimer can react to them: every one when an active flow may start
  * on one of these event names (or on a segment), else only those in a running flow. For the system's own
- * high-volume events (`email_sent`), where calling every contact's object would cost more than the send.
+ * high-volume events (`email_sent`, opens and clicks), where calling every contact's object would cost more than
+ * the event is worth.
  */
 async function listeningContacts(db: Database, events: ContactEvent[]): Promise<Set<string> | null> {
   for (const name of new Set(events.map((e) => e.name))) {

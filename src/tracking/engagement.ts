@@ -165,5 +165,5 @@ export async function recordEngagements(env: Env, db: Database, engagements: Eng
     );
   }
   if (updates.length > 0) await db.batch(updates as [(typeof updates)[number], ...typeof updates]);
-  await recordEvents(env, db, events, now);
+  await recordEvents(env, db, events, now, { onlyListening: true });
 }
