@@ -58,7 +58,7 @@ INSERT INTO links (message_id, idx, url) VALUES ('m1', 0, 'https://shop.test/sal
   const targets = {
     bare: `${worker.url}/healthz`,
     open: `${worker.url}/o/${token("o", ["m1"])}`,
-    click: `${worker.url}/c/${token("c", ["m1", 0])}`,
+    click: `${worker.url}/c/${token("c", ["m1", 0, "c1", "news", "mail", "https://shop.test/sale"])}`,
   };
   for (const url of Object.values(targets)) await load(url, 4, 40); // warm up
   for (const concurrency of [1, 32]) {

@@ -10,6 +10,7 @@
 
 import type { ContactRow, MessageKind, MessageRow, TemplateRow } from "../db/schema";
 import type { Config } from "../env";
+import { signClickToken } from "../tracking/links";
 import { signToken } from "../tracking/tokens";
 import { liquid } from "./liquid";
 
@@ -172,7 +173,7 @@ async function decorateHtml(body: string, d: Decoration): Promise<{ html: string
         }
         if (!d.tracked || !/^https?:\/\//i.test(href) || href.startsWith(unsubscribePrefix)) return;
         const index = links.push(href) - 1;
-        a.setAttribute("href", `${d.config.PUBLIC_URL}/c/${await signToken(secret, "click", [d.message.id, index])}`);
+        a.setAttribute("href", `${d.config.PUBLIC_URL}/c/${await signClickToken(secret, d.message, index, href)}`);
       },
     })
     .on("body", {

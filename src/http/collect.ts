@@ -82,7 +82,9 @@ async function resolveVisitor(c: Context<AppEnv>, m: CollectMessage, now: number
     contactId = contact.id;
   } else if (m.nt) {
     const fields = await verifyExpiringToken(c.var.config.SIGNING_SECRET, "identity", m.nt, now);
-    contactId = fields?.[0] ?? null;
+    // An identity outlives nothing: a contact erased since the link was followed stays erased.
+    const [known] = fields ? await db.all<{ id: string }>(sql`SELECT id FROM contacts WHERE id = ${fields[0]!}`) : [];
+    contactId = known?.id ?? null;
   }
   if (contactId) {
     await db.run(sql`INSERT INTO identities (anonymous_id, contact_id, created_at) VALUES (${m.anonymous_id}, ${contactId}, ${now})

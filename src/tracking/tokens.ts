@@ -22,6 +22,8 @@ export const TOKEN_KINDS = {
 export type TokenKind = keyof typeof TOKEN_KINDS;
 
 const MAC_BYTES = 16;
+/** Click tokens carry their link's URL; longer tokens are refused unread. */
+export const TOKEN_MAX_LENGTH = 4096;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const keyCache = new Map<string, Promise<CryptoKey>>();
@@ -65,7 +67,7 @@ export async function signToken(secret: string, kind: TokenKind, fields: (string
 
 /** Verifies a token of `kind` and returns its fields, or null when it is forged, altered, truncated or of another kind. */
 export async function verifyToken(secret: string, kind: TokenKind, token: string): Promise<string[] | null> {
-  if (token.length > 1024) return null;
+  if (token.length > TOKEN_MAX_LENGTH) return null;
   const [payloadPart, macPart, extra] = token.split(".");
   if (payloadPart === undefined || macPart === undefined || extra !== undefined) return null;
   const payloadBytes = fromBase64Url(payloadPart);

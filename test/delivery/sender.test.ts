@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../../src/db/client";
 import { type MessageKind, messages, type NewMessageRow } from "../../src/db/schema";
 import { deliverDueMessages, deliverMessagesNow, MAX_ATTEMPTS } from "../../src/delivery/sender";
-import { verifyToken } from "../../src/tracking/tokens";
+import { readClickToken } from "../../src/tracking/links";
 import { activeFlow, contactId, createTemplates, enrollmentsOf, timerOf } from "../helpers/flows";
 import { acceptAll, fakeResend, providerEnv } from "../helpers/resend";
 
@@ -74,7 +74,14 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
     expect(email.html).toContain("<p>Hi Ada</p>");
     expect(email.html).not.toContain('href="https://shop.test/new"');
     const click = /href="https:\/\/nurture\.test\/c\/([^"]+)"/.exec(email.html)?.[1];
-    expect(await verifyToken(env.SIGNING_SECRET!, "click", click!)).toEqual([messageId, "0"]);
+    expect(await readClickToken(env.SIGNING_SECRET!, click!)).toEqual({
+      messageId,
+      index: 0,
+      contactId: id,
+      flowId: "welcome",
+      stepId: "hello",
+      url: "https://shop.test/new",
+    });
     expect(email.html).toMatch(/<img src="https:\/\/nurture\.test\/o\/[^"]+" width="1" height="1"[^>]*>\s*<\/body>/);
     expect(email.html).toContain(">Unsubscribe</a>");
     expect(email.headers?.["List-Unsubscribe"]).toMatch(/^<https:\/\/nurture\.test\/u\/.+>$/);

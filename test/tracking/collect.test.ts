@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signExpiringToken } from "../../src/tracking/tokens";
+import { callJson } from "../helpers/api";
 import { call } from "../helpers/dashboard";
 import { activeFlow, contactId, messagesOf } from "../helpers/flows";
 
@@ -103,5 +104,15 @@ describe("POST /v1/collect", () => {
     const forged = await collect({ ...visitor, anonymous_id: "anon-0002-other", type: "page", nt: `${nt}x` });
     expect(forged.status).toBe(202);
     expect((await eventsOf("anonymous_id", "anon-0002-other"))[0]?.contact_id).toBeNull();
+  });
+
+  it("ignores the _nt identity of a contact erased since the link was followed", async () => {
+    const id = await contactId("gone@example.com");
+    const nt = await signExpiringToken(env.SIGNING_SECRET!, "identity", [id], Date.now() + 60_000);
+    expect((await callJson(`/v1/contacts/${id}`, { method: "DELETE" })).status).toBeLessThan(300);
+    await collect({ ...visitor, anonymous_id: "anon-0003-after", type: "page", nt });
+    const [event] = await eventsOf("anonymous_id", "anon-0003-after");
+    expect(event?.contact_id).toBeNull();
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM identities WHERE contact_id = ?").bind(id).first("n")).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { verifyExpiringToken } from "../../src/tracking/tokens";
+import { signClickToken } from "../../src/tracking/links";
+import { signToken, verifyExpiringToken } from "../../src/tracking/tokens";
 import { callJson } from "../helpers/api";
 import { enrollmentsOf, fireAlarm, sleep } from "../helpers/flows";
 import { BROWSER, eventsNamed, eventually, sentEmail, visit } from "../helpers/tracking";
@@ -78,11 +79,13 @@ describe("the click redirect", () => {
   });
 
   it("never redirects anywhere but the recorded URL: forged, truncated, unknown and tampered requests get 404", async () => {
-    const { clicks } = await sentEmail();
+    const { clicks, messageId } = await sentEmail();
     for (const path of [
       `/c/${clicks[0]!.slice(0, -1)}`,
       `/c/${clicks[0]!.slice(0, 10)}`,
       `/c/${clicks[0]!.replace(/.$/, (ch) => (ch === "A" ? "B" : "A"))}`,
+      `/c/${await signToken(env.SIGNING_SECRET!, "click", [messageId, 0])}`,
+      `/c/${await signClickToken(env.SIGNING_SECRET!, { id: messageId, contactId: null, flowId: null, stepId: null }, 0, "javascript:alert(1)")}`,
       "/c/%2F%2Fevil.example",
       "/c/javascript:alert(1)",
       "/c/",
