@@ -25,12 +25,12 @@ let open: Batch | null = null;
 /** Adds an open or click to this isolate's current batch, starting one (kept alive by `ctx`) when none is gathering. */
 export function recordLater(ctx: ExecutionContext, env: Env, db: Database, engagement: Engagement): void {
   if (!open) {
-    let full = () => {};
-    const batch: Batch = { engagements: [], full: () => full() };
+    let close!: () => void;
     const closed = new Promise<void>((resolve) => {
-      full = resolve;
+      close = resolve;
       setTimeout(resolve, BATCH_WINDOW_MS);
     });
+    const batch: Batch = { engagements: [], full: close };
     open = batch;
     ctx.waitUntil(
       closed.then(() => {

@@ -31,8 +31,9 @@ export function signClickToken(
 /** The target of a click token, or null when it is forged, altered, truncated or malformed. */
 export async function readClickToken(secret: string, token: string): Promise<ClickTarget | null> {
   const fields = await verifyToken(secret, "click", token);
-  if (!fields || fields.length !== 6 || !/^\d{1,4}$/.test(fields[1]!)) return null;
+  if (fields?.length !== 6) return null;
   const [messageId, index, contactId, flowId, stepId, url] = fields as [string, string, string, string, string, string];
+  if (!/^\d{1,4}$/.test(index)) return null;
   return { messageId, index: Number(index), contactId: contactId || null, flowId: flowId || null, stepId: stepId || null, url };
 }
 
