@@ -216,7 +216,9 @@ function indexOf(flow: Flow, id: string): number {
 }
 
 function end(state: EnrollmentState, ctx: RunContext, effects: Effect[], status: "exited" | "completed", reason: EndReason): Outcome {
-  if (status === "exited" || reason === "goal") effects.push({ type: "cancel_queued" });
+  // Exits and goals take back mail not sent yet. An `exit` step is the flow's own designed end, like its last
+  // step: mail it queued on the way (an email just before it, one waiting for a retry) still goes out.
+  if ((status === "exited" && reason !== "exit_step") || reason === "goal") effects.push({ type: "cancel_queued" });
   effects.push({ type: "ended", status, reason });
   return {
     state: { ...state, status, stepId: null, wakeAt: null, endedAt: ctx.now, endReason: reason },

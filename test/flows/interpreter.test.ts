@@ -171,6 +171,8 @@ describe("branches, splits and variants", () => {
     expect(emailIds(lead)).toEqual(["educate@0m"]);
     expect(emailIds(customer)).toEqual(["onboard@0m"]);
     expect(customer.state.endReason).toBe("exit_step");
+    // The exit step is the path's designed end: the email queued just before it is not taken back.
+    expect(customer.log.map((l) => l.effect.type)).not.toContain("cancel_queued");
   });
 
   it("lets a later branch see what an update step changed", () => {
