@@ -93,7 +93,9 @@ describe("tracking in a real browser", () => {
 
     const context = await shopContext();
     const page = await context.newPage();
-    await page.setContent(message!.html, { waitUntil: "load" });
+    const pixel = page.waitForResponse((r) => r.url().includes("/o/"));
+    await page.setContent(message!.html, { waitUntil: "domcontentloaded" });
+    expect((await pixel).headers()["content-type"]).toBe("image/gif");
     const opens = await eventually(
       () =>
         querySql<{ machine: number }>(
