@@ -14,6 +14,8 @@ export default defineConfig({
           SIGNING_SECRET: "test-signing-secret-0123456789",
           SITE_KEY: "site_test",
           PUBLIC_URL: "https://nurture.test",
+          SHOP_NAME: "Tea Co",
+          SHOP_URL: "https://shop.test",
           ALLOWED_ORIGINS: "https://shop.test",
           MONTHLY_COST: "100",
           // The secret of the published Svix known-answer vector (../shared/reference/svix-known-answer.md).

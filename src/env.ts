@@ -19,6 +19,8 @@ export interface Env {
   RESEND_WEBHOOK_SECRET?: string;
   FROM_EMAIL?: string;
   POSTAL_ADDRESS?: string;
+  SHOP_NAME?: string;
+  SHOP_URL?: string;
   SEND_RATE_PER_SECOND?: string;
   ATTRIBUTION_CLICK_WINDOW?: string;
   ATTRIBUTION_OPEN_WINDOW?: string;
@@ -62,6 +64,10 @@ const configSchema = z.object({
   RESEND_WEBHOOK_SECRET: optionalText,
   FROM_EMAIL: z.string().min(3).default("Nurture <hello@example.com>"),
   POSTAL_ADDRESS: z.string().default(""),
+  /** The shop as templates name it (`shop.name`); defaults to the sender's display name. */
+  SHOP_NAME: optionalText,
+  /** The shop's website (`shop.url`), where emails' buttons lead; defaults to PUBLIC_URL. */
+  SHOP_URL: optionalText.pipe(z.url().optional()),
   SEND_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
   /** An order is attributed to the last email clicked within this window… */
   ATTRIBUTION_CLICK_WINDOW: windowMs("5d"),

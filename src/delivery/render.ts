@@ -58,7 +58,12 @@ export function templateContext(message: MessageRow, contact: ContactRow | null,
       : { email: message.toEmail, attributes: {}, tags: [] },
     message: { id: message.id, kind: message.kind },
     unsubscribe_url: unsubscribeUrl,
-    shop: { name: senderName(config.FROM_EMAIL), url: config.PUBLIC_URL, postal_address: config.POSTAL_ADDRESS },
+    shop: {
+      name: config.SHOP_NAME ?? senderName(config.FROM_EMAIL),
+      url: config.SHOP_URL ?? config.PUBLIC_URL,
+      postal_address: config.POSTAL_ADDRESS,
+    },
+    dashboard_url: `${config.PUBLIC_URL}/admin`,
   };
 }
 

@@ -44,7 +44,7 @@ ${row("Last opened", when("last_opened_at"))}
 ${row("Last clicked", when("last_clicked_at"))}
 ${row("Page viewed", "{{ event.properties.url | default: '—' }}")}
 </table>`,
-        { label: "Open the contact", url: "{{ shop.url | default: 'https://example.com' }}/admin/contacts/{{ contact.id }}" },
+        { label: "Open the contact", url: "{{ dashboard_url }}/contacts/{{ contact.id }}" },
       ),
     },
   ],

@@ -83,6 +83,15 @@ describe("what each kind carries", () => {
   });
 });
 
+describe("context", () => {
+  it("names and links the shop from SHOP_NAME and SHOP_URL; staff mail can link the dashboard", async () => {
+    const email = await render("marketing", '<body><p>{{ shop.name }}</p><a href="{{ shop.url }}/new">New</a> {{ dashboard_url }}</body>');
+    expect(email.html).toContain("<p>Tea Co</p>");
+    expect(email.links).toEqual(["https://shop.test/new"]);
+    expect(email.html).toContain("https://nurture.test/admin");
+  });
+});
+
 describe("structure", () => {
   it("adds the preheader first in the body and the pixel last, even without a body tag", async () => {
     const withBody = await render("marketing", "<html><body><p>x</p></body></html>", { preheader: "Peek <inside>" });

@@ -12,6 +12,7 @@ const sample = {
   contact: { email: "ana@example.com", first_name: "Ana" },
   shop: { name: "Tea & Co", url: "https://shop.test" },
   unsubscribe_url: "https://nurture.test/u/x",
+  dashboard_url: "https://nurture.test/admin",
 };
 
 describe("every library flow validates with its own templates", () => {
