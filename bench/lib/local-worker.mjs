@@ -81,7 +81,7 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
         "--test-scheduled",
         ...Object.entries(allVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ],
-      { cwd: root, env: quietEnv, stdio: ["ignore", process.env.BENCH_WORKER_LOG ? "inherit" : "ignore", "ignore"], detached: true },
+      { cwd: root, env: quietEnv, stdio: process.env.BENCH_WORKER_LOG ? ["ignore", "inherit", "inherit"] : "ignore", detached: true },
     );
     const deadline = Date.now() + 90_000;
     for (;;) {
