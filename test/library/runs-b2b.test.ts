@@ -4,21 +4,10 @@ import { describe, expect, it } from "vitest";
 import type { ContactTimer } from "../../src/contact/contact-timer";
 import type { Flow } from "../../src/flows/schema";
 import worker from "../../src/index";
-import { libraryEntry } from "../../src/library/catalog";
 import { callJson } from "../helpers/api";
 import { activeFlow, contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, timerOf, track } from "../helpers/flows";
+import { shortened } from "../helpers/library";
 import { eventsNamed, eventually, visit } from "../helpers/tracking";
-
-/** The library flow with every wait and timeout shortened to one second, under a test id. */
-function shortened(name: string): { id: string; steps: unknown[] } & Record<string, unknown> {
-  const flow = libraryEntry(name)?.flow as Flow;
-  const steps = flow.steps.map((s) => {
-    if (s.type === "wait" && s.for) return { ...s, for: "1s" };
-    if (s.type === "wait_for") return { ...s, timeout: "1s" };
-    return s;
-  });
-  return { ...flow, id: `${name}-run`, steps };
-}
 
 /** Installs the entry's real templates (the flow it installs stays paused), then activates `definition`. */
 async function activeLibraryFlow(name: string, definition: { id: string; steps: unknown[] } & Record<string, unknown>) {

@@ -2,31 +2,11 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Flow } from "../../src/flows/schema";
 import worker from "../../src/index";
 import { LIBRARY, libraryEntry } from "../../src/library/catalog";
 import { callJson } from "../helpers/api";
 import { activeFlow, contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, track } from "../helpers/flows";
-
-type Definition = { id: string; steps: unknown[] } & Record<string, unknown>;
-
-/**
- * The library flow under a test id, with every wait and timeout shortened to one second; a wait read from an
- * event property counts seconds instead of its unit (`replenish_days: 10` with offset -7d waits 3s).
- */
-function shortened(name: string): Definition {
-  const flow = libraryEntry(name)?.flow as Flow;
-  const steps = flow.steps.map((s) => {
-    if (s.type === "wait" && s.for) return { ...s, for: "1s" };
-    if (s.type === "wait" && s.for_property) {
-      const offset = s.for_property.offset?.replace(/[mhdw]$/, "s");
-      return { ...s, for_property: { ...s.for_property, unit: "s", ...(offset ? { offset } : {}) } };
-    }
-    if (s.type === "wait_for") return { ...s, timeout: "1s" };
-    return s;
-  });
-  return { ...flow, id: `${name}-run`, steps };
-}
+import { shortened } from "../helpers/library";
 
 const templateIds = async (id: string) => (await messagesOf(id)).map((m) => m.template_id);
 

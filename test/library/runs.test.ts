@@ -1,20 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Flow } from "../../src/flows/schema";
-import { libraryEntry } from "../../src/library/catalog";
 import { activeFlow, contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, track } from "../helpers/flows";
+import { shortened } from "../helpers/library";
 import { eventsNamed, eventually, visit } from "../helpers/tracking";
-
-/** The library flow with every wait and timeout shortened to one second, under a test id. */
-function shortened(name: string): { id: string; steps: unknown[] } & Record<string, unknown> {
-  const flow = libraryEntry(name)?.flow as Flow;
-  const steps = flow.steps.map((s) => {
-    if (s.type === "wait" && s.for) return { ...s, for: "1s" };
-    if (s.type === "wait_for") return { ...s, timeout: "1s" };
-    return s;
-  });
-  return { ...flow, id: `${name}-run`, steps };
-}
 
 describe("welcome series run", () => {
   /** The welcome series under a test id; its branch names the flow it belongs to. */

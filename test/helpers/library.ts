@@ -1,0 +1,23 @@
+/** Library flows for engine runs: the real definitions with their waits shortened to seconds. */
+import type { Flow } from "../../src/flows/schema";
+import { libraryEntry } from "../../src/library/catalog";
+
+export type Definition = { id: string; steps: unknown[] } & Record<string, unknown>;
+
+/**
+ * The library flow under a test id (`<name>-run`), with every wait and timeout shortened to one second; a wait
+ * read from an event property counts seconds instead of its unit (`replenish_days: 10` with offset -7d waits 3s).
+ */
+export function shortened(name: string): Definition {
+  const flow = libraryEntry(name)?.flow as Flow;
+  const steps = flow.steps.map((s) => {
+    if (s.type === "wait" && s.for) return { ...s, for: "1s" };
+    if (s.type === "wait" && s.for_property) {
+      const offset = s.for_property.offset?.replace(/[mhdw]$/, "s");
+      return { ...s, for_property: { ...s.for_property, unit: "s", ...(offset ? { offset } : {}) } };
+    }
+    if (s.type === "wait_for") return { ...s, timeout: "1s" };
+    return s;
+  });
+  return { ...flow, id: `${name}-run`, steps };
+}
