@@ -1,7 +1,7 @@
 /** The dashboard's pages as pure components of the data the routes load. */
 import type { contactTimeline } from "../db/admin-views";
 import type { SuppressionRow } from "../db/schema";
-import type { FlowStats, FlowSummary, Measured, Overview } from "../reports/stats";
+import type { FlowPerformance, FlowStats, Measured, Overview } from "../reports/stats";
 import { BarChart, FlowDiagram, Funnel, LineChart } from "./charts";
 import { formatCount, formatMoney, formatRate, formatTime } from "./format";
 import { Bare, Layout } from "./layout";
@@ -58,7 +58,7 @@ function StatusForm(props: { flowId: string; status: string; csrf: string; back:
   );
 }
 
-function FlowsTable(props: { flows: FlowSummary[]; csrf: string; back: string }) {
+function FlowsTable(props: { flows: FlowPerformance[]; csrf: string; back: string }) {
   if (props.flows.length === 0) return <p class="muted">No flows yet. Install one from the library (POST /v1/library/:name/install).</p>;
   return (
     <table id="flows">

@@ -174,8 +174,10 @@ function fillDays(range: DayRange, rows: (SummedRow & { day: string })[]): z.inf
 }
 
 /** One flow's line in the overview. */
-export const FlowSummary = Measured.extend({ id: z.string(), name: z.string(), status: z.enum(FLOW_STATUSES) }).openapi("FlowSummary");
-export type FlowSummary = z.infer<typeof FlowSummary>;
+export const FlowPerformance = Measured.extend({ id: z.string(), name: z.string(), status: z.enum(FLOW_STATUSES) }).openapi(
+  "FlowPerformance",
+);
+export type FlowPerformance = z.infer<typeof FlowPerformance>;
 
 /** The overview across all flows (and emails outside flows) over a range. */
 export const Overview = z
@@ -185,7 +187,7 @@ export const Overview = z
     cost: z.number().openapi({ description: "MONTHLY_COST prorated over the range" }),
     roi: z.number().nullable().openapi({ description: "(revenue − cost) / cost; null when MONTHLY_COST is 0" }),
     daily: z.array(Daily),
-    flows: z.array(FlowSummary),
+    flows: z.array(FlowPerformance),
   })
   .openapi("StatsOverview");
 export type Overview = z.infer<typeof Overview>;
