@@ -1,6 +1,7 @@
 /** Queries on contacts and the rows that name them. */
 import { eq, inArray, or, sql } from "drizzle-orm";
 import type { ContactFacts } from "../flows/conditions";
+import { isValidTimeZone } from "../flows/schedule";
 import type { Database } from "./client";
 import { type ContactRow, contacts, enrollments, events, identities, links, messages, suppressions } from "./schema";
 
@@ -184,6 +185,18 @@ export async function loadContactFacts(db: Database, id: string): Promise<Contac
   return row ? contactFacts(row.contact, row.suppressed !== null) : undefined;
 }
 
+/**
+ * The contact's stored zone when Intl knows it. One stored before zones were checked is logged and read as absent
+ * (the flow's zone, else UTC, applies), so that it can never stop this contact's mail, nor anyone else's.
+ */
+function knownTimeZone(row: ContactRow): string | null {
+  if (row.timezone === null || isValidTimeZone(row.timezone)) return row.timezone;
+  console.warn(
+    JSON.stringify({ level: "warn", message: "unknown stored time zone ignored", contactId: row.id, timezone: row.timezone.slice(0, 100) }),
+  );
+  return null;
+}
+
 /** A contact row as the facts conditions read. */
 export function contactFacts(row: ContactRow, suppressed: boolean): ContactFacts {
   return {
@@ -191,7 +204,7 @@ export function contactFacts(row: ContactRow, suppressed: boolean): ContactFacts
     email: row.email,
     first_name: row.firstName,
     last_name: row.lastName,
-    timezone: row.timezone,
+    timezone: knownTimeZone(row),
     consent: row.consent,
     lifecycle_stage: row.lifecycleStage,
     attributes: row.attributes,

@@ -8,13 +8,12 @@ import { contactChangeEvents } from "../contact/changes";
 import { contactTimer, recordEvents } from "../contact/record-events";
 import { eraseContactRows, findContact, upsertContact } from "../db/contacts";
 import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "../db/schema";
-import { isValidTimeZone } from "../flows/schedule";
+import { JsonObject, TimeZone } from "../flows/schema";
 import { sendConfirmation } from "../tracking/consent";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput, isoTime } from "./shared-schemas";
 
-const attributeName = z.string().min(1).max(100);
 const tagName = z.string().trim().min(1).max(100);
 
 export const ContactInput = z
@@ -22,16 +21,8 @@ export const ContactInput = z
     email: emailInput,
     first_name: z.string().max(200).nullable().optional(),
     last_name: z.string().max(200).nullable().optional(),
-    timezone: z
-      .string()
-      .refine(isValidTimeZone, { message: "Unknown IANA time zone" })
-      .nullable()
-      .optional()
-      .openapi({ example: "Europe/Paris" }),
-    attributes: z
-      .record(attributeName, z.unknown())
-      .optional()
-      .openapi({ description: "Merged into the stored attributes; a null value removes one" }),
+    timezone: TimeZone.nullable().optional(),
+    attributes: JsonObject.optional().openapi({ description: "Merged into the stored attributes; a null value removes one" }),
     tags: z.array(tagName).max(100).optional().openapi({ description: "Added to the stored tags" }),
     lifecycle_stage: z.string().min(1).max(50).nullable().optional().openapi({ example: "lead" }),
     consent: z.enum(CONSENT_STATES).optional(),

@@ -5,6 +5,7 @@ import type { TemplateRow } from "../db/schema";
 import { deleteTemplate, findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
+import { JsonObject } from "../flows/schema";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, isoTime } from "./shared-schemas";
@@ -71,7 +72,7 @@ const PreviewInput = z
     event: z
       .object({
         name: z.string().min(1).max(100),
-        properties: z.record(z.string(), z.unknown()).default({}),
+        properties: JsonObject.default({}),
         value: z.number().nullable().default(null),
       })
       .optional()
