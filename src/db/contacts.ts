@@ -4,6 +4,7 @@ import type { ContactFacts } from "../flows/conditions";
 import { isValidTimeZone } from "../flows/schedule";
 import type { Database } from "./client";
 import { type ContactRow, contacts, enrollments, events, identities, links, messages, suppressions } from "./schema";
+import { keepErasedKey } from "./suppressions";
 
 /** What a `PUT /v1/contacts` may change; absent fields are left as they are. */
 export interface ContactPatch {
@@ -154,8 +155,11 @@ export async function existingContactIds(db: Database, ids: string[]): Promise<S
   return new Set(rows.map((r) => r.id));
 }
 
-/** Deletes the contact and every row that names them, atomically. */
-export async function eraseContactRows(db: Database, contact: ContactRow): Promise<void> {
+/**
+ * Deletes the contact and every row that names them, atomically, keeping only their erased key on the suppression
+ * list (SPEC section 9), so that a later event or import that re-creates the address is never mailed.
+ */
+export async function eraseContactRows(db: Database, contact: ContactRow, erasedKey: string, now: number): Promise<void> {
   const namesContact = or(eq(messages.contactId, contact.id), eq(messages.toEmail, contact.email));
   const messageIds = db.select({ id: messages.id }).from(messages).where(namesContact);
   await db.batch([
@@ -169,6 +173,7 @@ export async function eraseContactRows(db: Database, contact: ContactRow): Promi
       ),
     db.delete(identities).where(eq(identities.contactId, contact.id)),
     db.delete(enrollments).where(eq(enrollments.contactId, contact.id)),
+    keepErasedKey(db, contact.email, erasedKey, now),
     db.delete(suppressions).where(eq(suppressions.email, contact.email)),
     db.delete(contacts).where(eq(contacts.id, contact.id)),
   ]);

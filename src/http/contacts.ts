@@ -8,6 +8,7 @@ import { contactChangeEvents } from "../contact/changes";
 import { contactTimer, recordEvents } from "../contact/record-events";
 import { eraseContactRows, findContact, upsertContact } from "../db/contacts";
 import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "../db/schema";
+import { erasedAddressKey } from "../db/suppressions";
 import { JsonObject, TimeZone } from "../flows/schema";
 import { sendConfirmation } from "../tracking/consent";
 import { ApiError } from "./errors";
@@ -227,6 +228,6 @@ export const contactRoutes = createRouter()
     if (!contact) throw new ApiError(404, "not_found", "No such contact");
     // The object first: if erasing D1 then fails, a retry still finds the contact to erase.
     await contactTimer(c.env, contact.id).erase();
-    await eraseContactRows(c.var.db, contact);
+    await eraseContactRows(c.var.db, contact, await erasedAddressKey(c.var.config.SIGNING_SECRET, contact.email), Date.now());
     return c.body(null, 204);
   });
