@@ -24,7 +24,7 @@ const providerText = (max: number) => z.string().transform((s) => s.slice(0, max
 
 /** The fields of a Resend event that Nurture reads; the rest of the payload is ignored. */
 const ResendEvent = z.object({
-  type: providerText(100),
+  type: providerText(100).optional(),
   created_at: providerText(100).optional(),
   data: z
     .object({
