@@ -24,7 +24,7 @@ export function isValidTimeZone(tz: string): boolean {
 }
 
 /** `tz` when Intl knows it, else UTC: what a stored zone that slipped past validation is read as. */
-export function usableTimeZone(tz: string): string {
+function usableTimeZone(tz: string): string {
   return isValidTimeZone(tz) ? tz : "UTC";
 }
 
