@@ -94,11 +94,11 @@ const Preview = z
   })
   .openapi("Preview");
 
+/** A template id as it may be created: 1-100 letters, digits, '.', '-' or '_' (the API and the dashboard editor). */
+export const TemplateId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "Template ids are 1-100 letters, digits, '.', '-' or '_'");
+
 const idParam = z.object({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "Template ids are 1-100 letters, digits, '.', '-' or '_'")
-    .openapi({ param: { name: "id", in: "path" }, example: "welcome-1" }),
+  id: TemplateId.openapi({ param: { name: "id", in: "path" }, example: "welcome-1" }),
 });
 const notFound = jsonResponse(ErrorSchema, "No such template");
 
