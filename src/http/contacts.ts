@@ -6,6 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { desc, eq } from "drizzle-orm";
 import { contactChangeEvents } from "../contact/changes";
 import { contactTimer, recordEvents } from "../contact/record-events";
+import type { Database } from "../db/client";
 import { eraseContactRows, findContact, upsertContact } from "../db/contacts";
 import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "../db/schema";
 import { erasedAddressKey } from "../db/suppressions";
@@ -155,10 +156,28 @@ const deleteRoute = createRoute({
 
 const RECENT_LIMIT = 50;
 
+/** A contact's attributes, all writes merged, stay under this: each write is bounded, their sum must be too (D1 rows stop at 2 MB). */
+export const MAX_STORED_ATTRIBUTES_BYTES = 256 * 1024;
+
+/** Refuses a write whose attributes, merged into the contact's stored ones, would outgrow MAX_STORED_ATTRIBUTES_BYTES. */
+async function assertAttributesFit(db: Database, email: string, attributes: Record<string, unknown> | undefined): Promise<void> {
+  if (!attributes) return;
+  const stored = await findContact(db, email);
+  if (!stored) return;
+  const merged: Record<string, unknown> = { ...stored.attributes, ...attributes };
+  for (const [key, value] of Object.entries(attributes)) if (value === null) delete merged[key];
+  const bytes = new TextEncoder().encode(JSON.stringify(merged)).length;
+  if (bytes > MAX_STORED_ATTRIBUTES_BYTES) {
+    const message = `The contact's attributes would take ${bytes} bytes; at most ${MAX_STORED_ATTRIBUTES_BYTES} are kept per contact`;
+    throw new ApiError(422, "attributes_too_large", message, [{ path: ["attributes"], code: "too_big", message }]);
+  }
+}
+
 export const contactRoutes = createRouter()
   .openapi(upsertRoute, async (c) => {
     const input = c.req.valid("json");
     const now = Date.now();
+    await assertAttributesFit(c.var.db, input.email, input.attributes);
     const { contact, created, changes } = await upsertContact(
       c.var.db,
       {

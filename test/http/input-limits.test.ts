@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { JSON_LIMITS } from "../../src/flows/schema";
+import { MAX_STORED_ATTRIBUTES_BYTES } from "../../src/http/contacts";
 import { callJson } from "../helpers/api";
 import { countRows } from "../helpers/db";
 import { contactId } from "../helpers/flows";
@@ -133,5 +134,32 @@ describe("free-form JSON is bounded in depth and size at every entry", () => {
     });
     expect(status).toBe(422);
     expect(await countRows("segments")).toBe(0);
+  });
+
+  it("attributes that would outgrow a contact's bound when merged are refused with 422 and the stored ones kept", async () => {
+    const chunk = (i: number) => ({
+      [`part${i}`]: "z".repeat(JSON_LIMITS.maxStringLength),
+      [`more${i}`]: "z".repeat(JSON_LIMITS.maxStringLength),
+    });
+    const fitting = Math.floor(MAX_STORED_ATTRIBUTES_BYTES / (2 * JSON_LIMITS.maxStringLength + 40));
+    for (let i = 0; i < fitting; i++) {
+      const { status } = await callJson("/v1/contacts", { method: "PUT", body: { email: "growing@example.com", attributes: chunk(i) } });
+      expect(status).toBeLessThan(300);
+    }
+    const before = await env.DB.prepare("SELECT attributes FROM contacts WHERE email = 'growing@example.com'").first("attributes");
+
+    const { status, body } = await callJson("/v1/contacts", {
+      method: "PUT",
+      body: { email: "growing@example.com", attributes: chunk(fitting) },
+    });
+
+    expect(status).toBe(422);
+    expect(body.error.code).toBe("attributes_too_large");
+    expect(await env.DB.prepare("SELECT attributes FROM contacts WHERE email = 'growing@example.com'").first("attributes")).toBe(before);
+    // Removing attributes makes room again.
+    const removal = Object.fromEntries(Array.from({ length: fitting }, (_, i) => [`part${i}`, null]));
+    expect((await callJson("/v1/contacts", { method: "PUT", body: { email: "growing@example.com", attributes: removal } })).status).toBe(
+      200,
+    );
   });
 });
