@@ -90,7 +90,8 @@ export async function upsertContact(
   const tags = JSON.stringify(patch.tags ?? []);
   const removed = JSON.stringify(patch.removeTags ?? []);
   const set: Record<string, unknown> = {
-    attributes: sql`json_patch(${contacts.attributes}, ${attributes})`,
+    // Attributes SQLite cannot parse (stored before inputs were bounded) would fail every write: the write replaces them.
+    attributes: sql`json_patch(CASE WHEN json_valid(${contacts.attributes}) THEN ${contacts.attributes} ELSE '{}' END, ${attributes})`,
     tags: sql`(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${contacts.tags}) UNION SELECT value FROM json_each(${tags}))
       WHERE value NOT IN (SELECT value FROM json_each(${removed})))`,
     updatedAt: now,

@@ -165,4 +165,14 @@ describe("a contact's unreadable stored attributes break nothing for others", ()
     expect((await callJson(`/v1/contacts/${good}`)).status).toBe(200);
     expect((await callJson(`/v1/contacts/${deep}`)).status).toBe(200);
   });
+
+  it("a contact whose stored attributes are unreadable can still be updated, the write replacing them", async () => {
+    const deep = await contactId("deep-update@example.com", { attributes: { plan: "pro" } });
+    await storeUnreadableAttributes(deep);
+
+    const put = await callJson("/v1/contacts", { method: "PUT", body: { email: "deep-update@example.com", attributes: { plan: "team" } } });
+
+    expect(put.status).toBe(200);
+    expect(await env.DB.prepare("SELECT attributes FROM contacts WHERE id = ?").bind(deep).first("attributes")).toBe('{"plan":"team"}');
+  });
 });
