@@ -24,7 +24,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 /**
  * The key an erased address is suppressed under: HMAC-SHA256 of the normalised address with SIGNING_SECRET. A plain
  * SHA-256 would be reversed by hashing a list of likely addresses; without the secret no such lookup is possible.
- * Rotating SIGNING_SECRET therefore forgets who was erased (README, "Contacts").
+ * Rotating SIGNING_SECRET therefore forgets who was erased (README, "Erasing").
  */
 export async function erasedAddressKey(secret: string, email: string): Promise<string> {
   const message = encoder.encode(`nurture-erased:${email.trim().toLowerCase()}`);
