@@ -47,12 +47,16 @@ type DateRule = { attribute: string; offset?: string; at?: string; repeat?: "onc
 async function scanDateFlow(env: Env, db: Database, flow: StoredFlow, rule: DateRule, now: number): Promise<number> {
   const path = `$."${rule.attribute.replaceAll('"', '""')}"`;
   const systemColumn = rule.attribute === "created_at" || rule.attribute === "last_order_at";
-  const has = systemColumn ? sql.raw(`c.${rule.attribute} IS NOT NULL`) : sql`json_extract(c.attributes, ${path}) IS NOT NULL`;
+  // json_valid: one contact's unreadable attributes (nested past SQLite's limit) must not stop the scan for everyone.
+  const has = systemColumn
+    ? sql.raw(`c.${rule.attribute} IS NOT NULL`)
+    : sql`json_extract(CASE WHEN json_valid(c.attributes) THEN c.attributes END, ${path}) IS NOT NULL`;
   return forEachContactPage(db, has, async (page) => {
     const due: ScheduledTrigger[] = [];
     for (const row of page) {
-      const tz = row.timezone ?? flow.definition.settings?.timezone ?? "UTC";
-      const value = contactAttribute(contactFacts(row, false), rule.attribute);
+      const facts = contactFacts(row, false);
+      const tz = facts.timezone ?? flow.definition.settings?.timezone ?? "UTC";
+      const value = contactAttribute(facts, rule.attribute);
       const when = { ...(rule.at ? { at: rule.at } : {}), offsetMs: offsetMs(rule.offset) };
       const fireAt = rule.repeat === "yearly" ? nextYearlyInstant(value, when, tz, now - GRACE_MS) : dateAttributeInstant(value, when, tz);
       if (fireAt === null || fireAt < now - GRACE_MS || fireAt >= now + LOOKAHEAD_MS) continue;

@@ -18,7 +18,7 @@ import { renderPreview, SAMPLE_EVENT, sampleContact } from "../delivery/preview"
 import type { Config, Env } from "../env";
 import { secretsEqual } from "../http/admin-auth";
 import { RangeQuery, resolveRange } from "../http/stats";
-import { TemplateInput, toContent } from "../http/templates";
+import { TemplateId, TemplateInput, toContent } from "../http/templates";
 import { libraryEntry } from "../library/catalog";
 import { installEntry } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
@@ -241,6 +241,8 @@ dashboardRoutes.get("/admin/templates/:id", async (c) => {
 
 dashboardRoutes.post("/admin/templates/:id", async (c) => {
   const id = c.req.param("id");
+  if (!TemplateId.safeParse(id).success)
+    return render(c, <ProblemPage title="Bad template id" message="Template ids are 1-100 letters, digits, '.', '-' or '_'." />, 422);
   const form = await c.req.parseBody();
   const text = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
   const values = {

@@ -3,9 +3,10 @@
  * a contact's timeline, the suppression list. Flow status changes go through contact/flow-control.
  * Every query is bounded (LIMIT) and uses an index.
  */
-import { and, desc, eq, gte, lt, or } from "drizzle-orm";
+import { and, desc, eq, gte, lt, notLike, or } from "drizzle-orm";
 import type { Database } from "./client";
 import { type ContactRow, contacts, enrollments, events, type MessageRow, messages, suppressions } from "./schema";
+import { ERASED_KEY_PREFIX } from "./suppressions";
 
 /** How many rows a dashboard list shows at most. */
 export const LIST_LIMIT = 100;
@@ -63,11 +64,12 @@ export async function contactTimeline(db: Database, contactId: string) {
   return { contact, enrollments: enrolled, timeline };
 }
 
-/** The suppression list, newest first. */
+/** The suppression list, newest first; erased people's keys are not addresses and are left out. */
 export function listSuppressions(db: Database) {
   return db
     .select()
     .from(suppressions)
+    .where(notLike(suppressions.email, `${ERASED_KEY_PREFIX}%`))
     .orderBy(desc(suppressions.createdAt))
     .limit(LIST_LIMIT * 5);
 }

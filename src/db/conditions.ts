@@ -17,6 +17,14 @@ function jsonPath(dotted: string): string {
     .join("")}`;
 }
 
+/**
+ * A JSON column as the condition reads it: NULL when SQLite cannot parse it (a value nested past its limit, stored
+ * before inputs were bounded), so that one contact's unreadable attributes fail no query for the others.
+ */
+function readableJson(column: string): SQL {
+  return sql.raw(`(CASE WHEN json_valid(${column}) THEN ${column} END)`);
+}
+
 /** Where a value lives: a plain column, or a path inside a JSON column. */
 type Operand = { column: SQL } | { json: SQL; path: string; fallback?: SQL };
 
@@ -128,13 +136,13 @@ export function conditionSql(condition: Condition, now: number, eventAlias: stri
     const column = COLUMN_OF[condition.attr];
     const operand: Operand = column
       ? { column: sql.raw(`c.${column}`) }
-      : { json: sql.raw("c.attributes"), path: jsonPath(condition.attr) };
+      : { json: readableJson("c.attributes"), path: jsonPath(condition.attr) };
     return compareSql(operand, condition.op, condition.value, now, TIME_ATTRIBUTES.has(condition.attr));
   }
   if ("prop" in condition) {
     if (eventAlias === null) return sql`0`;
     const operand: Operand = {
-      json: sql.raw(`${eventAlias}.properties`),
+      json: readableJson(`${eventAlias}.properties`),
       path: jsonPath(condition.prop),
       ...(condition.prop === "value" ? { fallback: sql.raw(`${eventAlias}.value`) } : {}),
     };

@@ -1,8 +1,10 @@
 /** Queries on contacts and the rows that name them. */
 import { eq, inArray, or, sql } from "drizzle-orm";
 import type { ContactFacts } from "../flows/conditions";
+import { isValidTimeZone } from "../flows/schedule";
 import type { Database } from "./client";
 import { type ContactRow, contacts, enrollments, events, identities, links, messages, suppressions } from "./schema";
+import { keepErasedKey } from "./suppressions";
 
 /** What a `PUT /v1/contacts` may change; absent fields are left as they are. */
 export interface ContactPatch {
@@ -88,7 +90,8 @@ export async function upsertContact(
   const tags = JSON.stringify(patch.tags ?? []);
   const removed = JSON.stringify(patch.removeTags ?? []);
   const set: Record<string, unknown> = {
-    attributes: sql`json_patch(${contacts.attributes}, ${attributes})`,
+    // Attributes SQLite cannot parse (stored before inputs were bounded) would fail every write: the write replaces them.
+    attributes: sql`json_patch(CASE WHEN json_valid(${contacts.attributes}) THEN ${contacts.attributes} ELSE '{}' END, ${attributes})`,
     tags: sql`(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${contacts.tags}) UNION SELECT value FROM json_each(${tags}))
       WHERE value NOT IN (SELECT value FROM json_each(${removed})))`,
     updatedAt: now,
@@ -153,8 +156,11 @@ export async function existingContactIds(db: Database, ids: string[]): Promise<S
   return new Set(rows.map((r) => r.id));
 }
 
-/** Deletes the contact and every row that names them, atomically. */
-export async function eraseContactRows(db: Database, contact: ContactRow): Promise<void> {
+/**
+ * Deletes the contact and every row that names them, atomically, keeping only their erased key on the suppression
+ * list (SPEC section 9), so that a later event or import that re-creates the address is never mailed.
+ */
+export async function eraseContactRows(db: Database, contact: ContactRow, erasedKey: string, now: number): Promise<void> {
   const namesContact = or(eq(messages.contactId, contact.id), eq(messages.toEmail, contact.email));
   const messageIds = db.select({ id: messages.id }).from(messages).where(namesContact);
   await db.batch([
@@ -168,6 +174,7 @@ export async function eraseContactRows(db: Database, contact: ContactRow): Promi
       ),
     db.delete(identities).where(eq(identities.contactId, contact.id)),
     db.delete(enrollments).where(eq(enrollments.contactId, contact.id)),
+    keepErasedKey(db, contact.email, erasedKey, now),
     db.delete(suppressions).where(eq(suppressions.email, contact.email)),
     db.delete(contacts).where(eq(contacts.id, contact.id)),
   ]);
@@ -184,6 +191,18 @@ export async function loadContactFacts(db: Database, id: string): Promise<Contac
   return row ? contactFacts(row.contact, row.suppressed !== null) : undefined;
 }
 
+/**
+ * The contact's stored zone when Intl knows it. One stored before zones were checked is logged and read as absent
+ * (the flow's zone, else UTC, applies), so that it can never stop this contact's mail, nor anyone else's.
+ */
+function knownTimeZone(row: ContactRow): string | null {
+  if (row.timezone === null || isValidTimeZone(row.timezone)) return row.timezone;
+  console.warn(
+    JSON.stringify({ level: "warn", message: "unknown stored time zone ignored", contactId: row.id, timezone: row.timezone.slice(0, 100) }),
+  );
+  return null;
+}
+
 /** A contact row as the facts conditions read. */
 export function contactFacts(row: ContactRow, suppressed: boolean): ContactFacts {
   return {
@@ -191,7 +210,7 @@ export function contactFacts(row: ContactRow, suppressed: boolean): ContactFacts
     email: row.email,
     first_name: row.firstName,
     last_name: row.lastName,
-    timezone: row.timezone,
+    timezone: knownTimeZone(row),
     consent: row.consent,
     lifecycle_stage: row.lifecycleStage,
     attributes: row.attributes,

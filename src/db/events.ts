@@ -14,7 +14,10 @@ export type EventInsert = Pick<
   "id" | "contactId" | "anonymousId" | "name" | "properties" | "value" | "source" | "machine" | "messageId" | "ts"
 >;
 
-/** Stores events, ignoring ids already stored; returns the ids that were new. */
+/**
+ * Stores events, ignoring ids already stored and events of a contact that no longer exists (erased while a send
+ * was in flight, say: storing them would re-create rows naming the person); returns the ids that were new.
+ */
 export async function insertEvents(db: Database, rows: EventInsert[], now: number): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
   const payload = JSON.stringify(rows.map((r) => ({ ...r, machine: r.machine ? 1 : 0, properties: JSON.stringify(r.properties) })));
@@ -23,7 +26,8 @@ export async function insertEvents(db: Database, rows: EventInsert[], now: numbe
     SELECT j.value ->> '$.id', j.value ->> '$.contactId', j.value ->> '$.anonymousId', j.value ->> '$.name',
       j.value ->> '$.properties', j.value ->> '$.value', j.value ->> '$.source', j.value ->> '$.machine',
       j.value ->> '$.messageId', j.value ->> '$.ts', ${now}
-    FROM json_each(${payload}) AS j WHERE true
+    FROM json_each(${payload}) AS j
+    WHERE j.value ->> '$.contactId' IS NULL OR EXISTS (SELECT 1 FROM contacts WHERE id = j.value ->> '$.contactId')
     ON CONFLICT(id) DO NOTHING
     RETURNING id`);
   return new Set(inserted.map((r) => r.id));

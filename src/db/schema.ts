@@ -239,7 +239,8 @@ export const suppressions = sqliteTable(
   "suppressions",
   {
     email: text("email").primaryKey(),
-    reason: text("reason", { enum: ["hard_bounce", "complaint", "manual"] }).notNull(),
+    /** `erased`: the entry of an erased person with no other reason; its `email` is their erased key (db/suppressions). */
+    reason: text("reason", { enum: ["hard_bounce", "complaint", "manual", "erased"] }).notNull(),
     detail: text("detail"),
     createdAt: integer("created_at").notNull(),
   },

@@ -1,14 +1,68 @@
-/** The suppression list: addresses that get no email at all (hard bounces, complaints, manual entries). */
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+/**
+ * The suppression list: addresses that get no email at all (hard bounces, complaints, manual entries), and erased
+ * people, who are kept only as a keyed hash of their address (SPEC section 9) so that nothing readable remains.
+ */
+import { and, desc, eq, lt, notLike, or, sql } from "drizzle-orm";
 import type { Database } from "./client";
 import { type SuppressionRow, suppressions } from "./schema";
+
+/** How an erased person's entry is spelled in the `email` column: this prefix and a hex digest, never an address. */
+export const ERASED_KEY_PREFIX = "hmac:";
+
+const encoder = new TextEncoder();
+const keyCache = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keyCache.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    keyCache.set(secret, key);
+  }
+  return key;
+}
+
+/**
+ * The key an erased address is suppressed under: HMAC-SHA256 of the normalised address with SIGNING_SECRET. A plain
+ * SHA-256 would be reversed by hashing a list of likely addresses; without the secret no such lookup is possible.
+ * Rotating SIGNING_SECRET therefore forgets who was erased (README, "Erasing").
+ */
+export async function erasedAddressKey(secret: string, email: string): Promise<string> {
+  const message = encoder.encode(`nurture-erased:${email.trim().toLowerCase()}`);
+  const digest = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), message));
+  return ERASED_KEY_PREFIX + Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 /** Suppresses an address; an existing entry keeps its first reason and date. */
 export async function suppress(db: Database, email: string, reason: SuppressionRow["reason"], detail: string | null, now: number) {
   await db.insert(suppressions).values({ email: email.toLowerCase(), reason, detail, createdAt: now }).onConflictDoNothing();
 }
 
-/** One page of the list, newest first, after a `(createdAt, email)` cursor. */
+/**
+ * The statement that turns an address's suppression into its erased key, to run in the erase's batch before the
+ * address's own row is deleted: it keeps a bounce or complaint reason (else `erased`) and drops the detail, which
+ * may quote the address.
+ */
+export function keepErasedKey(db: Database, email: string, erasedKey: string, now: number) {
+  return db
+    .insert(suppressions)
+    .values({
+      email: erasedKey,
+      reason: sql`coalesce((SELECT reason FROM suppressions WHERE email = ${email}), 'erased')`,
+      detail: null,
+      createdAt: now,
+    })
+    .onConflictDoUpdate({
+      target: suppressions.email,
+      set: { reason: sql`CASE WHEN ${suppressions.reason} = 'erased' THEN excluded.reason ELSE ${suppressions.reason} END` },
+    });
+}
+
+/** Lifts an erased person's key once they have opted in again themselves (a confirmed double opt-in). */
+export async function clearErasedKey(db: Database, secret: string, email: string): Promise<void> {
+  await db.delete(suppressions).where(eq(suppressions.email, await erasedAddressKey(secret, email)));
+}
+
+/** One page of the list of addresses, newest first, after a `(createdAt, email)` cursor; erased keys are not addresses and are left out. */
 export async function suppressionPage(
   db: Database,
   limit: number,
@@ -17,12 +71,20 @@ export async function suppressionPage(
   const cursor = after
     ? or(lt(suppressions.createdAt, after.createdAt), and(eq(suppressions.createdAt, after.createdAt), lt(suppressions.email, after.email)))
     : sql`1`;
-  return db.select().from(suppressions).where(cursor).orderBy(desc(suppressions.createdAt), desc(suppressions.email)).limit(limit);
+  return db
+    .select()
+    .from(suppressions)
+    .where(and(cursor, notLike(suppressions.email, `${ERASED_KEY_PREFIX}%`)))
+    .orderBy(desc(suppressions.createdAt), desc(suppressions.email))
+    .limit(limit);
 }
 
-/** Lifts a suppression; false when the address was not suppressed. */
-export async function liftSuppression(db: Database, email: string): Promise<boolean> {
-  return (
-    (await db.delete(suppressions).where(eq(suppressions.email, email.toLowerCase())).returning({ email: suppressions.email })).length > 0
-  );
+/** Lifts a suppression deliberately, the address's erased key included; false when the address was not suppressed. */
+export async function liftSuppression(db: Database, secret: string, email: string): Promise<boolean> {
+  const keys = [email.toLowerCase(), await erasedAddressKey(secret, email)];
+  const lifted = await db
+    .delete(suppressions)
+    .where(sql`${suppressions.email} IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`)
+    .returning({ email: suppressions.email });
+  return lifted.length > 0;
 }

@@ -13,6 +13,7 @@ import { openDatabase } from "../db/client";
 import type { EventInsert } from "../db/events";
 import { claimNewBatch, claimRetryBatch, closeBatch, countBatchAttempt, recoverExpiredLeases, reserveSendSlot, settle } from "../db/outbox";
 import { type ContactRow, contacts, links, type MessageRow, messages, suppressions, type TemplateRow, templates } from "../db/schema";
+import { ERASED_KEY_PREFIX, erasedAddressKey } from "../db/suppressions";
 import { type Config, type Env, readConfig } from "../env";
 import { type RenderedEmail, renderMessage, resendTags } from "./render";
 import { BATCH_LIMIT, type BatchOutcome, sendBatch } from "./resend";
@@ -143,7 +144,8 @@ export function backoffMs(attempts: number, retryAfterMs: number | null): number
 /** Why a message may not go out now, checked at send time; null when it may. */
 function gate(row: MessageRow, contact: ContactRow | undefined, suppressed: Map<string, string>): string | null {
   const suppression = suppressed.get(row.toEmail.toLowerCase());
-  if (suppression) return `suppressed: ${suppression}`;
+  // An erased person may opt in again themselves (SPEC section 9): their confirmation mail alone passes the erased key.
+  if (suppression && !(suppression === "erased" && row.kind === "confirmation")) return `suppressed: ${suppression}`;
   if (row.kind !== "marketing") return null;
   if (!contact) return "contact no longer exists";
   return contact.consent === "subscribed" ? null : `consent: ${contact.consent}`;
@@ -187,9 +189,13 @@ function storeRendered(db: Database, row: MessageRow, email: RenderedEmail) {
   ];
 }
 
-async function loadFacts(db: Database, rows: MessageRow[]) {
+/** The contacts, templates and suppressions (by address or erased key, keyed by address) a batch's gate and render read. */
+async function loadFacts(db: Database, secret: string, rows: MessageRow[]) {
   const contactIds = [...new Set(rows.map((r) => r.contactId).filter((id): id is string => id !== null))];
-  const emails = [...new Set(rows.map((r) => r.toEmail.toLowerCase()))];
+  const addresses = [...new Set(rows.map((r) => r.toEmail.toLowerCase()))];
+  const addressOfKey = new Map(addresses.map((email) => [email, email]));
+  for (const email of addresses) addressOfKey.set(await erasedAddressKey(secret, email), email);
+  const emails = [...addressOfKey.keys()];
   const templateIds = [
     ...new Set(
       rows
@@ -213,7 +219,13 @@ async function loadFacts(db: Database, rows: MessageRow[]) {
   ]);
   return {
     contacts: new Map(contactRows.map((c) => [c.id, c])),
-    suppressed: new Map(suppressionRows.map((s) => [s.email, s.reason])),
+    // Erased keys first, so that an address's own entry (set after it was re-created) wins: it decides the reason.
+    suppressed: new Map(
+      [
+        ...suppressionRows.filter((s) => s.email.startsWith(ERASED_KEY_PREFIX)),
+        ...suppressionRows.filter((s) => !s.email.startsWith(ERASED_KEY_PREFIX)),
+      ].map((s) => [addressOfKey.get(s.email) ?? s.email, s.reason]),
+    ),
     templates: new Map<string, TemplateRow>(templateRows.map((t) => [t.id, t])),
   };
 }
@@ -229,7 +241,7 @@ interface PreparedBatch {
 async function prepareBatch(db: Database, config: Config, claimed: MessageRow[]): Promise<PreparedBatch> {
   const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: 0 };
   const batchId = claimed[0]!.batchId!;
-  const facts = await loadFacts(db, claimed);
+  const facts = await loadFacts(db, config.SIGNING_SECRET, claimed);
   const ready: { row: MessageRow; email: RenderedEmail }[] = [];
   const writes = [];
   for (const row of claimed) {

@@ -8,22 +8,33 @@
 /** Weekday names as flows write them, Sunday first (the order of Date#getUTCDay). */
 export const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 
+/** Zones Intl accepted; only valid names are kept, so the cache is bounded by the zone database. */
+const knownZones = new Set<string>();
+
 /** True when `tz` is an IANA time zone name this runtime knows. */
 export function isValidTimeZone(tz: string): boolean {
+  if (knownZones.has(tz)) return true;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
   } catch {
     return false;
   }
+  knownZones.add(tz);
+  return true;
+}
+
+/** `tz` when Intl knows it, else UTC: what a stored zone that slipped past validation is read as. */
+function usableTimeZone(tz: string): string {
+  return isValidTimeZone(tz) ? tz : "UTC";
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(tz: string): Intl.DateTimeFormat {
   let f = formatters.get(tz);
   if (!f) {
+    // Zones are checked at every entry and when a contact is loaded; reading an unknown one as UTC keeps these functions total.
     f = new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
+      timeZone: usableTimeZone(tz),
       hourCycle: "h23",
       year: "numeric",
       month: "numeric",

@@ -20,7 +20,87 @@ export const TimeOfDay = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "Expected a time of day HH:MM")
   .openapi({ example: "09:00" });
-export const TimeZone = z.string().refine(isValidTimeZone, { message: "Unknown IANA time zone" }).openapi({ example: "Europe/Paris" });
+/** An IANA time zone name this runtime's Intl knows: the one definition every entry (API, snippet, flows) uses. */
+export const TimeZone = z
+  .string()
+  .max(100)
+  .refine(isValidTimeZone, { message: "Unknown IANA time zone" })
+  .openapi({ example: "Europe/Paris" });
+
+/**
+ * Bounds on free-form JSON (event properties, traits, attributes, a flow's `set` and webhook body). SQLite's JSON
+ * functions refuse nesting past 1,000 levels, and one such value stored in `contacts.attributes` would break every
+ * query reading attributes across contacts; D1 rows stop at 2 MB. These bounds keep every stored value far inside both.
+ */
+export const JSON_LIMITS = {
+  /** Nesting depth, the object itself being level 1. */
+  maxDepth: 32,
+  /** Size of the value as JSON, in UTF-8 bytes. */
+  maxBytes: 32 * 1024,
+  maxKeyLength: 100,
+  maxKeysPerObject: 200,
+  maxStringLength: 10_000,
+} as const;
+
+/** At most this many problems are reported for one value, so a hostile body cannot make a huge error. */
+const MAX_REPORTED_PROBLEMS = 20;
+
+/** What is wrong with a JSON value against JSON_LIMITS, each with its path; empty when it fits. */
+export function jsonBoundsProblems(value: unknown): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  // Iterative walk: a hostile value may be nested deeper than the call stack allows.
+  const pending: { value: unknown; path: (string | number)[]; depth: number }[] = [{ value, path: [], depth: 1 }];
+  for (let item = pending.pop(); item && problems.length < MAX_REPORTED_PROBLEMS; item = pending.pop()) {
+    const { value: v, path, depth } = item;
+    if (typeof v === "string") {
+      if (v.length > JSON_LIMITS.maxStringLength)
+        problems.push({ path, message: `Strings are at most ${JSON_LIMITS.maxStringLength} characters` });
+      continue;
+    }
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) problems.push({ path, message: "Numbers must be finite" });
+      continue;
+    }
+    if (v === null || typeof v !== "object") continue;
+    if (depth > JSON_LIMITS.maxDepth) {
+      problems.push({ path, message: `Values are nested at most ${JSON_LIMITS.maxDepth} levels deep` });
+      continue;
+    }
+    const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
+    if (!Array.isArray(v) && entries.length > JSON_LIMITS.maxKeysPerObject)
+      problems.push({ path, message: `Objects have at most ${JSON_LIMITS.maxKeysPerObject} keys` });
+    for (const [key, child] of entries) {
+      if (typeof key === "string" && (key.length === 0 || key.length > JSON_LIMITS.maxKeyLength))
+        problems.push({
+          path: [...path, key.slice(0, JSON_LIMITS.maxKeyLength)],
+          message: `Keys are 1-${JSON_LIMITS.maxKeyLength} characters`,
+        });
+      pending.push({ value: child, path: [...path, key], depth: depth + 1 });
+    }
+  }
+  if (problems.length === 0) {
+    const bytes = new TextEncoder().encode(JSON.stringify(value) ?? "").length;
+    if (bytes > JSON_LIMITS.maxBytes) problems.push({ path: [], message: `At most ${JSON_LIMITS.maxBytes} bytes as JSON (got ${bytes})` });
+  }
+  return problems;
+}
+
+function refineJsonBounds(value: unknown, ctx: z.RefinementCtx): void {
+  for (const problem of jsonBoundsProblems(value)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+}
+const JSON_LIMITS_TEXT = `at most ${JSON_LIMITS.maxDepth} levels deep and ${JSON_LIMITS.maxBytes} bytes, keys of 1-${JSON_LIMITS.maxKeyLength} characters, at most ${JSON_LIMITS.maxKeysPerObject} keys per object, strings of at most ${JSON_LIMITS.maxStringLength} characters`;
+
+/** A JSON object within JSON_LIMITS: the type of every free-form record that reaches storage. */
+export const JsonObject = z
+  .record(z.string(), z.unknown())
+  .superRefine(refineJsonBounds)
+  .openapi({ description: `A JSON object: ${JSON_LIMITS_TEXT}` });
+
+/** Any JSON value within JSON_LIMITS (a condition's comparison value). */
+export const JsonValue = z
+  .unknown()
+  .superRefine(refineJsonBounds)
+  .openapi({ description: `Any JSON value: ${JSON_LIMITS_TEXT}` });
 export const Weekday = z.enum(WEEKDAYS);
 
 const Name = z.string().min(1).max(100);
@@ -33,10 +113,10 @@ const TemplateId = z.string().min(1).max(100);
 export const ConditionOp = z.enum(["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists", "before", "after"]);
 export const CountOp = z.enum(["eq", "ne", "gt", "gte", "lt", "lte"]);
 
-const AttrCondition = z.object({ attr: Name, op: ConditionOp, value: z.unknown().optional() }).strict().openapi({
+const AttrCondition = z.object({ attr: Name, op: ConditionOp, value: JsonValue.optional() }).strict().openapi({
   description: "A contact attribute (system or custom); before/after take a date, epoch ms, or a duration meaning that long ago",
 });
-const PropCondition = z.object({ prop: Name, op: ConditionOp, value: z.unknown().optional() }).strict().openapi({
+const PropCondition = z.object({ prop: Name, op: ConditionOp, value: JsonValue.optional() }).strict().openapi({
   description: "A property of the triggering event; dotted paths reach into objects and arrays (items.0.sku)",
 });
 const TagCondition = z.object({ tag: Name }).strict();
@@ -197,7 +277,7 @@ const UpdateStep = z
     ...base,
     ...next,
     type: z.literal("update"),
-    set: z.record(Name, z.unknown()).optional().openapi({ description: "Attributes to merge; null removes one" }),
+    set: JsonObject.optional().openapi({ description: "Attributes to merge; null removes one" }),
     lifecycle_stage: z.string().min(1).max(50).optional(),
     add_tags: z.array(Name).max(50).optional(),
     remove_tags: z.array(Name).max(50).optional(),
@@ -224,7 +304,7 @@ const WebhookStep = z
     ...next,
     type: z.literal("webhook"),
     url: z.url({ protocol: /^https?$/ }),
-    body: z.record(z.string(), z.unknown()).optional(),
+    body: JsonObject.optional(),
   })
   .strict();
 

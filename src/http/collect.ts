@@ -13,6 +13,7 @@ import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
 import { findContact, normaliseEmail, upsertContact } from "../db/contacts";
 import type { EventInsert } from "../db/events";
+import { JsonObject } from "../flows/schema";
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
 import { verifyExpiringToken } from "../tracking/tokens";
 import { secretsEqual } from "./admin-auth";
@@ -20,7 +21,7 @@ import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 import { EventName } from "./events";
 import { createRouter } from "./router";
-import { emailInput } from "./shared-schemas";
+import { emailInput, SnippetTraits } from "./shared-schemas";
 
 const MAX_MESSAGES = 50;
 
@@ -30,9 +31,9 @@ const CollectMessage = z
     anonymous_id: z.string().min(8).max(100),
     type: z.enum(["page", "track", "identify"]),
     event: EventName.optional(),
-    properties: z.record(z.string(), z.unknown()).optional(),
+    properties: JsonObject.optional(),
     email: emailInput.optional(),
-    traits: z.record(z.string(), z.unknown()).optional(),
+    traits: SnippetTraits.optional(),
     url: z.string().max(2000).optional(),
     ts: z.number().int().min(0).max(8.64e15).optional(),
     nt: z.string().max(300).optional().openapi({ description: "The `_nt` identity a tracked email link carried" }),

@@ -6,15 +6,16 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { desc, eq } from "drizzle-orm";
 import { contactChangeEvents } from "../contact/changes";
 import { contactTimer, recordEvents } from "../contact/record-events";
+import type { Database } from "../db/client";
 import { eraseContactRows, findContact, upsertContact } from "../db/contacts";
 import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "../db/schema";
-import { isValidTimeZone } from "../flows/schedule";
+import { erasedAddressKey } from "../db/suppressions";
+import { JsonObject, TimeZone } from "../flows/schema";
 import { sendConfirmation } from "../tracking/consent";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput, isoTime } from "./shared-schemas";
 
-const attributeName = z.string().min(1).max(100);
 const tagName = z.string().trim().min(1).max(100);
 
 export const ContactInput = z
@@ -22,16 +23,8 @@ export const ContactInput = z
     email: emailInput,
     first_name: z.string().max(200).nullable().optional(),
     last_name: z.string().max(200).nullable().optional(),
-    timezone: z
-      .string()
-      .refine(isValidTimeZone, { message: "Unknown IANA time zone" })
-      .nullable()
-      .optional()
-      .openapi({ example: "Europe/Paris" }),
-    attributes: z
-      .record(attributeName, z.unknown())
-      .optional()
-      .openapi({ description: "Merged into the stored attributes; a null value removes one" }),
+    timezone: TimeZone.nullable().optional(),
+    attributes: JsonObject.optional().openapi({ description: "Merged into the stored attributes; a null value removes one" }),
     tags: z.array(tagName).max(100).optional().openapi({ description: "Added to the stored tags" }),
     lifecycle_stage: z.string().min(1).max(50).nullable().optional().openapi({ example: "lead" }),
     consent: z.enum(CONSENT_STATES).optional(),
@@ -163,10 +156,28 @@ const deleteRoute = createRoute({
 
 const RECENT_LIMIT = 50;
 
+/** A contact's attributes, all writes merged, stay under this: each write is bounded, their sum must be too (D1 rows stop at 2 MB). */
+export const MAX_STORED_ATTRIBUTES_BYTES = 256 * 1024;
+
+/** Refuses a write whose attributes, merged into the contact's stored ones, would outgrow MAX_STORED_ATTRIBUTES_BYTES. */
+async function assertAttributesFit(db: Database, email: string, attributes: Record<string, unknown> | undefined): Promise<void> {
+  if (!attributes) return;
+  const stored = await findContact(db, email);
+  if (!stored) return;
+  const merged: Record<string, unknown> = { ...stored.attributes, ...attributes };
+  for (const [key, value] of Object.entries(attributes)) if (value === null) delete merged[key];
+  const bytes = new TextEncoder().encode(JSON.stringify(merged)).length;
+  if (bytes > MAX_STORED_ATTRIBUTES_BYTES) {
+    const message = `The contact's attributes would take ${bytes} bytes; at most ${MAX_STORED_ATTRIBUTES_BYTES} are kept per contact`;
+    throw new ApiError(422, "attributes_too_large", message, [{ path: ["attributes"], code: "too_big", message }]);
+  }
+}
+
 export const contactRoutes = createRouter()
   .openapi(upsertRoute, async (c) => {
     const input = c.req.valid("json");
     const now = Date.now();
+    await assertAttributesFit(c.var.db, input.email, input.attributes);
     const { contact, created, changes } = await upsertContact(
       c.var.db,
       {
@@ -236,6 +247,6 @@ export const contactRoutes = createRouter()
     if (!contact) throw new ApiError(404, "not_found", "No such contact");
     // The object first: if erasing D1 then fails, a retry still finds the contact to erase.
     await contactTimer(c.env, contact.id).erase();
-    await eraseContactRows(c.var.db, contact);
+    await eraseContactRows(c.var.db, contact, await erasedAddressKey(c.var.config.SIGNING_SECRET, contact.email), Date.now());
     return c.body(null, 204);
   });

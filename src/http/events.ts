@@ -8,6 +8,7 @@ import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
 import { existingContactIds, normaliseEmail, resolveContactsByEmail } from "../db/contacts";
 import type { EventInsert } from "../db/events";
+import { JsonObject } from "../flows/schema";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput, instantInput } from "./shared-schemas";
@@ -28,7 +29,7 @@ export const EventInput = z
     email: emailInput.optional(),
     contact_id: z.string().min(1).max(100).optional(),
     name: EventName,
-    properties: z.record(z.string(), z.unknown()).optional(),
+    properties: JsonObject.optional(),
     value: z.number().finite().optional().openapi({ description: "Monetary value (e.g. an order's total)" }),
     ts: instantInput.optional(),
   })

@@ -1,5 +1,10 @@
-/** Schemas shared by several HTTP modules: the error body and timestamps. */
+/**
+ * Schemas shared by several HTTP modules: the error body, timestamps, emails, and the bounded inputs every entry
+ * validates once (the time zone and JSON bounds themselves live in the flow language, which the pure core shares).
+ */
 import { z } from "@hono/zod-openapi";
+import { isValidTimeZone } from "../flows/schedule";
+import { JsonObject } from "../flows/schema";
 
 export const ErrorSchema = z
   .object({
@@ -22,3 +27,20 @@ export const instantInput = z
 
 /** An email address as clients send it: trimmed and lower-cased before it is checked. */
 export const emailInput = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ format: "email", example: "ada@example.com" });
+
+/**
+ * The snippet's `traits`: bounded like every record. A time zone Intl does not know is dropped with a logged reason
+ * instead of failing the visitor's whole message (the page view or sign-up still counts).
+ */
+export const SnippetTraits = JsonObject.transform((traits) => {
+  const { timezone, ...rest } = traits;
+  if (timezone === undefined || (typeof timezone === "string" && isValidTimeZone(timezone))) return traits;
+  console.warn(
+    JSON.stringify({
+      level: "warn",
+      message: "snippet trait timezone dropped: unknown IANA time zone",
+      timezone: String(timezone).slice(0, 100),
+    }),
+  );
+  return rest;
+});

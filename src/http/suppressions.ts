@@ -6,7 +6,12 @@ import { createRouter, jsonResponse } from "./router";
 import { ErrorSchema, emailInput, isoTime } from "./shared-schemas";
 
 const Suppression = z
-  .object({ email: z.string(), reason: z.enum(["hard_bounce", "complaint", "manual"]), detail: z.string().nullable(), created_at: isoTime })
+  .object({
+    email: z.string(),
+    reason: z.enum(["hard_bounce", "complaint", "manual", "erased"]),
+    detail: z.string().nullable(),
+    created_at: isoTime,
+  })
   .openapi("Suppression");
 
 const Cursor = z
@@ -19,7 +24,7 @@ const routes = {
     method: "get",
     path: "/v1/suppressions",
     tags: ["suppressions"],
-    summary: "Suppressed addresses, newest first",
+    summary: "Suppressed addresses, newest first (erased people are kept only as a keyed hash, which is not listed)",
     request: {
       query: z.object({
         limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -57,7 +62,7 @@ export const suppressionRoutes = createRouter()
     );
   })
   .openapi(routes.lift, async (c) => {
-    if (!(await liftSuppression(c.var.db, c.req.valid("param").email)))
+    if (!(await liftSuppression(c.var.db, c.var.config.SIGNING_SECRET, c.req.valid("param").email)))
       throw new ApiError(404, "not_found", "That address is not suppressed");
     return c.body(null, 204);
   });

@@ -5,6 +5,7 @@ import type { TemplateRow } from "../db/schema";
 import { deleteTemplate, findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
+import { JsonObject } from "../flows/schema";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, isoTime } from "./shared-schemas";
@@ -71,7 +72,7 @@ const PreviewInput = z
     event: z
       .object({
         name: z.string().min(1).max(100),
-        properties: z.record(z.string(), z.unknown()).default({}),
+        properties: JsonObject.default({}),
         value: z.number().nullable().default(null),
       })
       .optional()
@@ -93,11 +94,11 @@ const Preview = z
   })
   .openapi("Preview");
 
+/** A template id as it may be created: 1-100 letters, digits, '.', '-' or '_' (the API and the dashboard editor). */
+export const TemplateId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "Template ids are 1-100 letters, digits, '.', '-' or '_'");
+
 const idParam = z.object({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "Template ids are 1-100 letters, digits, '.', '-' or '_'")
-    .openapi({ param: { name: "id", in: "path" }, example: "welcome-1" }),
+  id: TemplateId.openapi({ param: { name: "id", in: "path" }, example: "welcome-1" }),
 });
 const notFound = jsonResponse(ErrorSchema, "No such template");
 

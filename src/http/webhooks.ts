@@ -5,6 +5,7 @@
  * within 5 minutes), else 401; each svix-id is handled once. Events update the
  * message and flow back into the contact's flows as SPEC section 6 events.
  */
+import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import { Resend } from "resend";
 import { newEventId } from "../contact/changes";
@@ -15,23 +16,29 @@ import { suppress } from "../db/suppressions";
 import type { Env } from "../env";
 import { unsubscribeContact } from "../tracking/consent";
 import { recordEngagements } from "../tracking/engagement";
-import { ApiError } from "./errors";
+import { ApiError, validationError } from "./errors";
 import { createRouter } from "./router";
 
-interface ResendEvent {
-  type: string;
-  created_at?: string;
-  data?: {
-    email_id?: string;
-    to?: string[] | string;
-    bounce?: { type?: string; subType?: string; message?: string };
-    click?: { link?: string };
-  };
-}
+/** Provider text is signed, so it is cut to size rather than refused: a refused bounce would be retried forever, and lost. */
+const providerText = (max: number) => z.string().transform((s) => s.slice(0, max));
+
+/** The fields of a Resend event that Nurture reads; the rest of the payload is ignored. */
+const ResendEvent = z.object({
+  type: providerText(100).optional(),
+  created_at: providerText(100).optional(),
+  data: z
+    .object({
+      email_id: z.string().max(200).optional(),
+      bounce: z.object({ type: providerText(100).optional(), message: providerText(1000).optional() }).optional(),
+      click: z.object({ link: z.string().max(8192).optional() }).optional(),
+    })
+    .optional(),
+});
+type ResendEvent = z.infer<typeof ResendEvent>;
 
 type Tracked = Pick<MessageRow, "id" | "contactId" | "toEmail" | "flowId" | "stepId" | "variant">;
 
-function verify(secret: string | undefined, payload: string, headers: Headers): ResendEvent {
+function verify(secret: string | undefined, payload: string, headers: Headers): unknown {
   if (!secret) throw new ApiError(401, "unauthorized", "Webhook signatures cannot be checked: RESEND_WEBHOOK_SECRET is not set");
   try {
     // Only the verifier is used; it never calls the API, so no API key is needed.
@@ -43,7 +50,7 @@ function verify(secret: string | undefined, payload: string, headers: Headers): 
         signature: headers.get("svix-signature") ?? "",
       },
       webhookSecret: secret,
-    }) as ResendEvent;
+    });
   } catch {
     throw new ApiError(401, "invalid_signature", "The webhook signature is missing, wrong or too old");
   }
@@ -121,7 +128,9 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
 
 export const webhookRoutes = createRouter().post("/webhooks/resend", async (c) => {
   const payload = await c.req.text();
-  const event = verify(c.var.config.RESEND_WEBHOOK_SECRET, payload, c.req.raw.headers);
+  const parsed = ResendEvent.safeParse(verify(c.var.config.RESEND_WEBHOOK_SECRET, payload, c.req.raw.headers));
+  if (!parsed.success) throw validationError(parsed.error, "event");
+  const event = parsed.data;
   const svixId = c.req.header("svix-id")!;
   const now = Date.now();
   const db = c.var.db;

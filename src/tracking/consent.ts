@@ -10,6 +10,7 @@ import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
 import { findContact, upsertContact } from "../db/contacts";
 import { type ContactRow, messages } from "../db/schema";
+import { clearErasedKey } from "../db/suppressions";
 import { deliverMessagesNow } from "../delivery/sender";
 import type { Env } from "../env";
 import { readConfig } from "../env";
@@ -34,6 +35,7 @@ export async function unsubscribeContact(env: Env, db: Database, contactId: stri
 export async function confirmSubscription(env: Env, db: Database, contactId: string, now: number): Promise<ContactRow | null> {
   const contact = await findContact(db, contactId);
   if (!contact || contact.id !== contactId) return null;
+  await clearErasedKey(db, readConfig(env).SIGNING_SECRET, contact.email);
   if (contact.consent === "subscribed") return contact;
   const { contact: updated, changes } = await upsertContact(db, { email: contact.email, consent: "subscribed" }, now);
   await recordEvents(env, db, contactChangeEvents(contactId, changes, "subscribed", now), now);

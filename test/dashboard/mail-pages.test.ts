@@ -81,3 +81,15 @@ describe("the dev mailbox", () => {
     expect(res.res.headers.get("location")).toBe("/admin/login");
   });
 });
+
+describe("the template editor takes only ids the API could create", () => {
+  it("refuses to save a template under an over-long or malformed id, writing nothing", async () => {
+    const cookie = await login();
+    const csrf = csrfOf((await page("/admin/templates/t", cookie)).html);
+    for (const id of ["x".repeat(300), "%20bad%20id"]) {
+      const res = await post(`/admin/templates/${id}`, cookie, { _csrf: csrf, subject: "S", html: "<p>x</p>" });
+      expect(res.status).toBe(422);
+    }
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM templates").first("n")).toBe(0);
+  });
+});

@@ -127,3 +127,24 @@ describe("delivery events", () => {
     expect((await post(unknown.body, unknown.headers)).status).toBe(200);
   });
 });
+
+describe("a signed event is validated before anything is written", () => {
+  it("a signed event of the wrong shape is refused with 422 and leaves no receipt", async () => {
+    const wrong = signed({ type: "email.bounced", data: { email_id: 12345, bounce: "Permanent" } });
+    const res = await post(wrong.body, wrong.headers);
+    expect(res.status).toBe(422);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe("validation_failed");
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM webhook_receipts").first("n")).toBe(0);
+  });
+
+  it("a bounce with a huge message still suppresses the address, its detail cut to 1,000 characters", async () => {
+    await providerMessage();
+    const bounce = signed({
+      type: "email.bounced",
+      data: { email_id: "re_abc", bounce: { type: "Permanent", message: "x".repeat(50_000) } },
+    });
+    expect((await post(bounce.body, bounce.headers)).status).toBe(200);
+    const detail = await env.DB.prepare("SELECT detail FROM suppressions WHERE email = 'reader@example.com'").first<string>("detail");
+    expect(detail).toHaveLength(1000);
+  });
+});
