@@ -19,6 +19,7 @@ import { findContact, normaliseEmail, upsertContact } from "../db/contacts";
 import type { EventInsert } from "../db/events";
 import type { ContactRow } from "../db/schema";
 import { type Config, SNIPPET_TRAIT_FIELDS } from "../env";
+import { isValidTimeZone } from "../flows/schedule";
 import { sendConfirmation } from "../tracking/consent";
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
 import { verifyExpiringToken } from "../tracking/tokens";
@@ -132,7 +133,9 @@ function allowedTraits(config: Config, traits: Record<string, unknown> | undefin
     const value = traits?.[name];
     const field = SNIPPET_TRAIT_FIELDS[name as keyof typeof SNIPPET_TRAIT_FIELDS];
     if (field) {
-      if (typeof value === "string" && value.trim()) fields[field] = value.trim().slice(0, MAX_TRAIT_LENGTH);
+      const text = typeof value === "string" ? value.trim().slice(0, MAX_TRAIT_LENGTH) : "";
+      // A stranger's time zone that Intl does not know is dropped, never stored.
+      if (text && (field !== "timezone" || isValidTimeZone(text))) fields[field] = text;
     } else if (typeof value === "string") attributes[name] = value.slice(0, MAX_TRAIT_LENGTH);
     else if (typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) attributes[name] = value;
   }
@@ -155,13 +158,19 @@ async function signUp(c: Context<AppEnv>, m: CollectMessage & { email: string },
   return contact;
 }
 
-/** The contact an anonymous id is known as, learning it first from this message's proof: a valid signature or `_nt`. */
-async function resolveVisitor(c: Context<AppEnv>, m: CollectMessage, now: number): Promise<string | null> {
+/** A message as the handler works with it: `signed` when it is an identify whose `identity_signature` is valid. */
+type Admitted = CollectMessage & { signed: boolean };
+
+/**
+ * The contact an anonymous id is known as, learning it first from this message's proof: a valid signature or
+ * `_nt`.
+ */
+async function resolveVisitor(c: Context<AppEnv>, m: Admitted, now: number): Promise<string | null> {
   const db = c.var.db;
   let provenId: string | null = null;
   if (m.type === "identify" && m.email) {
     const contact = await signUp(c, { ...m, email: m.email }, now);
-    if (await identitySignatureValid(c.var.config, m.email, m.identity_signature)) provenId = contact.id;
+    if (m.signed) provenId = contact.id;
   }
   if (!provenId && m.nt) provenId = await identityContactId(c, m.nt, now);
   if (provenId) {
@@ -176,19 +185,27 @@ async function resolveVisitor(c: Context<AppEnv>, m: CollectMessage, now: number
 }
 
 /**
- * Counts the request against its rate limits before anything is written: the client IP's collect rate, each
- * identified address's rate, and the confirmation mails the IP can cause (addresses unknown or still pending).
+ * Checks identity signatures and counts the request against its rate limits before anything is written: the
+ * client IP's collect rate and, for identifies without a valid signature (a stranger's word), each address's
+ * rate and the confirmation mails the IP can cause (addresses unknown or still pending).
  */
-async function admit(c: Context<AppEnv>, messages: CollectMessage[]): Promise<void> {
+async function admit(c: Context<AppEnv>, messages: CollectMessage[]): Promise<Admitted[]> {
   const ip = clientIp(c);
   if (ip && !(await allowHit(c.env, "collect", ip))) throw rateLimited(c, "collect");
-  const addresses = new Set(messages.flatMap((m) => (m.type === "identify" && m.email ? [normaliseEmail(m.email)] : [])));
-  for (const email of addresses) {
+  const admitted = await Promise.all(
+    messages.map(async (m) => ({
+      ...m,
+      signed: m.type === "identify" && !!m.email && (await identitySignatureValid(c.var.config, m.email, m.identity_signature)),
+    })),
+  );
+  const unsigned = new Set(admitted.flatMap((m) => (m.type === "identify" && m.email && !m.signed ? [normaliseEmail(m.email)] : [])));
+  for (const email of unsigned) {
     if (!(await allowHit(c.env, "identify", email))) throw rateLimited(c, "identify");
     if (!ip) continue;
     const contact = await findContact(c.var.db, email);
     if ((!contact || contact.consent === "pending") && !(await allowHit(c.env, "signup", ip))) throw rateLimited(c, "signup");
   }
+  return admitted;
 }
 
 function toEvent(m: CollectMessage, contactId: string | null, now: number): EventInsert {
@@ -250,10 +267,10 @@ export const collectRoutes = createRouter()
     if (!siteKey || !(await Promise.all(messages.map((m) => secretsEqual(m.site_key, siteKey)))).every(Boolean)) {
       throw new ApiError(401, "unauthorized", "Unknown site key");
     }
-    await admit(c, messages);
+    const admitted = await admit(c, messages);
     const now = Date.now();
     const events: EventInsert[] = [];
-    for (const m of messages) events.push(toEvent(m, await resolveVisitor(c, m, now), now));
+    for (const m of admitted) events.push(toEvent(m, await resolveVisitor(c, m, now), now));
     await recordEvents(c.env, c.var.db, events, now);
     return c.body(null, 202);
   });

@@ -322,11 +322,15 @@ describe("rate limits on collect", () => {
     expect((await collectFrom("203.0.113.8", page)).status).toBe(202);
   });
 
-  it("identify is rate-limited per address, whatever the IP", async () => {
+  it("identify without a signature is rate-limited per address, whatever the IP", async () => {
     const identify = { ...visitor, type: "identify", email: "target@example.com" };
     for (let i = 0; i < 10; i++) expect((await collectFrom(`198.51.100.${i}`, identify)).status).toBe(202);
     expect((await collectFrom("198.51.100.99", identify)).status).toBe(429);
     expect((await collectFrom("198.51.100.99", { ...identify, email: "other@example.com" })).status).toBe(202);
+    // The real customer, signed in and vouched for by the shop's backend, is not locked out by a stranger.
+    const signed = { ...identify, identity_signature: await identitySignature("target@example.com") };
+    expect((await collectFrom("198.51.100.99", signed)).status).toBe(202);
+    expect(await linkedContact(visitor.anonymous_id)).toBe((await contactByEmail("target@example.com"))?.id);
   });
 
   it("one IP can sign up at most 10 addresses an hour, so it cannot mail-bomb a list", async () => {
