@@ -15,7 +15,7 @@ import { sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
-import { findContact, normaliseEmail, upsertContact } from "../db/contacts";
+import { createContactIfAbsent, findContact, normaliseEmail } from "../db/contacts";
 import type { EventInsert } from "../db/events";
 import type { ContactRow } from "../db/schema";
 import { type Config, SNIPPET_TRAIT_FIELDS } from "../env";
@@ -142,24 +142,29 @@ function allowedTraits(config: Config, traits: Record<string, unknown> | undefin
   return { fields, attributes };
 }
 
-/**
- * An identify's effect on contacts: an unknown address becomes a `pending` contact with the allow-listed
- * traits and gets the confirmation email; a known one is left exactly as it is (a still-pending one is sent
- * the confirmation again, at most once a day). Returns the contact.
- */
-async function signUp(c: Context<AppEnv>, m: CollectMessage & { email: string }, now: number): Promise<ContactRow> {
-  const db = c.var.db;
-  let contact = await findContact(db, m.email);
-  if (!contact) {
-    const { fields, attributes } = allowedTraits(c.var.config, m.traits);
-    ({ contact } = await upsertContact(db, { email: m.email, ...fields, attributes, consent: "pending" }, now));
-  }
-  if (contact.consent === "pending") await sendConfirmation(c.env, db, contact, now);
-  return contact;
-}
-
 /** A message as the handler works with it: `signed` when it is an identify whose `identity_signature` is valid. */
 type Admitted = CollectMessage & { signed: boolean };
+
+/**
+ * An identify's effect on contacts: an unknown address becomes a `pending` contact with the allow-listed
+ * traits and gets the confirmation email; a known one is left exactly as it is. A still-pending one that signs
+ * up again (an unsigned identify: a form, not a logged-in page view) is sent the confirmation again, at most
+ * once a day. Returns the contact.
+ */
+async function signUp(c: Context<AppEnv>, m: Admitted & { email: string }, now: number): Promise<ContactRow> {
+  const db = c.var.db;
+  const known = await findContact(db, m.email);
+  if (known) {
+    if (known.consent === "pending" && !m.signed) await sendConfirmation(c.env, db, known, now);
+    return known;
+  }
+  const { fields, attributes } = allowedTraits(c.var.config, m.traits);
+  const created = await createContactIfAbsent(db, { email: m.email, ...fields, attributes, consent: "pending" }, now);
+  // Created meanwhile by another request: that contact is left as it is.
+  if (!created) return (await findContact(db, m.email))!;
+  await sendConfirmation(c.env, db, created, now);
+  return created;
+}
 
 /**
  * The contact an anonymous id is known as, learning it first from this message's proof: a valid signature or
