@@ -45,9 +45,10 @@ export class Throttle extends DurableObject<Env> {
     return true;
   }
 
-  /** Whether the window's limit is reached, counting nothing. */
+  /** Whether the window's limit is reached, counting (and writing) nothing. */
   async exhausted(limit: number, windowMs: number): Promise<boolean> {
-    return (await this.current(windowMs)).count >= limit;
+    const stored = await this.ctx.storage.get<Window>("window");
+    return !!stored && stored.start + windowMs > Date.now() && stored.count >= limit;
   }
 
   override async alarm(): Promise<void> {
