@@ -13,6 +13,7 @@ export default defineConfig({
           ADMIN_API_KEY: "test-admin-key-0123456789",
           SIGNING_SECRET: "test-signing-secret-0123456789",
           SITE_KEY: "site_test",
+          IDENTITY_SECRET: "test-identity-secret-0123456789",
           PUBLIC_URL: "https://nurture.test",
           SHOP_NAME: "Tea Co",
           SHOP_URL: "https://shop.test",

@@ -23,6 +23,7 @@ function ensureDevVars() {
     "# Local secrets for `npm start`, generated once. Not committed (.gitignore).",
     `ADMIN_API_KEY=${key(24)}`,
     `SIGNING_SECRET=${key(32)}`,
+    `IDENTITY_SECRET=${key(32)}`,
     `SITE_KEY=site_${key(12)}`,
     "# Leave RESEND_API_KEY unset to send to the dev mailbox at /admin/mailbox.",
     "# RESEND_API_KEY=re_...",

@@ -5,12 +5,17 @@
  */
 import { z } from "zod";
 import type { ContactTimer } from "./contact/contact-timer";
+import { SYSTEM_ATTRIBUTES } from "./flows/conditions";
+import type { Throttle } from "./http/throttle";
 
 export interface Env {
   DB: D1Database;
   CONTACT_TIMER: DurableObjectNamespace<ContactTimer>;
+  THROTTLE: DurableObjectNamespace<Throttle>;
   ADMIN_API_KEY?: string;
   SITE_KEY?: string;
+  IDENTITY_SECRET?: string;
+  SNIPPET_TRAITS?: string;
   ALLOWED_ORIGINS?: string;
   SIGNING_SECRET?: string;
   PUBLIC_URL?: string;
@@ -48,10 +53,38 @@ const windowMs = (fallback: string) =>
       return Number(m[1]) * WINDOW_UNIT_MS[m[2] as keyof typeof WINDOW_UNIT_MS];
     });
 
+/** Contact fields a snippet `identify` may set, by trait name; every other allowed trait becomes an attribute. */
+export const SNIPPET_TRAIT_FIELDS = { first_name: "firstName", last_name: "lastName", timezone: "timezone" } as const;
+
+/**
+ * Names a shop can never allow from the snippet: system fields (consent, money, counters) other than the
+ * contact fields above, tags, and the suppression flag.
+ */
+const FORBIDDEN_SNIPPET_TRAITS: ReadonlySet<string> = new Set([
+  ...SYSTEM_ATTRIBUTES.filter((name) => !(name in SNIPPET_TRAIT_FIELDS)),
+  "tags",
+  "suppressed",
+]);
+
 const configSchema = z.object({
   ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters"),
   SIGNING_SECRET: z.string().min(16, "SIGNING_SECRET must be at least 16 characters"),
   SITE_KEY: optionalText,
+  /** HMAC key the shop's backend signs a logged-in customer's email with (`identity_signature`); unset → no signatures. */
+  IDENTITY_SECRET: optionalText.pipe(z.string().min(16, "IDENTITY_SECRET must be at least 16 characters").optional()),
+  /** Traits a snippet `identify` may set on a new contact (comma-separated); default first and last name. */
+  SNIPPET_TRAITS: optionalText.transform((v, ctx) => {
+    const names = (v ?? "first_name,last_name")
+      .split(",")
+      .map((n) => n.trim())
+      .filter(Boolean);
+    const forbidden = names.filter((n) => FORBIDDEN_SNIPPET_TRAITS.has(n) || !/^[A-Za-z_][\w-]{0,63}$/.test(n));
+    if (forbidden.length > 0) {
+      ctx.addIssue({ code: "custom", message: `the snippet may never set ${forbidden.join(", ")}` });
+      return z.NEVER;
+    }
+    return names;
+  }),
   ALLOWED_ORIGINS: optionalText.transform((v) =>
     (v ?? "")
       .split(",")

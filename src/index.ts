@@ -1,4 +1,4 @@
-/** Worker entry: HTTP through the Hono app, cron through `scheduled`, and the ContactTimer class. */
+/** Worker entry: HTTP through the Hono app, cron through `scheduled`, and the Durable Object classes. */
 import { createApp } from "./app";
 import { scheduleTimeTriggers } from "./contact/time-triggers";
 import { openDatabase } from "./db/client";
@@ -7,6 +7,7 @@ import type { Env } from "./env";
 import { decideWinners } from "./reports/abtest";
 
 export { ContactTimer } from "./contact/contact-timer";
+export { Throttle } from "./http/throttle";
 
 const app = createApp();
 

@@ -1,3 +1,5 @@
+import type { EventSource } from "../db/schema";
+
 /**
  * A value parsed from JSON. Kept non-recursive on purpose: the RPC stub types
  * cannot expand a recursive JSON type, and `unknown` does not cross RPC at all.
@@ -11,7 +13,7 @@ export interface ContactEvent {
   name: string;
   properties: Record<string, JsonValue>;
   value: number | null;
-  source: "api" | "collect" | "system" | "webhook";
+  source: EventSource;
   machine: boolean;
   messageId: string | null;
   /** When it happened (ms since epoch). */

@@ -288,6 +288,7 @@ export class ContactTimer extends DurableObject<Env> {
       const attribute =
         event.name === "attribute_changed" && typeof event.properties.attribute === "string" ? event.properties.attribute : null;
       for (const flow of await this.triggeredBy(pass, event.name, attribute)) {
+        if (!mayStartFrom(flow, event, pass.contact)) continue;
         pass.flows.set(flow.id, flow);
         const def = flow.definition;
         if ("segment_entered" in def.trigger) await this.segmentTrigger(pass, flow, def.trigger.segment_entered, event);
@@ -473,7 +474,17 @@ export class ContactTimer extends DurableObject<Env> {
 }
 
 function toFlowEvent(e: ContactEvent): FlowEvent {
-  return { id: e.id, name: e.name, properties: e.properties, value: e.value, ts: e.ts, machine: e.machine, messageId: e.messageId };
+  const { id, name, properties, value, ts, machine, messageId, source } = e;
+  return { id, name, properties, value, ts, machine, messageId, source };
+}
+
+/**
+ * Behind the rule that the site key links no browser without proof: a snippet event of a contact who never
+ * confirmed starts no transactional or notify flow, the mail a stranger could otherwise aim at anyone.
+ */
+function mayStartFrom(flow: StoredFlow, event: FlowEvent, contact: ContactFacts): boolean {
+  if (event.source !== "snippet" || contact.consent !== "pending") return true;
+  return !flow.definition.settings?.transactional && !flow.definition.steps.some((s) => s.type === "notify");
 }
 
 /** POSTs a flow's webhook once; the id header lets the receiver drop a repeat. Failures are logged, not retried. */

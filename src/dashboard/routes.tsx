@@ -16,9 +16,10 @@ import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import type { Config, Env } from "../env";
-import { secretsEqual } from "../http/admin-auth";
+import { checkAdminKey } from "../http/admin-auth";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
+import { THROTTLE_RULES } from "../http/throttle";
 import { libraryEntry } from "../library/catalog";
 import { installEntry } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
@@ -122,8 +123,12 @@ dashboardRoutes.post("/admin/login", async (c) => {
   if (!sameOrigin(c)) return render(c, <LoginPage error="This form did not come from this site." />, 403);
   const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
   const key = typeof form.key === "string" ? form.key.slice(0, MAX_FIELD) : "";
-  if (!key || !(await secretsEqual(key, c.var.config.ADMIN_API_KEY)))
-    return render(c, <LoginPage error="That is not the admin key." />, 401);
+  const verdict = await checkAdminKey(c, c.env, c.var.config.ADMIN_API_KEY, key);
+  if (verdict === "throttled") {
+    c.header("Retry-After", String(THROTTLE_RULES.adminFailure.windowMs / 1000));
+    return render(c, <LoginPage error="Too many failed attempts. Wait a few minutes and try again." />, 429);
+  }
+  if (verdict === "rejected") return render(c, <LoginPage error="That is not the admin key." />, 401);
   await startSession(c, c.var.config, Date.now());
   return c.redirect("/admin", 303);
 });

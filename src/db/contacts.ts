@@ -127,6 +127,31 @@ export async function upsertContact(
   return { contact, created: !before, changes: diffContact(before, contact) };
 }
 
+/** Creates a contact only if its email is unknown (never touching an existing one); undefined when it existed. */
+export async function createContactIfAbsent(
+  db: Database,
+  fields: Pick<ContactPatch, "email" | "firstName" | "lastName" | "timezone" | "attributes" | "consent">,
+  now: number,
+): Promise<ContactRow | undefined> {
+  return db
+    .insert(contacts)
+    .values({
+      id: newContactId(),
+      email: normaliseEmail(fields.email),
+      firstName: fields.firstName ?? null,
+      lastName: fields.lastName ?? null,
+      timezone: fields.timezone ?? null,
+      consent: fields.consent ?? "subscribed",
+      consentChangedAt: now,
+      attributes: fields.attributes ?? {},
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing({ target: contacts.email })
+    .returning()
+    .get();
+}
+
 /**
  * Resolves emails to contact ids, creating the contacts that do not exist yet
  * (consent `subscribed`, as for a contact the shop's backend reports).

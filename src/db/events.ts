@@ -33,7 +33,10 @@ export async function insertEvents(db: Database, rows: EventInsert[], now: numbe
   return new Set(inserted.map((r) => r.id));
 }
 
-/** Adds newly stored `order_placed` events to their contacts' order count, total spent and last order time. */
+/**
+ * Adds newly stored `order_placed` events to their contacts' order count, total spent and last order time.
+ * Snippet events never count: only the admin API and connectors carry money (SPEC section 11).
+ */
 export async function applyOrderTotals(db: Database, newEventIds: Iterable<string>): Promise<void> {
   const ids = JSON.stringify([...newEventIds]);
   await db.run(sql`UPDATE contacts SET
@@ -42,6 +45,7 @@ export async function applyOrderTotals(db: Database, newEventIds: Iterable<strin
       last_order_at = max(coalesce(last_order_at, 0), o.last)
     FROM (SELECT contact_id, count(*) AS n, sum(coalesce(value, 0)) AS v, max(ts) AS last
           FROM events WHERE id IN (SELECT value FROM json_each(${ids})) AND name = 'order_placed' AND contact_id IS NOT NULL
+            AND source <> 'snippet'
           GROUP BY contact_id) AS o
     WHERE contacts.id = o.contact_id`);
 }

@@ -41,6 +41,10 @@ export const contacts = sqliteTable(
 export type ContactRow = typeof contacts.$inferSelect;
 export type NewContactRow = typeof contacts.$inferInsert;
 
+/** Where an event came from; `snippet` events were sent with the public site key (SPEC section 11). */
+export const EVENT_SOURCES = ["api", "snippet", "system", "webhook"] as const;
+export type EventSource = (typeof EVENT_SOURCES)[number];
+
 /** Every event, from the API, the snippet or the system. `id` is the client's idempotency id when given. */
 export const events = sqliteTable(
   "events",
@@ -51,7 +55,7 @@ export const events = sqliteTable(
     name: text("name").notNull(),
     properties: text("properties", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
     value: real("value"),
-    source: text("source", { enum: ["api", "collect", "system", "webhook"] }).notNull(),
+    source: text("source", { enum: EVENT_SOURCES }).notNull(),
     /** Opens and clicks by proxies and scanners: kept, but never start flows or count in rates. */
     machine: integer("machine", { mode: "boolean" }).notNull().default(false),
     messageId: text("message_id"),

@@ -26,6 +26,8 @@ export interface FlowEvent extends EventFacts {
   id: string;
   machine: boolean;
   messageId: string | null;
+  /** Where the event came from (`snippet`: the public site key); absent for the engine's own trigger events. */
+  source?: string;
 }
 
 /** Why an enrollment ended. */

@@ -1,19 +1,26 @@
 /**
- * The site snippet's surface: `GET /s.js` and `POST /v1/collect` (public,
- * authorised by SITE_KEY, which can write events and nothing else; CORS and
- * the Origin check limit it to ALLOWED_ORIGINS). Visitors are anonymous ids
- * until they identify (an email) or arrive through a tracked link (`_nt`);
- * then their earlier events are stitched to the contact. Answers 202 with
- * nothing in it: the public learns nothing about contacts.
+ * The site snippet's surface: `GET /s.js` and `POST /v1/collect`, and the
+ * public site key's reach (SPEC section 11). The key is in every page's
+ * source, so anything it sends is a stranger's word: it describes what a
+ * visitor does (events marked `snippet`, never system names, never money),
+ * and ties a browser to a contact only with proof — a signed `_nt` identity
+ * or an `identity_signature` the shop's backend computed. Without proof an
+ * `identify` can only add an unknown address as a `pending` contact, which
+ * gets the confirmation email; a known address changes nothing. Requests are
+ * rate-limited per client IP and per address. Answers 202 with nothing in it:
+ * the public learns nothing about contacts.
  */
 import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
-import { findContact, normaliseEmail, upsertContact } from "../db/contacts";
+import { createContactIfAbsent, findContact, normaliseEmail } from "../db/contacts";
 import type { EventInsert } from "../db/events";
+import type { ContactRow } from "../db/schema";
+import { type Config, SNIPPET_TRAIT_FIELDS } from "../env";
 import { JsonObject } from "../flows/schema";
+import { sendConfirmation } from "../tracking/consent";
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
 import { verifyExpiringToken } from "../tracking/tokens";
 import { secretsEqual } from "./admin-auth";
@@ -22,8 +29,38 @@ import { ApiError } from "./errors";
 import { EventName } from "./events";
 import { createRouter } from "./router";
 import { emailInput, SnippetTraits } from "./shared-schemas";
+import { allowHit, clientIp, rateLimited } from "./throttle";
 
 const MAX_MESSAGES = 50;
+const MAX_TRAIT_LENGTH = 200;
+
+/**
+ * Event names only Nurture itself emits (SPEC section 6) or that the snippet's own message types stand for
+ * (`page` → page_viewed, `identify` → identified), plus the time and segment triggers' names. A `track` of
+ * one of them, or of any `email_*` name, is refused: a stranger cannot forge deliveries, bounces,
+ * unsubscribes, opt-ins or profile changes.
+ */
+export const SYSTEM_EVENT_NAMES: ReadonlySet<string> = new Set([
+  "email_sent",
+  "email_delivered",
+  "email_opened",
+  "email_clicked",
+  "email_bounced",
+  "email_complained",
+  "unsubscribed",
+  "subscribed",
+  "page_viewed",
+  "identified",
+  "attribute_changed",
+  "segment_entered",
+  "date_reached",
+  "inactive",
+]);
+
+/** Whether the public site key may never send this event name. */
+export function isSystemEventName(name: string): boolean {
+  return SYSTEM_EVENT_NAMES.has(name) || name.startsWith("email_");
+}
 
 const CollectMessage = z
   .object({
@@ -37,16 +74,22 @@ const CollectMessage = z
     url: z.string().max(2000).optional(),
     ts: z.number().int().min(0).max(8.64e15).optional(),
     nt: z.string().max(300).optional().openapi({ description: "The `_nt` identity a tracked email link carried" }),
+    identity_signature: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, "An identity signature is 64 hex digits")
+      .optional()
+      .openapi({ description: "HMAC-SHA256 of the lowercased email with IDENTITY_SECRET, hex, rendered by the shop's backend" }),
   })
   .strict()
+  .refine((m) => m.type !== "track" || m.event === undefined || !isSystemEventName(m.event), {
+    message: "This is a system event name; the snippet cannot send it",
+    path: ["event"],
+  })
   .refine((m) => m.type !== "track" || m.event !== undefined, { message: "A track message needs an event name", path: ["event"] })
   .refine((m) => m.type !== "identify" || m.email !== undefined, { message: "An identify message needs an email", path: ["email"] });
 type CollectMessage = z.infer<typeof CollectMessage>;
 
 const CollectBody = z.union([CollectMessage, z.array(CollectMessage).min(1).max(MAX_MESSAGES)]);
-
-/** Names the snippet may set on a contact; consent, lifecycle and system fields are not among them. */
-const TRAIT_FIELDS = { first_name: "firstName", last_name: "lastName", timezone: "timezone" } as const;
 
 function allowedOrigin(c: Context<AppEnv>): string | null {
   const origin = c.req.header("origin");
@@ -61,41 +104,113 @@ function corsHeaders(c: Context<AppEnv>, origin: string) {
   c.header("Access-Control-Max-Age", "86400");
 }
 
-/** The contact an anonymous id is known as, learning it from an identify or an `_nt` identity first. */
-async function resolveVisitor(c: Context<AppEnv>, m: CollectMessage, now: number): Promise<string | null> {
-  const db = c.var.db;
-  let contactId: string | null = null;
-  if (m.type === "identify" && m.email) {
-    const existing = await findContact(db, normaliseEmail(m.email));
-    const traits: Record<string, unknown> = {};
-    const fields: Record<string, string> = {};
-    for (const [name, value] of Object.entries(m.traits ?? {})) {
-      const field = TRAIT_FIELDS[name as keyof typeof TRAIT_FIELDS];
-      if (field && typeof value === "string") fields[field] = value.slice(0, 200);
-      else if (!field) traits[name] = value;
-    }
-    // A visitor met on the site has not opted in to marketing: new contacts start `pending`.
-    const { contact } = await upsertContact(
-      db,
-      { email: m.email, ...fields, attributes: traits, ...(existing ? {} : { consent: "pending" }) },
-      now,
-    );
-    contactId = contact.id;
-  } else if (m.nt) {
-    const fields = await verifyExpiringToken(c.var.config.SIGNING_SECRET, "identity", m.nt, now);
-    // An identity outlives nothing: a contact erased since the link was followed stays erased.
-    const [known] = fields ? await db.all<{ id: string }>(sql`SELECT id FROM contacts WHERE id = ${fields[0]!}`) : [];
-    contactId = known?.id ?? null;
+/** The contact id a signed `_nt` identity names, if it still exists. */
+async function identityContactId(c: Context<AppEnv>, nt: string, now: number): Promise<string | null> {
+  const fields = await verifyExpiringToken(c.var.config.SIGNING_SECRET, "identity", nt, now);
+  // An identity outlives nothing: a contact erased since the link was followed stays erased.
+  const [known] = fields ? await c.var.db.all<{ id: string }>(sql`SELECT id FROM contacts WHERE id = ${fields[0]!}`) : [];
+  return known?.id ?? null;
+}
+
+const encoder = new TextEncoder();
+
+/** Whether `signature` is HMAC-SHA256(IDENTITY_SECRET, lowercased email) in hex; always false without the secret. */
+async function identitySignatureValid(config: Config, email: string, signature: string | undefined): Promise<boolean> {
+  if (!signature || !config.IDENTITY_SECRET) return false;
+  const key = await crypto.subtle.importKey("raw", encoder.encode(config.IDENTITY_SECRET), { name: "HMAC", hash: "SHA-256" }, false, [
+    "verify",
+  ]);
+  const mac = Uint8Array.from(signature.match(/../g)!, (byte) => Number.parseInt(byte, 16));
+  // Web Crypto's verify compares in constant time.
+  return crypto.subtle.verify("HMAC", key, mac, encoder.encode(normaliseEmail(email)));
+}
+
+/** The allow-listed traits (SNIPPET_TRAITS) as contact fields and attributes; other names and non-scalar values are dropped. */
+function allowedTraits(config: Config, traits: Record<string, unknown> | undefined) {
+  const fields: Partial<Record<(typeof SNIPPET_TRAIT_FIELDS)[keyof typeof SNIPPET_TRAIT_FIELDS], string>> = {};
+  const attributes: Record<string, string | number | boolean> = {};
+  for (const name of config.SNIPPET_TRAITS) {
+    const value = traits?.[name];
+    const field = SNIPPET_TRAIT_FIELDS[name as keyof typeof SNIPPET_TRAIT_FIELDS];
+    if (field) {
+      const text = typeof value === "string" ? value.trim().slice(0, MAX_TRAIT_LENGTH) : "";
+      // SnippetTraits has already dropped a time zone that Intl does not know.
+      if (text) fields[field] = text;
+    } else if (typeof value === "string") attributes[name] = value.slice(0, MAX_TRAIT_LENGTH);
+    else if (typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) attributes[name] = value;
   }
-  if (contactId) {
-    await db.run(sql`INSERT INTO identities (anonymous_id, contact_id, created_at) VALUES (${m.anonymous_id}, ${contactId}, ${now})
+  return { fields, attributes };
+}
+
+/** A message as the handler works with it: `signed` when it is an identify whose `identity_signature` is valid. */
+type Admitted = CollectMessage & { signed: boolean };
+
+/**
+ * An identify's effect on contacts: an unknown address becomes a `pending` contact with the allow-listed
+ * traits and gets the confirmation email; a known one is left exactly as it is. A still-pending one that signs
+ * up again (an unsigned identify: a form, not a logged-in page view) is sent the confirmation again, at most
+ * once a day. Returns the contact.
+ */
+async function signUp(c: Context<AppEnv>, m: Admitted & { email: string }, now: number): Promise<ContactRow> {
+  const db = c.var.db;
+  const known = await findContact(db, m.email);
+  if (known) {
+    if (known.consent === "pending" && !m.signed) await sendConfirmation(c.env, db, known, now);
+    return known;
+  }
+  const { fields, attributes } = allowedTraits(c.var.config, m.traits);
+  const created = await createContactIfAbsent(db, { email: m.email, ...fields, attributes, consent: "pending" }, now);
+  // Created meanwhile by another request: that contact is left as it is.
+  if (!created) return (await findContact(db, m.email))!;
+  await sendConfirmation(c.env, db, created, now);
+  return created;
+}
+
+/**
+ * The contact an anonymous id is known as, learning it first from this message's proof: a valid signature or
+ * `_nt`.
+ */
+async function resolveVisitor(c: Context<AppEnv>, m: Admitted, now: number): Promise<string | null> {
+  const db = c.var.db;
+  let provenId: string | null = null;
+  if (m.type === "identify" && m.email) {
+    const contact = await signUp(c, { ...m, email: m.email }, now);
+    if (m.signed) provenId = contact.id;
+  }
+  if (!provenId && m.nt) provenId = await identityContactId(c, m.nt, now);
+  if (provenId) {
+    await db.run(sql`INSERT INTO identities (anonymous_id, contact_id, created_at) VALUES (${m.anonymous_id}, ${provenId}, ${now})
       ON CONFLICT(anonymous_id) DO UPDATE SET contact_id = excluded.contact_id`);
     // Stitch the visitor's anonymous history to the contact.
-    await db.run(sql`UPDATE events SET contact_id = ${contactId} WHERE anonymous_id = ${m.anonymous_id} AND contact_id IS NULL`);
-    return contactId;
+    await db.run(sql`UPDATE events SET contact_id = ${provenId} WHERE anonymous_id = ${m.anonymous_id} AND contact_id IS NULL`);
+    return provenId;
   }
   const [known] = await db.all<{ contact_id: string }>(sql`SELECT contact_id FROM identities WHERE anonymous_id = ${m.anonymous_id}`);
   return known?.contact_id ?? null;
+}
+
+/**
+ * Checks identity signatures and counts the request against its rate limits before anything is written: the
+ * client IP's collect rate and, for identifies without a valid signature (a stranger's word), each address's
+ * rate and the confirmation mails the IP can cause (addresses unknown or still pending).
+ */
+async function admit(c: Context<AppEnv>, messages: CollectMessage[]): Promise<Admitted[]> {
+  const ip = clientIp(c);
+  if (ip && !(await allowHit(c.env, "collect", ip))) throw rateLimited(c, "collect");
+  const admitted = await Promise.all(
+    messages.map(async (m) => ({
+      ...m,
+      signed: m.type === "identify" && !!m.email && (await identitySignatureValid(c.var.config, m.email, m.identity_signature)),
+    })),
+  );
+  const unsigned = new Set(admitted.flatMap((m) => (m.type === "identify" && m.email && !m.signed ? [normaliseEmail(m.email)] : [])));
+  for (const email of unsigned) {
+    if (!(await allowHit(c.env, "identify", email))) throw rateLimited(c, "identify");
+    if (!ip) continue;
+    const contact = await findContact(c.var.db, email);
+    if ((!contact || contact.consent === "pending") && !(await allowHit(c.env, "signup", ip))) throw rateLimited(c, "signup");
+  }
+  return admitted;
 }
 
 function toEvent(m: CollectMessage, contactId: string | null, now: number): EventInsert {
@@ -108,7 +223,7 @@ function toEvent(m: CollectMessage, contactId: string | null, now: number): Even
     name,
     properties: { ...(m.properties ?? {}), ...(m.url ? { url: m.url } : {}) },
     value: null,
-    source: "collect",
+    source: "snippet",
     machine: false,
     messageId: null,
     ts,
@@ -157,9 +272,10 @@ export const collectRoutes = createRouter()
     if (!siteKey || !(await Promise.all(messages.map((m) => secretsEqual(m.site_key, siteKey)))).every(Boolean)) {
       throw new ApiError(401, "unauthorized", "Unknown site key");
     }
+    const admitted = await admit(c, messages);
     const now = Date.now();
     const events: EventInsert[] = [];
-    for (const m of messages) events.push(toEvent(m, await resolveVisitor(c, m, now), now));
+    for (const m of admitted) events.push(toEvent(m, await resolveVisitor(c, m, now), now));
     await recordEvents(c.env, c.var.db, events, now);
     return c.body(null, 202);
   });

@@ -4,7 +4,7 @@
  * (default 5 days), else to the last email they opened within the open window
  * (default 1 day). The order's value and one conversion go to that email's
  * flow, step and variant, on the order's UTC day. Machine opens and clicks
- * never count. Lookups use `events_contact_name_ts_idx` (contact, name, ts).
+ * never count, nor do orders the public snippet reports. Lookups use `events_contact_name_ts_idx` (contact, name, ts).
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
@@ -37,7 +37,7 @@ export async function attributeOrders(db: Database, eventIdsJson: string, window
              ORDER BY c.ts DESC, c.id DESC LIMIT 1)) AS touch_id
         FROM events o
         WHERE o.id IN (SELECT value FROM json_each(${eventIdsJson})) AND o.name = 'order_placed'
-          AND o.value IS NOT NULL AND o.contact_id IS NOT NULL
+          AND o.value IS NOT NULL AND o.contact_id IS NOT NULL AND o.source <> 'snippet'
       ) AS o
       JOIN events t ON t.id = o.touch_id
       LEFT JOIN messages m ON m.id = t.message_id

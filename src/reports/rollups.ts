@@ -14,7 +14,8 @@
  *   batches racing on one message, or arriving out of time order, still count
  *   it exactly once;
  * - machine opens and clicks are counted apart and never in unique counts;
- * - `order_placed` with a value is attributed (see attribution.ts).
+ * - `order_placed` with a value is attributed (see attribution.ts);
+ * - events the public snippet sent never move a counter (SPEC section 11).
  * It must only be given events that were newly stored: it is not idempotent.
  */
 import { sql } from "drizzle-orm";
@@ -76,7 +77,7 @@ export async function rollupEvents(
           SELECT 1 FROM events p WHERE p.message_id = e.message_id AND p.name = 'email_clicked' AND p.machine = 0
             AND p.rowid < e.rowid)) AS first_click
       FROM events e LEFT JOIN messages m ON m.id = e.message_id
-      WHERE e.id IN (SELECT value FROM json_each(${ids})) AND e.name IN (${emailEventList})
+      WHERE e.id IN (SELECT value FROM json_each(${ids})) AND e.name IN (${emailEventList}) AND e.source <> 'snippet'
     ) WHERE true
     GROUP BY flow_id, day, step_id, variant
     ON CONFLICT (flow_id, day, step_id, variant) DO UPDATE SET

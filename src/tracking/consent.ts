@@ -31,27 +31,60 @@ export async function unsubscribeContact(env: Env, db: Database, contactId: stri
   return true;
 }
 
-/** Confirms a pending double opt-in: the contact becomes subscribed and `subscribed` starts their welcome flows. */
-export async function confirmSubscription(env: Env, db: Database, contactId: string, now: number): Promise<ContactRow | null> {
-  const contact = await findContact(db, contactId);
-  if (!contact || contact.id !== contactId) return null;
-  await clearErasedKey(db, readConfig(env).SIGNING_SECRET, contact.email);
-  if (contact.consent === "subscribed") return contact;
-  const { contact: updated, changes } = await upsertContact(db, { email: contact.email, consent: "subscribed" }, now);
-  await recordEvents(env, db, contactChangeEvents(contactId, changes, "subscribed", now), now);
-  return updated;
+/** Where a double opt-in link stands: it confirms only while consent has not changed since it was issued. */
+export type ConfirmationState = "valid" | "already_confirmed" | "no_longer_valid";
+
+/**
+ * Whether a confirmation issued at `issuedAt` may still confirm. A link is single-use and never re-subscribes
+ * anyone: once consent changed after it was issued (confirmed, unsubscribed, re-sent), it is spent.
+ */
+export function confirmationState(contact: ContactRow | undefined, issuedAt: number): ConfirmationState {
+  if (!contact) return "no_longer_valid";
+  if (contact.consent === "subscribed") return "already_confirmed";
+  if (contact.consent !== "pending" || (contact.consentChangedAt ?? 0) > issuedAt) return "no_longer_valid";
+  return "valid";
 }
 
-function escapeHtml(text: string): string {
+/** Confirms a pending double opt-in issued at `issuedAt`: the contact becomes subscribed and `subscribed` starts their welcome flows. */
+export async function confirmSubscription(
+  env: Env,
+  db: Database,
+  contactId: string,
+  issuedAt: number,
+  now: number,
+): Promise<ConfirmationState> {
+  const contact = await findContact(db, contactId);
+  const state = confirmationState(contact?.id === contactId ? contact : undefined, issuedAt);
+  if (state !== "valid" || !contact) return state;
+  // Opting in again themselves is the one way an erased address may be mailed again.
+  await clearErasedKey(db, readConfig(env).SIGNING_SECRET, contact.email);
+  const { changes } = await upsertContact(db, { email: contact.email, consent: "subscribed" }, now);
+  await recordEvents(env, db, contactChangeEvents(contactId, changes, "subscribed", now), now);
+  return "valid";
+}
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Queues and sends the double opt-in email for a contact whose consent is pending (one per contact and day). */
+/** A day-stamped key for an address, so at most one confirmation per address and day exists, whatever its contact id. */
+async function confirmationId(email: string, now: number): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`nurture-confirm:${email}`)));
+  const hex = [...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `confirm_${hex}_${new Date(now).toISOString().slice(0, 10)}`;
+}
+
+/**
+ * Queues and sends the double opt-in email for a contact whose consent is pending: at most one per address
+ * and UTC day (a repeat that day is a no-op). The link carries its issue time, which makes it single-use.
+ */
 export async function sendConfirmation(env: Env, db: Database, contact: ContactRow, now: number): Promise<void> {
   const config = readConfig(env);
-  const link = `${config.PUBLIC_URL}/confirm/${await signExpiringToken(config.SIGNING_SECRET, "confirm", [contact.id], now + CONFIRM_TTL_MS)}`;
+  const token = await signExpiringToken(config.SIGNING_SECRET, "confirm", [contact.id, now], now + CONFIRM_TTL_MS);
+  const link = `${config.PUBLIC_URL}/confirm/${token}`;
   const name = contact.firstName ? `, ${escapeHtml(contact.firstName)}` : "";
-  const id = `confirm_${contact.id}_${new Date(now).toISOString().slice(0, 10)}`;
+  const id = await confirmationId(contact.email, now);
   await db
     .insert(messages)
     .values({

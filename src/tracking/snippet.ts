@@ -1,11 +1,12 @@
 /**
  * The site snippet served at `/s.js`: an anonymous id kept in localStorage,
  * the `_nt` identity a tracked email link carries (taken off the address bar),
- * an automatic page view, and `nurture.identify(email, traits)` /
- * `nurture.track(name, properties)`. It posts `text/plain` JSON, a CORS-simple
+ * an automatic page view, and `nurture.identify(email, traits, signature)` /
+ * `nurture.track(name, properties)`; `signature` is the `identity_signature`
+ * the shop's backend renders for a logged-in customer. It posts `text/plain` JSON, a CORS-simple
  * request, so no preflight is needed. Bump the version when it changes.
  */
-export const SNIPPET_VERSION = "1";
+export const SNIPPET_VERSION = "2";
 
 export const SNIPPET = `/* Nurture snippet v${SNIPPET_VERSION} */
 (function (w, d) {
@@ -30,7 +31,11 @@ export const SNIPPET = `/* Nurture snippet v${SNIPPET_VERSION} */
   w.nurture = {
     page: function (properties) { return send({ type: "page", properties: properties || { title: d.title, referrer: d.referrer } }); },
     track: function (event, properties) { return send({ type: "track", event: event, properties: properties || {} }); },
-    identify: function (email, traits) { return send({ type: "identify", email: email, traits: traits || {} }); }
+    identify: function (email, traits, signature) {
+      var message = { type: "identify", email: email, traits: traits || {} };
+      if (signature) message.identity_signature = signature;
+      return send(message);
+    }
   };
   w.nurture.page();
 })(window, document);

@@ -3,8 +3,8 @@
  * fires the pixel; following its tracked link lands on a shop page (a small
  * server on another loopback origin, listed in ALLOWED_ORIGINS) carrying
  * `_nt`, where the real snippet from /s.js records the visit and a tracked
- * event on the right contact; an anonymous visitor who identifies is stitched
- * to a new contact.
+ * event on the right contact; an anonymous visitor who identifies becomes a
+ * pending contact, and is stitched to it once that browser confirms.
  */
 import { createServer, type Server } from "node:http";
 import type { Browser, BrowserContext } from "playwright-core";
@@ -48,7 +48,7 @@ function shopContext(): Promise<BrowserContext> {
 beforeAll(async () => {
   const port = await freePort();
   shopUrl = `http://127.0.0.1:${port}`;
-  worker = await startWorker({ ALLOWED_ORIGINS: shopUrl });
+  worker = await startWorker({ ALLOWED_ORIGINS: shopUrl, SHOP_URL: shopUrl });
   // The shop: every page carries the snippet, as a shop that pasted the script tag.
   shop = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/html" });
@@ -130,7 +130,7 @@ describe("tracking in a real browser", () => {
     await context.close();
   });
 
-  it("an anonymous visitor who identifies is stitched to a new, pending contact", async () => {
+  it("an anonymous visitor who identifies becomes a pending contact, stitched once that browser confirms", async () => {
     const context = await shopContext();
     const page = await context.newPage();
     await page.goto(`${shopUrl}/teapots`);
@@ -140,16 +140,35 @@ describe("tracking in a real browser", () => {
         first_name: "Vi",
       }),
     );
+    const [confirmation] = await eventually(
+      () =>
+        querySql<{ html: string; consent: string }>(
+          worker.persistDir,
+          "SELECT m.html AS html, c.consent AS consent FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.email = 'visitor@example.com' AND m.kind = 'confirmation' AND m.status = 'sent'",
+        ),
+      (r) => r.length === 1,
+    );
+    expect(confirmation!.consent).toBe("pending");
+    // Without proof the typing browser is not tied to the address.
+    expect(
+      querySql(worker.persistDir, "SELECT e.id FROM events e JOIN contacts c ON c.id = e.contact_id WHERE c.email = 'visitor@example.com'"),
+    ).toEqual([]);
+    const link = /href="([^"]+\/confirm\/[^"]+)"/.exec(confirmation!.html)![1]!;
+    await page.goto(link);
+    await page.click("button[type=submit]");
+    await page.waitForSelector("text=you are subscribed");
+    await Promise.all([page.waitForURL(new RegExp(`^${shopUrl}`)), page.click("text=Continue to the shop")]);
+    await page.waitForFunction(() => "nurture" in window);
     const rows = await eventually(
       () =>
         querySql<{ name: string; consent: string }>(
           worker.persistDir,
-          "SELECT e.name AS name, c.consent AS consent FROM events e JOIN contacts c ON c.id = e.contact_id WHERE c.email = 'visitor@example.com' ORDER BY e.rowid",
+          "SELECT e.name AS name, c.consent AS consent FROM events e JOIN contacts c ON c.id = e.contact_id WHERE c.email = 'visitor@example.com' AND e.source = 'snippet' ORDER BY e.rowid",
         ),
-      (r) => r.length === 2,
+      (r) => r.length === 3,
     );
-    expect(rows.map((r) => r.name)).toEqual(["page_viewed", "identified"]);
-    expect(rows[0]!.consent).toBe("pending");
+    expect(rows.map((r) => r.name)).toEqual(["page_viewed", "identified", "page_viewed"]);
+    expect(rows[0]!.consent).toBe("subscribed");
     await context.close();
   });
 });

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signExpiringToken } from "../../src/tracking/tokens";
+import { signExpiringToken, signToken } from "../../src/tracking/tokens";
 import { callJson } from "../helpers/api";
 import { call } from "../helpers/dashboard";
 import { activeFlow, enrollmentsOf } from "../helpers/flows";
-import { eventsNamed, sentEmail, visit } from "../helpers/tracking";
+import { BROWSER, eventsNamed, sentEmail, visit } from "../helpers/tracking";
 
 const contactRow = (id: string) => env.DB.prepare("SELECT * FROM contacts WHERE id = ?").bind(id).first<Record<string, any>>();
 
@@ -49,6 +49,22 @@ describe("unsubscribe", () => {
   });
 });
 
+const confirmPost = (token: string, headers: Record<string, string> = {}) =>
+  call(`/confirm/${token}`, { method: "POST", auth: false, headers: { ...BROWSER, ...headers } });
+
+/** A pending contact created through the API, and the token of the confirmation email it was sent. */
+async function pendingContact(email = "new@example.com") {
+  const put = await callJson("/v1/contacts", { method: "PUT", body: { email, consent: "pending" } });
+  expect(put.status).toBe(201);
+  const id = put.body.id as string;
+  const confirmation = await env.DB.prepare("SELECT kind, status, html FROM messages WHERE contact_id = ?")
+    .bind(id)
+    .first<{ kind: string; status: string; html: string }>();
+  expect(confirmation).toMatchObject({ kind: "confirmation", status: "sent" });
+  expect(confirmation?.html).not.toContain("/o/"); // not tracked
+  return { id, token: /https:\/\/nurture\.test\/confirm\/([^"]+)"/.exec(confirmation!.html)![1]! };
+}
+
 describe("double opt-in", () => {
   it("sends a confirmation email to a pending contact; confirming subscribes them and starts the welcome flow", async () => {
     await activeFlow({
@@ -57,32 +73,84 @@ describe("double opt-in", () => {
       trigger: { event: "subscribed" },
       steps: [{ id: "hello", type: "email", template: "w1" }],
     });
-    const put = await callJson("/v1/contacts", { method: "PUT", body: { email: "new@example.com", consent: "pending" } });
-    expect(put.status).toBe(201);
-    const id = put.body.id as string;
-    const confirmation = await env.DB.prepare("SELECT kind, status, html FROM messages WHERE contact_id = ?")
-      .bind(id)
-      .first<{ kind: string; status: string; html: string }>();
-    expect(confirmation).toMatchObject({ kind: "confirmation", status: "sent" });
-    expect(confirmation?.html).not.toContain("/o/"); // not tracked
-    const token = /https:\/\/nurture\.test\/confirm\/([^"]+)"/.exec(confirmation!.html)![1]!;
-    const res = await visit(`/confirm/${token}`);
+    const { id, token } = await pendingContact();
+    const res = await confirmPost(token);
     expect(res.status).toBe(200);
+    expect(await res.text()).toContain("you are subscribed");
     expect((await contactRow(id))?.consent).toBe("subscribed");
     expect(await eventsNamed(id, "subscribed")).toHaveLength(1);
     const welcome = await env.DB.prepare("SELECT template_id, status FROM messages WHERE contact_id = ? AND flow_id = 'welcome'")
       .bind(id)
       .first();
     expect(welcome).toEqual({ template_id: "w1", status: "sent" });
-    expect((await visit(`/confirm/${token}`)).status).toBe(200); // a second click is harmless
+  });
+
+  it("GET and HEAD of /confirm never confirm", async () => {
+    const { id, token } = await pendingContact();
+    const shown = await visit(`/confirm/${token}`);
+    expect(shown.status).toBe(200);
+    expect(await shown.text()).toContain('<form method="post">');
+    expect((await visit(`/confirm/${token}`, BROWSER, "HEAD")).status).toBe(200);
+    expect((await contactRow(id))?.consent).toBe("pending");
+    expect(await eventsNamed(id, "subscribed")).toHaveLength(0);
+  });
+
+  it("a confirm token works once and never re-subscribes someone who unsubscribed after it was issued", async () => {
+    const { id, token } = await pendingContact();
+    expect((await confirmPost(token)).status).toBe(200);
+    const again = await confirmPost(token);
+    expect(again.status).toBe(200);
+    expect(await again.text()).toContain("already subscribed");
+    const unsubscribeToken = await signToken(env.SIGNING_SECRET!, "unsubscribe", [id]);
+    expect((await call(`/u/${unsubscribeToken}`, { method: "POST", auth: false })).status).toBe(200);
+    expect((await contactRow(id))?.consent).toBe("unsubscribed");
+    for (const replay of [() => confirmPost(token), () => visit(`/confirm/${token}`)]) {
+      const res = await replay();
+      expect(res.status).toBe(410);
+      expect(await res.text()).toContain("no longer valid");
+    }
+    expect((await contactRow(id))?.consent).toBe("unsubscribed");
     expect(await eventsNamed(id, "subscribed")).toHaveLength(1);
+  });
+
+  it("the confirmed page ties the confirming browser to the contact through a signed _nt", async () => {
+    await collect({ type: "identify", email: "fan@example.com" }, "anon-typed-0001");
+    const id = (await env.DB.prepare("SELECT id FROM contacts WHERE email = 'fan@example.com'").first<string>("id"))!;
+    const html = (await env.DB.prepare("SELECT html FROM messages WHERE contact_id = ?").bind(id).first<string>("html"))!;
+    const token = /\/confirm\/([^"]+)"/.exec(html)![1]!;
+    const page = await (await confirmPost(token)).text();
+    const back = new URL(/href="([^"]+)">Continue to the shop/.exec(page)![1]!.replaceAll("&#38;", "&"));
+    expect(back.origin).toBe("https://shop.test");
+    const nt = back.searchParams.get("_nt")!;
+    expect((await collect({ type: "page", nt }, "anon-confirmed-01")).status).toBe(202);
+    const linked = await env.DB.prepare("SELECT anonymous_id FROM identities WHERE contact_id = ?").bind(id).all();
+    expect(linked.results).toEqual([{ anonymous_id: "anon-confirmed-01" }]);
   });
 
   it("refuses an expired or forged confirmation link", async () => {
     const put = await callJson("/v1/contacts", { method: "PUT", body: { email: "late@example.com", consent: "pending" } });
-    const expired = await signExpiringToken(env.SIGNING_SECRET!, "confirm", [put.body.id], Date.now() - 1);
+    const expired = await signExpiringToken(env.SIGNING_SECRET!, "confirm", [put.body.id, Date.now() - 10], Date.now() - 1);
     expect((await visit(`/confirm/${expired}`)).status).toBe(404);
+    expect((await confirmPost(expired)).status).toBe(404);
     expect((await visit("/confirm/not-a-token")).status).toBe(404);
+    expect((await confirmPost("not-a-token")).status).toBe(404);
     expect((await contactRow(put.body.id))?.consent).toBe("pending");
   });
+
+  it("confirms are rate-limited per IP", async () => {
+    const { token } = await pendingContact();
+    for (let i = 0; i < 30; i++) expect((await confirmPost(token, { "cf-connecting-ip": "203.0.113.9" })).status).toBe(200);
+    const limited = await confirmPost(token, { "cf-connecting-ip": "203.0.113.9" });
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ error: { code: "rate_limited" } });
+  });
 });
+
+function collect(message: Record<string, unknown>, anonymousId: string) {
+  return call("/v1/collect", {
+    method: "POST",
+    auth: false,
+    rawBody: JSON.stringify({ site_key: "site_test", anonymous_id: anonymousId, ...message }),
+    headers: { origin: "https://shop.test", "content-type": "text/plain" },
+  });
+}
