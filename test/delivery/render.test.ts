@@ -113,9 +113,9 @@ describe("structure", () => {
     expect(email.replyTo).toBe("help@shop.test");
   });
 
-  it("derives a readable plain-text part: lines for blocks, URLs after link text, no styles", () => {
+  it("derives a readable plain-text part: lines for blocks, URLs after link text, no styles", async () => {
     expect(
-      htmlToText(
+      await htmlToText(
         '<style>p{color:red}</style><h1>Title</h1><p>One &amp; two</p><ul><li>a</li><li>b</li></ul><a href="https://x.test">Go</a>',
       ),
     ).toBe("Title\nOne & two\n- a\n- b\nGo (https://x.test)");
