@@ -13,8 +13,8 @@ import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
 import { findContact, normaliseEmail, upsertContact } from "../db/contacts";
 import type { EventInsert } from "../db/events";
+import { readIdentityToken } from "../tracking/links";
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
-import { verifyExpiringToken } from "../tracking/tokens";
 import { secretsEqual } from "./admin-auth";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
@@ -81,9 +81,9 @@ async function resolveVisitor(c: Context<AppEnv>, m: CollectMessage, now: number
     );
     contactId = contact.id;
   } else if (m.nt) {
-    const fields = await verifyExpiringToken(c.var.config.SIGNING_SECRET, "identity", m.nt, now);
+    const identity = await readIdentityToken(c.var.config.SIGNING_SECRET, m.nt, now);
     // An identity outlives nothing: a contact erased since the link was followed stays erased.
-    const [known] = fields ? await db.all<{ id: string }>(sql`SELECT id FROM contacts WHERE id = ${fields[0]!}`) : [];
+    const [known] = identity ? await db.all<{ id: string }>(sql`SELECT id FROM contacts WHERE id = ${identity.contactId}`) : [];
     contactId = known?.id ?? null;
   }
   if (contactId) {

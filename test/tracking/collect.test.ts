@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signExpiringToken } from "../../src/tracking/tokens";
+import { signIdentityToken } from "../../src/tracking/links";
 import { callJson } from "../helpers/api";
 import { call } from "../helpers/dashboard";
 import { activeFlow, contactId, messagesOf } from "../helpers/flows";
@@ -97,7 +97,7 @@ describe("POST /v1/collect", () => {
       steps: [{ id: "nudge", type: "email", template: "b1" }],
     });
     const id = await contactId("known@example.com");
-    const nt = await signExpiringToken(env.SIGNING_SECRET!, "identity", [id], Date.now() + 60_000);
+    const nt = await signIdentityToken(env.SIGNING_SECRET!, { contactId: id, messageId: "msg_1" }, Date.now() + 60_000);
     await collect({ ...visitor, type: "track", event: "product_viewed", nt });
     expect((await eventsOf("contact_id", id)).map((e) => e.name)).toEqual(["product_viewed", "email_sent"]);
     expect((await messagesOf(id)).map((m) => m.template_id)).toEqual(["b1"]);
@@ -108,7 +108,7 @@ describe("POST /v1/collect", () => {
 
   it("ignores the _nt identity of a contact erased since the link was followed", async () => {
     const id = await contactId("gone@example.com");
-    const nt = await signExpiringToken(env.SIGNING_SECRET!, "identity", [id], Date.now() + 60_000);
+    const nt = await signIdentityToken(env.SIGNING_SECRET!, { contactId: id, messageId: "msg_1" }, Date.now() + 60_000);
     expect((await callJson(`/v1/contacts/${id}`, { method: "DELETE" })).status).toBeLessThan(300);
     await collect({ ...visitor, anonymous_id: "anon-0003-after", type: "page", nt });
     const [event] = await eventsOf("anonymous_id", "anon-0003-after");
