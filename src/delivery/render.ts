@@ -259,7 +259,13 @@ function decodeEntities(text: string): string {
 }
 
 /** Elements whose end starts a new line in the text part. */
-const LINE_ENDS = "p, div, h1, h2, h3, h4, h5, h6, li, tr, table";
+const LINE_ENDS: ReadonlySet<string> = new Set(["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "table"]);
+/** Table cells, kept apart by a space. */
+const CELLS: ReadonlySet<string> = new Set(["td", "th"]);
+/** Elements whose text is never shown. */
+const UNSHOWN: ReadonlySet<string> = new Set(["style", "script", "title", "template"]);
+/** Every element the text part treats specially; only these cost a call into JavaScript. */
+const TEXT_SHAPING = [...LINE_ENDS, ...CELLS, ...UNSHOWN, "br", "a", "[style]"].join(", ");
 
 /**
  * A readable plain-text part from the final HTML: block elements become lines, list items start with "- ", links
@@ -268,35 +274,38 @@ const LINE_ENDS = "p, div, h1, h2, h3, h4, h5, h6, li, tr, table";
  */
 export async function htmlToText(html: string): Promise<string> {
   const out: string[] = [];
-  let skipped = 0;
-  const skipToEnd = (element: Element) => {
-    if (atEndTag(element, () => void skipped--)) skipped++;
-  };
+  let hiddenDepth = 0;
   await new HTMLRewriter()
-    .on("style, script, title", { element: skipToEnd })
-    .on("[style]", {
+    .on(TEXT_SHAPING, {
+      // One handler for all: an element keeps only the last end-tag handler registered for it.
       element(element) {
-        if (/display\s*:\s*none/i.test(element.getAttribute("style") ?? "")) skipToEnd(element);
-      },
-    })
-    .on("br", { element: () => void out.push("\n") })
-    .on("li", { element: () => void out.push("- ") })
-    .on(LINE_ENDS, { element: (element) => void atEndTag(element, () => void out.push("\n")) })
-    .on("td, th", { element: (element) => void atEndTag(element, () => void out.push(" ")) })
-    .on("a[href]", {
-      element(a) {
-        const href = a.getAttribute("href")!.trim();
+        const tag = element.tagName;
+        const hidden = UNSHOWN.has(tag) || /display\s*:\s*none/i.test(element.getAttribute("style") ?? "");
+        if (hiddenDepth > 0 && !hidden) return;
+        if (tag === "br") out.push("\n");
+        if (tag === "li") out.push("- ");
+        const href = tag === "a" ? element.getAttribute("href")?.trim() : undefined;
+        if (!hidden && href === undefined && !LINE_ENDS.has(tag) && !CELLS.has(tag)) return;
         const start = out.length;
-        atEndTag(a, () => {
-          const label = out.splice(start).join("").replace(/\s+/g, " ").trim();
-          out.push(label && label !== href ? `${label} (${href})` : href);
+        const ended = atEndTag(element, () => {
+          if (hidden) {
+            hiddenDepth--;
+            return;
+          }
+          if (href !== undefined) {
+            const label = out.splice(start).join("").replace(/\s+/g, " ").trim();
+            out.push(label && label !== href ? `${label} (${href})` : href);
+          }
+          if (LINE_ENDS.has(tag)) out.push("\n");
+          else if (CELLS.has(tag)) out.push(" ");
         });
+        if (ended && hidden) hiddenDepth++;
       },
     })
     .onDocument({
       text(chunk) {
         // Source line breaks are spaces in HTML; only the elements above make lines.
-        if (skipped === 0) out.push(chunk.text.replace(/\s+/g, " "));
+        if (hiddenDepth === 0) out.push(chunk.text.replace(/\s+/g, " "));
       },
     })
     .transform(new Response(html))
