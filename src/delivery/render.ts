@@ -183,15 +183,13 @@ async function decorateHtml(body: string, d: Decoration): Promise<{ html: string
   const rewriter = new HTMLRewriter()
     .on("a[href]", {
       async element(a) {
-        if (a.hasAttribute("data-nurture-notrack")) {
-          a.removeAttribute("data-nurture-notrack");
-          return;
-        }
         // The rewriter hands attributes over as written; the URL a reader's client follows has its entities decoded.
         const href = decodeEntities(a.getAttribute("href") ?? "").trim();
-        const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(href.replace(/[\t\n\r]/g, ""))?.[1]?.toLowerCase();
-        if (scheme && SCRIPT_SCHEMES.has(scheme)) {
-          a.removeAttribute("href");
+        // As a browser's URL parser does: leading controls and spaces, and tabs and line breaks anywhere, do not count.
+        const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(href.replace(/[\t\n\r]/g, "").replace(/^[\p{Cc} ]+/u, ""))?.[1]?.toLowerCase();
+        if (scheme && SCRIPT_SCHEMES.has(scheme)) a.removeAttribute("href");
+        if (a.hasAttribute("data-nurture-notrack")) {
+          a.removeAttribute("data-nurture-notrack");
           return;
         }
         if (!d.tracked || (scheme !== "http" && scheme !== "https") || href.startsWith(unsubscribePrefix)) return;

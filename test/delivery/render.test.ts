@@ -210,13 +210,13 @@ describe("hrefs: only http(s) links are tracked, and a script link is no link", 
   it("tracks a data URL the author put in an href with its entities decoded, and drops javascript:, vbscript: and data: hrefs", async () => {
     const email = await render(
       "marketing",
-      '<body><a href="{{ event.properties.url }}">Cart</a><a href="{{ event.properties.script }}">A</a><a href="java&#115;cript:alert(1)">B</a><a href=" JavaScript:alert(1)">C</a><a href="vbscript:x">D</a><a href="data:text/html,&lt;script&gt;">E</a><a href="mailto:hi@shop.test">Mail</a></body>',
+      '<body><a href="{{ event.properties.url }}">Cart</a><a href="{{ event.properties.script }}">A</a><a href="java&#115;cript:alert(1)">B</a><a href=" JavaScript:alert(1)">C</a><a href="vbscript:x">D</a><a href="data:text/html,&lt;script&gt;">E</a><a href="&#1;java&#x9;script:alert(1)">F</a><a href="mailto:hi@shop.test">Mail</a></body>',
       {},
       { event: { url: "https://shop.test/cart?a=1&b=2", script: "javascript:alert(1)" } },
     );
     expect(email.links).toEqual(["https://shop.test/cart?a=1&b=2"]);
     expect(email.html).not.toMatch(/script:|data:/i);
-    expect(email.html).toContain("<a>A</a><a>B</a><a>C</a><a>D</a><a>E</a>");
+    expect(email.html).toContain("<a>A</a><a>B</a><a>C</a><a>D</a><a>E</a><a>F</a>");
     expect(email.html).toContain('href="mailto:hi@shop.test"');
   });
 });
