@@ -1,10 +1,11 @@
 /**
  * Turns a queued message into the email that is sent: Liquid over the
- * template with the contact, event, flow and message; then HTMLRewriter
+ * template with the contact, event, flow and message (HTML-escaped in the
+ * body, control characters stripped from header fields); then HTMLRewriter
  * rewrites each tracked link into a signed `/c/` link (the real URLs are kept
  * in `links`), adds the hidden preheader, the open pixel and, for marketing,
  * the footer with the unsubscribe link and postal address; a plain-text part
- * is derived when the template has none; headers carry RFC 8058 one-click
+ * is derived, in one streaming pass, when the template has none; headers carry RFC 8058 one-click
  * unsubscribe and Resend tags name the flow, step and message.
  */
 
@@ -12,7 +13,7 @@ import type { ContactRow, MessageKind, MessageRow, TemplateRow } from "../db/sch
 import type { Config } from "../env";
 import { signClickToken } from "../tracking/links";
 import { signToken } from "../tracking/tokens";
-import { liquid } from "./liquid";
+import { htmlLiquid, plainLiquid } from "./liquid";
 
 export interface RenderedEmail {
   from: string;
@@ -91,8 +92,8 @@ export async function renderMessage(
   const unsubscribe = contact ? await unsubscribeUrl(config, contact.id, message.id) : "";
   const data = templateContext(message, contact, config, unsubscribe);
   // A message queued with its content already written (no template) is sent as written.
-  const render = (source: string | null | undefined) =>
-    !source ? Promise.resolve("") : template ? liquid.parseAndRender(source, data) : Promise.resolve(source);
+  const render = (engine: typeof plainLiquid, source: string | null | undefined) =>
+    !source ? Promise.resolve("") : template ? engine.parseAndRender(source, data) : Promise.resolve(source);
   const source = template ?? {
     subject: message.subject ?? "",
     html: message.html ?? "",
@@ -102,12 +103,12 @@ export async function renderMessage(
     preheader: null,
   };
   const [subject, body, text, from, replyTo, preheader] = await Promise.all([
-    render(source.subject),
-    render(source.html),
-    render(source.text),
-    render(source.from),
-    render(source.replyTo),
-    render(source.preheader),
+    render(plainLiquid, source.subject),
+    render(htmlLiquid, source.html),
+    render(plainLiquid, source.text),
+    render(plainLiquid, source.from),
+    render(plainLiquid, source.replyTo),
+    render(plainLiquid, source.preheader),
   ]);
   const tracked = TRACKED.has(message.kind);
   const footer = UNSUBSCRIBABLE.has(message.kind) && contact ? { unsubscribe, postalAddress: config.POSTAL_ADDRESS } : null;
@@ -118,16 +119,24 @@ export async function renderMessage(
     headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
   }
   return {
-    from: from.trim() || config.FROM_EMAIL,
-    to: message.toEmail,
-    replyTo: replyTo.trim() || null,
-    subject: subject.replace(/\s+/g, " ").trim(),
+    from: headerValue(from) || config.FROM_EMAIL,
+    to: headerValue(message.toEmail),
+    replyTo: headerValue(replyTo) || null,
+    subject: headerValue(subject),
     html,
-    text: text.trim() ? text : htmlToText(html),
+    text: text.trim() ? text : await htmlToText(html),
     headers,
     tags: resendTags(message),
     links,
   };
+}
+
+/**
+ * A field that becomes a mail header, on one line: CR, LF and every other control or line-separator character
+ * (which contact or event data could carry into it, to add headers of its own) become a space, and spaces collapse.
+ */
+function headerValue(text: string): string {
+  return text.replace(/[\s\p{Cc}\p{Zl}\p{Zp}]+/gu, " ").trim();
 }
 
 /** The flow, step and message as Resend tags (ASCII letters, numbers, `_` and `-` only). */
@@ -146,6 +155,9 @@ interface Decoration {
   preheader: string;
   footer: { unsubscribe: string; postalAddress: string } | null;
 }
+
+/** Schemes that run code where a client follows them; such a link loses its href (it never worked in mail anyway). */
+const SCRIPT_SCHEMES: ReadonlySet<string> = new Set(["javascript", "vbscript", "data"]);
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -171,12 +183,16 @@ async function decorateHtml(body: string, d: Decoration): Promise<{ html: string
   const rewriter = new HTMLRewriter()
     .on("a[href]", {
       async element(a) {
-        const href = a.getAttribute("href")?.trim() ?? "";
+        // The rewriter hands attributes over as written; the URL a reader's client follows has its entities decoded.
+        const href = decodeEntities(a.getAttribute("href") ?? "").trim();
+        // As a browser's URL parser does: leading controls and spaces, and tabs and line breaks anywhere, do not count.
+        const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(href.replace(/[\t\n\r]/g, "").replace(/^[\p{Cc} ]+/u, ""))?.[1]?.toLowerCase();
+        if (scheme && SCRIPT_SCHEMES.has(scheme)) a.removeAttribute("href");
         if (a.hasAttribute("data-nurture-notrack")) {
           a.removeAttribute("data-nurture-notrack");
           return;
         }
-        if (!d.tracked || !/^https?:\/\//i.test(href) || href.startsWith(unsubscribePrefix)) return;
+        if (!d.tracked || (scheme !== "http" && scheme !== "https") || href.startsWith(unsubscribePrefix)) return;
         const index = links.push(href) - 1;
         a.setAttribute("href", `${d.config.PUBLIC_URL}/c/${await signClickToken(secret, d.message, index, href)}`);
       },
@@ -199,24 +215,112 @@ async function decorateHtml(body: string, d: Decoration): Promise<{ html: string
   return { html: sawBody || !preheader ? html : preheader + html, links };
 }
 
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'", nbsp: " " };
+/** The named character references templates and editors write; others are left as written. */
+const NAMED_ENTITIES: ReadonlyMap<string, string> = new Map([
+  ["amp", "&"],
+  ["lt", "<"],
+  ["gt", ">"],
+  ["quot", '"'],
+  ["apos", "'"],
+  ["nbsp", " "],
+  ["shy", ""],
+  ["copy", "©"],
+  ["reg", "®"],
+  ["trade", "™"],
+  ["euro", "€"],
+  ["pound", "£"],
+  ["hellip", "…"],
+  ["mdash", "—"],
+  ["ndash", "–"],
+  ["lsquo", "‘"],
+  ["rsquo", "’"],
+  ["ldquo", "“"],
+  ["rdquo", "”"],
+  ["laquo", "«"],
+  ["raquo", "»"],
+  ["middot", "·"],
+  ["bull", "•"],
+  ["times", "×"],
+]);
 
-/** A readable plain-text part from the final HTML: block elements become lines, links show their URL. */
-export function htmlToText(html: string): string {
-  return html
-    .replace(/<(head|style|script|title)[^>]*>[\s\S]*?<\/\1>/gi, "")
-    .replace(/<div style="display:none[^>]*>[\s\S]*?<\/div>/i, "")
-    .replace(/<a\s[^>]*href="([^"]*)"[^>]*>([\s\S]*?)<\/a>/gi, (_, href: string, label: string) => {
-      const text = label.replace(/<[^>]+>/g, "").trim();
-      return text && text !== href ? `${text} (${href})` : href;
+/** Text with its HTML character references (`&amp;`, `&#39;`, `&#x2019;`, …) decoded, in one pass. */
+function decodeEntities(text: string): string {
+  return text.replace(
+    /&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));/g,
+    (whole, dec?: string, hex?: string, name?: string) => {
+      if (name !== undefined) return NAMED_ENTITIES.get(name) ?? whole;
+      const code = dec !== undefined ? Number(dec) : Number.parseInt(hex!, 16);
+      const valid = code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff);
+      return valid ? String.fromCodePoint(code) : whole;
+    },
+  );
+}
+
+/** Elements whose end starts a new line in the text part. */
+const LINE_ENDS: ReadonlySet<string> = new Set(["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "table"]);
+/** Table cells, kept apart by a space. */
+const CELLS: ReadonlySet<string> = new Set(["td", "th"]);
+/** Elements whose text is never shown. */
+const UNSHOWN: ReadonlySet<string> = new Set(["style", "script", "title", "template"]);
+/** Every element the text part treats specially; only these cost a call into JavaScript. */
+const TEXT_SHAPING = [...LINE_ENDS, ...CELLS, ...UNSHOWN, "br", "a", "[style]"].join(", ");
+
+/**
+ * A readable plain-text part from the final HTML: block elements become lines, list items start with "- ", links
+ * show "label (url)", entities are decoded, and style, script, title and hidden parts (the preheader) are dropped.
+ * One pass of the platform's streaming parser, so its cost is linear in the HTML's size whatever the markup.
+ */
+export async function htmlToText(html: string): Promise<string> {
+  const out: string[] = [];
+  let hiddenDepth = 0;
+  await new HTMLRewriter()
+    .on(TEXT_SHAPING, {
+      // One handler for all: an element keeps only the last end-tag handler registered for it.
+      element(element) {
+        const tag = element.tagName;
+        const hidden = UNSHOWN.has(tag) || /display\s*:\s*none/i.test(element.getAttribute("style") ?? "");
+        if (hiddenDepth > 0 && !hidden) return;
+        if (tag === "br") out.push("\n");
+        if (tag === "li") out.push("- ");
+        const href = tag === "a" ? element.getAttribute("href")?.trim() : undefined;
+        if (!hidden && href === undefined && !LINE_ENDS.has(tag) && !CELLS.has(tag)) return;
+        const start = out.length;
+        const ended = atEndTag(element, () => {
+          if (hidden) {
+            hiddenDepth--;
+            return;
+          }
+          if (href !== undefined) {
+            const label = out.splice(start).join("").replace(/\s+/g, " ").trim();
+            out.push(label && label !== href ? `${label} (${href})` : href);
+          }
+          if (LINE_ENDS.has(tag)) out.push("\n");
+          else if (CELLS.has(tag)) out.push(" ");
+        });
+        if (ended && hidden) hiddenDepth++;
+      },
     })
-    .replace(/<(br|\/p|\/div|\/h[1-6]|\/li|\/tr|\/table)[^>]*>/gi, "\n")
-    .replace(/<li[^>]*>/gi, "- ")
-    .replace(/<[^>]+>/g, "")
-    .replace(/&(amp|lt|gt|quot|#39|nbsp);/g, (_, e: string) => ENTITIES[e]!)
-    .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
+    .onDocument({
+      text(chunk) {
+        // Source line breaks are spaces in HTML; only the elements above make lines.
+        if (hiddenDepth === 0) out.push(chunk.text.replace(/\s+/g, " "));
+      },
+    })
+    .transform(new Response(html))
+    .arrayBuffer();
+  return decodeEntities(out.join(""))
     .replace(/[ \t]+/g, " ")
-    .replace(/ *\n */g, "\n")
+    .replace(/ ?\n ?/g, "\n")
     .replace(/\n{3,}/g, "\n\n")
     .trim();
+}
+
+/** Runs `then` at the element's end tag; false when it has none (a void element, or one self-closed in SVG). */
+function atEndTag(element: Element, then: () => void): boolean {
+  try {
+    element.onEndTag(then);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -21,8 +21,8 @@ import type { ContactRow } from "../db/schema";
 import { type Config, SNIPPET_TRAIT_FIELDS } from "../env";
 import { JsonObject } from "../flows/schema";
 import { sendConfirmation } from "../tracking/consent";
+import { readIdentityToken } from "../tracking/links";
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
-import { verifyExpiringToken } from "../tracking/tokens";
 import { secretsEqual } from "./admin-auth";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
@@ -106,9 +106,9 @@ function corsHeaders(c: Context<AppEnv>, origin: string) {
 
 /** The contact id a signed `_nt` identity names, if it still exists. */
 async function identityContactId(c: Context<AppEnv>, nt: string, now: number): Promise<string | null> {
-  const fields = await verifyExpiringToken(c.var.config.SIGNING_SECRET, "identity", nt, now);
+  const identity = await readIdentityToken(c.var.config.SIGNING_SECRET, nt, now);
   // An identity outlives nothing: a contact erased since the link was followed stays erased.
-  const [known] = fields ? await c.var.db.all<{ id: string }>(sql`SELECT id FROM contacts WHERE id = ${fields[0]!}`) : [];
+  const [known] = identity ? await c.var.db.all<{ id: string }>(sql`SELECT id FROM contacts WHERE id = ${identity.contactId}`) : [];
   return known?.id ?? null;
 }
 

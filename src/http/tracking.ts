@@ -7,14 +7,12 @@
  */
 import { recordLater } from "../tracking/batcher";
 import { readClickToken, trackedDestination } from "../tracking/links";
-import { signExpiringToken, verifyToken } from "../tracking/tokens";
+import { verifyToken } from "../tracking/tokens";
 import { ApiError } from "./errors";
 import { createRouter } from "./router";
 
 /** A transparent 1×1 GIF. */
 const PIXEL = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (c) => c.charCodeAt(0));
-/** How long the `_nt` identity a click carries to the site stays valid. */
-const IDENTITY_TTL_MS = 30 * 86_400_000;
 
 const notFound = () => new ApiError(404, "not_found", "No such link");
 
@@ -37,8 +35,7 @@ export const trackingRoutes = createRouter()
     const target = await readClickToken(secret, c.req.param("token"));
     if (!target) throw notFound();
     const now = Date.now();
-    const identity = target.contactId ? await signExpiringToken(secret, "identity", [target.contactId], now + IDENTITY_TTL_MS) : "";
-    const destination = trackedDestination(target.url, target.flowId, target.stepId, identity);
+    const destination = await trackedDestination(target, c.var.config, now);
     if (!destination) throw notFound();
     const request = { method: c.req.method, userAgent: c.req.header("user-agent") ?? "" };
     const click = { kind: "click", messageId: target.messageId, index: target.index, url: target.url, request, at: now } as const;

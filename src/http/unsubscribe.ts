@@ -8,8 +8,16 @@
  */
 import type { Context } from "hono";
 import { findContact } from "../db/contacts";
-import { type ConfirmationState, confirmationState, confirmSubscription, escapeHtml, unsubscribeContact } from "../tracking/consent";
-import { signExpiringToken, verifyExpiringToken, verifyToken } from "../tracking/tokens";
+import {
+  type ConfirmationState,
+  confirmationId,
+  confirmationState,
+  confirmSubscription,
+  escapeHtml,
+  unsubscribeContact,
+} from "../tracking/consent";
+import { signIdentityToken } from "../tracking/links";
+import { verifyExpiringToken, verifyToken } from "../tracking/tokens";
 import type { AppEnv } from "./context";
 import { createRouter } from "./router";
 import { allowHit, clientIp, rateLimited } from "./throttle";
@@ -101,7 +109,9 @@ export const unsubscribeRoutes = createRouter()
     // shop picks the signed `_nt` identity up from this link.
     const { SIGNING_SECRET, SHOP_URL, PUBLIC_URL } = c.var.config;
     const shop = new URL(SHOP_URL ?? PUBLIC_URL);
-    shop.searchParams.set("_nt", await signExpiringToken(SIGNING_SECRET, "identity", [fields.contactId], now + CONFIRMED_IDENTITY_TTL_MS));
+    const confirmed = await findContact(c.var.db, fields.contactId);
+    const identity = { contactId: fields.contactId, messageId: await confirmationId(confirmed?.email ?? "", fields.issuedAt) };
+    shop.searchParams.set("_nt", await signIdentityToken(SIGNING_SECRET, identity, now + CONFIRMED_IDENTITY_TTL_MS));
     return page(
       c,
       "Subscribed",

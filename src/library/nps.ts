@@ -75,7 +75,7 @@ export const nps: LibraryEntry = {
       id: "nps-detractor",
       subject: "We are sorry, and we would like to make it right",
       html: emailLayout(
-        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>Thank you for your honest answer. We are sorry we let you down{% if event.properties.reason %}, and we hear you: "{{ event.properties.reason | escape }}"{% endif %}.</p><p>We would like to fix this. Reply to this email{% if event.properties.support_email %} or write to <a href="mailto:{{ event.properties.support_email }}" style="color:#1f6f5c">{{ event.properties.support_email }}</a>{% endif %} and a person from our team, not a bot, will get back to you within one working day.</p>`,
+        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>Thank you for your honest answer. We are sorry we let you down{% if event.properties.reason %}, and we hear you: "{{ event.properties.reason }}"{% endif %}.</p><p>We would like to fix this. Reply to this email{% if event.properties.support_email %} or write to <a href="mailto:{{ event.properties.support_email }}" style="color:#1f6f5c">{{ event.properties.support_email }}</a>{% endif %} and a person from our team, not a bot, will get back to you within one working day.</p>`,
         { label: "Contact support", url: `${siteUrl}/support` },
       ),
     },

@@ -4,7 +4,7 @@ import { emailLayout } from "./layout";
 
 const manageUrl = "{{ contact.attributes.manage_url | default: shop.url | default: 'https://example.com' }}";
 const renewsOn = "{{ contact.attributes.renewal_date | date: '%-d %B %Y' }}";
-const plan = "{{ contact.attributes.plan | default: 'your plan' | escape }}";
+const plan = "{{ contact.attributes.plan | default: 'your plan' }}";
 const amount =
   "{% if contact.attributes.renewal_amount %}{{ contact.attributes.renewal_amount }} {{ contact.attributes.currency }}{% else %}the same price as your last invoice{% endif %}";
 

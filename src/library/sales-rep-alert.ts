@@ -33,7 +33,7 @@ export const salesRepAlert: LibraryEntry = {
       subject:
         "Hot lead: {% if contact.first_name != blank %}{{ contact.first_name }} {{ contact.last_name }}{% else %}{{ contact.email }}{% endif %}{% if contact.attributes.company %} ({{ contact.attributes.company }}){% endif %} is looking at pricing",
       html: emailLayout(
-        `<p>A lead you own just viewed <a href="{{ event.properties.url | default: shop.url }}" style="color:#1f6f5c">{{ event.properties.title | default: event.properties.url | default: 'your pricing page' | escape }}</a>. Now is a good moment to reach out.</p>
+        `<p>A lead you own just viewed <a href="{{ event.properties.url | default: shop.url }}" style="color:#1f6f5c">{{ event.properties.title | default: event.properties.url | default: 'your pricing page' }}</a>. Now is a good moment to reach out.</p>
 <table role="presentation" cellpadding="0" cellspacing="0" style="margin:16px 0;font-size:15px">
 ${row("Name", "{{ contact.first_name }} {{ contact.last_name }}")}
 ${row("Email", "{{ contact.email }}")}

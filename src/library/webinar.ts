@@ -6,7 +6,7 @@
 import type { LibraryEntry } from "./catalog";
 import { emailLayout } from "./layout";
 
-const title = "{{ event.properties.title | default: 'our webinar' | escape }}";
+const title = "{{ event.properties.title | default: 'our webinar' }}";
 const startsAt = "{{ contact.attributes.webinar_at | date: '%A %-d %B %Y at %H:%M UTC' }}";
 const joinUrl = "{{ event.properties.join_url | default: shop.url | default: 'https://example.com' }}";
 const recordingUrl =

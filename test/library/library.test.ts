@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
-import { Liquid } from "liquidjs";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/client";
 import { findFlow } from "../../src/db/flows";
+import { htmlLiquid, plainLiquid } from "../../src/delivery/liquid";
 import { Flow } from "../../src/flows/schema";
 import { validateFlowGraph } from "../../src/flows/validate";
 import { LIBRARY } from "../../src/library/catalog";
@@ -28,17 +28,46 @@ describe("every library flow validates with its own templates", () => {
 });
 
 describe("library templates render with sample data", () => {
-  const liquid = new Liquid();
   for (const entry of LIBRARY) {
     for (const t of entry.templates) {
       it(`${t.id} renders without errors or empty links`, async () => {
-        const subject = await liquid.parseAndRender(t.subject, sample);
-        const html = await liquid.parseAndRender(t.html, sample);
+        const subject = await plainLiquid.parseAndRender(t.subject, sample);
+        const html = await htmlLiquid.parseAndRender(t.html, sample);
         expect(subject.trim()).not.toBe("");
         const hrefs = [...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1]);
         expect(hrefs.length).toBeGreaterThan(0);
         for (const href of hrefs) expect(href).toMatch(/^https?:\/\/\S+$/);
         expect(html).not.toContain("{{");
+      });
+    }
+  }
+});
+
+describe("library templates show contact and event data as text", () => {
+  const HOSTILE = '<a href="https://evil.example/win">win</a> & "co"';
+  const hostile = {
+    ...sample,
+    contact: {
+      ...sample.contact,
+      first_name: HOSTILE,
+      last_name: HOSTILE,
+      attributes: { company: HOSTILE, plan: HOSTILE, birthday_code: HOSTILE },
+    },
+    event: {
+      properties: { title: HOSTILE, name: HOSTILE, reason: HOSTILE, discount_code: HOSTILE, items: [{ name: HOSTILE, quantity: 2 }] },
+    },
+  };
+  for (const entry of LIBRARY) {
+    for (const t of entry.templates) {
+      it(`${t.id} escapes data in its body and keeps it as written in its subject`, async () => {
+        const html = await htmlLiquid.parseAndRender(t.html, hostile);
+        expect(html).not.toContain('evil.example/win"');
+        expect(html).not.toContain("&amp;amp;"); // escaped once, never twice
+        const shown = html.split("&lt;a href=&#34;https://evil.example/win&#34;&gt;win&lt;/a&gt; &amp; &#34;co&#34;").length - 1;
+        const subject = await plainLiquid.parseAndRender(t.subject, hostile);
+        expect(subject).not.toMatch(/&(amp|lt|gt|#\d+);/);
+        if (/first_name|last_name|event\.properties\.(title|name|reason|items)/.test(t.html + t.subject))
+          expect(shown + subject.split(HOSTILE).length - 1, "the data is shown").toBeGreaterThan(0);
       });
     }
   }

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/env";
-import { signExpiringToken } from "../../src/tracking/tokens";
+import { signIdentityToken } from "../../src/tracking/links";
 import { callJson } from "../helpers/api";
 import { call } from "../helpers/dashboard";
 import { activeFlow, contactId, enrollmentsOf, messagesOf, track } from "../helpers/flows";
@@ -82,7 +82,7 @@ describe("POST /v1/collect", () => {
       steps: [{ id: "nudge", type: "email", template: "b1" }],
     });
     const id = await contactId("known@example.com");
-    const nt = await signExpiringToken(env.SIGNING_SECRET!, "identity", [id], Date.now() + 60_000);
+    const nt = await signIdentityToken(env.SIGNING_SECRET!, { contactId: id, messageId: "msg_1" }, Date.now() + 60_000);
     await collect({ ...visitor, type: "track", event: "product_viewed", nt });
     expect((await eventsOf("contact_id", id)).map((e) => e.name)).toEqual(["product_viewed", "email_sent"]);
     expect((await messagesOf(id)).map((m) => m.template_id)).toEqual(["b1"]);
@@ -93,7 +93,7 @@ describe("POST /v1/collect", () => {
 
   it("ignores the _nt identity of a contact erased since the link was followed", async () => {
     const id = await contactId("gone@example.com");
-    const nt = await signExpiringToken(env.SIGNING_SECRET!, "identity", [id], Date.now() + 60_000);
+    const nt = await signIdentityToken(env.SIGNING_SECRET!, { contactId: id, messageId: "msg_1" }, Date.now() + 60_000);
     expect((await callJson(`/v1/contacts/${id}`, { method: "DELETE" })).status).toBeLessThan(300);
     await collect({ ...visitor, anonymous_id: "anon-0003-after", type: "page", nt });
     const [event] = await eventsOf("anonymous_id", "anon-0003-after");
@@ -156,7 +156,7 @@ describe("the site key sends no system events", () => {
 
   it("a forged bounce or unsubscribe cannot reach a flow's report or end an enrollment", async () => {
     const { contact } = await sentEmail([{ id: "later", type: "wait", for: "1d" }]);
-    const nt = await signExpiringToken(env.SIGNING_SECRET!, "identity", [contact], Date.now() + 60_000);
+    const nt = await signIdentityToken(env.SIGNING_SECRET!, { contactId: contact, messageId: "msg_1" }, Date.now() + 60_000);
     expect((await collect({ ...visitor, nt, type: "track", event: "email_bounced", properties: { flow_id: "news" } })).status).toBe(422);
     expect((await collect({ ...visitor, nt, type: "track", event: "unsubscribed" })).status).toBe(422);
     const stats = await env.DB.prepare("SELECT sum(bounces) AS bounces, sum(unsubscribes) AS unsubscribes FROM stats_daily").first();
@@ -173,7 +173,7 @@ describe("snippet events carry no money", () => {
       () => eventsNamed(contact, "email_clicked"),
       (rows) => rows.length === 1,
     );
-    const nt = await signExpiringToken(env.SIGNING_SECRET!, "identity", [contact], Date.now() + 60_000);
+    const nt = await signIdentityToken(env.SIGNING_SECRET!, { contactId: contact, messageId: "msg_1" }, Date.now() + 60_000);
     const res = await collect({ ...visitor, nt, type: "track", event: "order_placed", properties: { value: 5000, currency: "EUR" } });
     expect(res.status).toBe(202);
     expect(await contactByEmail("reader@example.com")).toMatchObject({ orders_count: 0, total_spent: 0, last_order_at: null });
@@ -300,7 +300,7 @@ describe("flows the snippet can start", () => {
       steps: [{ id: "tell", type: "notify", to: "rep@shop.test", template: "alert" }],
     });
     const pending = await contactId("pen@example.com", { consent: "pending" });
-    const nt = await signExpiringToken(env.SIGNING_SECRET!, "identity", [pending], Date.now() + 60_000);
+    const nt = await signIdentityToken(env.SIGNING_SECRET!, { contactId: pending, messageId: "msg_1" }, Date.now() + 60_000);
     expect((await collect({ ...visitor, nt, type: "track", event: "payment_failed" })).status).toBe(202);
     expect(await enrollmentsOf(pending)).toEqual([]);
     expect(await mailTo("rep@shop.test")).toEqual([]);

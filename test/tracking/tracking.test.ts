@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signClickToken } from "../../src/tracking/links";
-import { signToken, verifyExpiringToken } from "../../src/tracking/tokens";
+import { readConfig } from "../../src/env";
+import { readClickToken, readIdentityToken, signClickToken, trackedDestination } from "../../src/tracking/links";
+import { signExpiringToken, signToken } from "../../src/tracking/tokens";
 import { callJson } from "../helpers/api";
-import { enrollmentsOf, fireAlarm, sleep } from "../helpers/flows";
+import { activeFlow, contactId, enrollmentsOf, fireAlarm, sleep, track } from "../helpers/flows";
 import { BROWSER, eventsNamed, eventually, sentEmail, visit } from "../helpers/tracking";
 
 const message = (id: string) => env.DB.prepare("SELECT * FROM messages WHERE id = ?").bind(id).first<Record<string, any>>();
@@ -60,7 +61,10 @@ describe("the click redirect", () => {
     expect(location.searchParams.get("utm_source")).toBe("nurture");
     expect(location.searchParams.get("utm_medium")).toBe("email");
     expect(location.searchParams.get("utm_content")).toBe("mail");
-    expect(await verifyExpiringToken(env.SIGNING_SECRET!, "identity", location.searchParams.get("_nt")!, Date.now())).toEqual([contact]);
+    expect(await readIdentityToken(env.SIGNING_SECRET!, location.searchParams.get("_nt")!, Date.now())).toEqual({
+      contactId: contact,
+      messageId,
+    });
     const second = new URL((await visit(`/c/${clicks[1]}`)).headers.get("location")!);
     expect(second.searchParams.get("utm_campaign")).toBe("news");
     const [click] = await eventually(
@@ -146,6 +150,91 @@ describe("the click redirect", () => {
       (e) => e[0]?.status === "completed",
     );
     expect((await contactRow(contact))?.tags).toContain("clicked-news");
+  });
+});
+
+describe("_nt goes only to the shop's own site, and names the message it came from", () => {
+  const secret = env.SIGNING_SECRET!;
+
+  it("_nt is added only to links to the shop's own hosts", async () => {
+    const { messageId, contact } = await sentEmail();
+    const linked = { id: messageId, contactId: contact, flowId: "news", stepId: "mail" };
+    const landing = async (url: string) => {
+      const res = await visit(`/c/${await signClickToken(secret, linked, 0, url)}`);
+      expect(res.status, url).toBe(302);
+      return new URL(res.headers.get("location")!);
+    };
+    expect((await landing("https://shop.test/sale")).searchParams.get("_nt")).toBeTruthy();
+    for (const elsewhere of [
+      "https://partner.example/offer",
+      "https://shop.test.evil.example/x",
+      "https://www.shop.test/x",
+      "https://shop.test:8443/x",
+      "https://evil.example/?next=https://shop.test/",
+    ]) {
+      const location = await landing(elsewhere);
+      expect(location.searchParams.get("_nt"), elsewhere).toBeNull();
+      expect(location.searchParams.get("utm_source"), elsewhere).toBe("nurture"); // UTM tags as before
+    }
+
+    // ALLOWED_ORIGINS' hosts are the shop's too; an entry that is not a URL names none.
+    const config = { ...readConfig(env), ALLOWED_ORIGINS: ["https://blog.shop.test", "not a url"] };
+    const target = (url: string) => ({ messageId, index: 0, contactId: contact, flowId: null, stepId: null, url });
+    const now = Date.now();
+    expect(new URL((await trackedDestination(target("https://blog.shop.test/post"), config, now))!).searchParams.has("_nt")).toBe(true);
+    expect(new URL((await trackedDestination(target("https://shop.test/"), config, now))!).searchParams.has("_nt")).toBe(true);
+    expect(new URL((await trackedDestination(target("https://blog.example/"), config, now))!).searchParams.has("_nt")).toBe(false);
+    // A link without a contact (a test send to an address) carries no identity anywhere.
+    const anonymous = { ...target("https://shop.test/"), contactId: null };
+    expect(new URL((await trackedDestination(anonymous, config, now))!).searchParams.has("_nt")).toBe(false);
+  });
+
+  it("an identity token names the message it came from", async () => {
+    const { messageId, contact, clicks } = await sentEmail();
+    const nt = new URL((await visit(`/c/${clicks[1]}`)).headers.get("location")!).searchParams.get("_nt")!;
+    const now = Date.now();
+    expect(await readIdentityToken(secret, nt, now)).toEqual({ contactId: contact, messageId });
+    expect(await readIdentityToken(secret, nt, now + 31 * 86_400_000)).toBeNull(); // valid for 30 days, as before
+    expect(await readIdentityToken(secret, `${nt.slice(0, -1)}${nt.endsWith("A") ? "B" : "A"}`, now)).toBeNull();
+    // The identity of the old shape named only the contact: it cannot be replayed as a message's.
+    expect(await readIdentityToken(secret, await signExpiringToken(secret, "identity", [contact], now + 60_000), now)).toBeNull();
+    expect(
+      await readIdentityToken(secret, await signExpiringToken(secret, "unsubscribe", [contact, messageId], now + 60_000), now),
+    ).toBeNull();
+  });
+});
+
+describe("links that contact data carries are text, never tracked links", () => {
+  it("a first name holding a link renders as text and no /c/ token of the email leads to evil.example", async () => {
+    const hostile = '<a href="https://evil.example/win">win</a>';
+    await env.DB.prepare(
+      "INSERT OR REPLACE INTO templates (id, subject, html, created_at, updated_at) VALUES ('hi', 'Hi {{ contact.first_name }}', ?, 0, 0)",
+    )
+      .bind('<body><p>Hi {{ contact.first_name }}</p><a href="https://shop.test/new">New</a></body>')
+      .run();
+    await activeFlow({
+      id: "hostile",
+      name: "Hostile",
+      trigger: { event: "signed_up" },
+      steps: [{ id: "hi", type: "email", template: "hi" }],
+    });
+    const contact = await contactId("mallory@example.com");
+    // Stored as the snippet's identify or an API import could store it.
+    await env.DB.prepare("UPDATE contacts SET first_name = ? WHERE id = ?").bind(hostile, contact).run();
+    await track({ contact_id: contact, name: "signed_up" });
+    const sent = await env.DB.prepare("SELECT id, subject, html FROM messages WHERE contact_id = ?")
+      .bind(contact)
+      .first<{ id: string; subject: string; html: string }>();
+    expect(sent?.html).toContain("<p>Hi &lt;a href=&#34;https://evil.example/win&#34;&gt;win&lt;/a&gt;</p>");
+    expect(sent?.subject).toBe(`Hi ${hostile}`); // a subject is text: nothing to escape there
+    const tokens = [...sent!.html.matchAll(/href="https:\/\/nurture\.test\/c\/([^"]+)"/g)].map((m) => m[1]!);
+    expect(tokens).toHaveLength(1);
+    for (const token of tokens) {
+      expect((await readClickToken(env.SIGNING_SECRET!, token))?.url).toBe("https://shop.test/new");
+      expect(new URL((await visit(`/c/${token}`)).headers.get("location")!).host).toBe("shop.test");
+    }
+    const links = await env.DB.prepare("SELECT url FROM links WHERE message_id = ?").bind(sent!.id).all<{ url: string }>();
+    expect(links.results.map((l) => l.url)).toEqual(["https://shop.test/new"]);
   });
 });
 
