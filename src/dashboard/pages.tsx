@@ -58,7 +58,7 @@ function StatusForm(props: { flowId: string; status: string; csrf: string; back:
   );
 }
 
-function FlowsTable(props: { flows: FlowSummary[]; csrf: string; back: string }) {
+function FlowsTable(props: { flows: FlowSummary[]; csrf: string; back: string; currency: string }) {
   if (props.flows.length === 0) return <p class="muted">No flows yet. Install one from the library (POST /v1/library/:name/install).</p>;
   return (
     <table id="flows">
@@ -90,8 +90,8 @@ function FlowsTable(props: { flows: FlowSummary[]; csrf: string; back: string })
             <td class="n">{formatRate(f.rates.open_rate)}</td>
             <td class="n">{formatRate(f.rates.click_rate)}</td>
             <td class="n">{formatCount(f.converted)}</td>
-            <td class="n">{formatMoney(f.revenue)}</td>
-            <td class="n">{f.rates.revenue_per_recipient === null ? "—" : formatMoney(f.rates.revenue_per_recipient)}</td>
+            <td class="n">{formatMoney(f.revenue, props.currency)}</td>
+            <td class="n">{f.rates.revenue_per_recipient === null ? "—" : formatMoney(f.rates.revenue_per_recipient, props.currency)}</td>
             <td>
               <StatusForm flowId={f.id} status={f.status} csrf={props.csrf} back={props.back} />
             </td>
@@ -102,7 +102,7 @@ function FlowsTable(props: { flows: FlowSummary[]; csrf: string; back: string })
   );
 }
 
-function TrendCharts(props: { daily: Overview["daily"]; prefix: string }) {
+function TrendCharts(props: { daily: Overview["daily"]; prefix: string; currency: string }) {
   const labels = props.daily.map((d) => d.day);
   return (
     <>
@@ -122,14 +122,14 @@ function TrendCharts(props: { daily: Overview["daily"]; prefix: string }) {
         labels={labels}
         values={props.daily.map((d) => d.revenue)}
         color="#7c3aed"
-        money
+        currency={props.currency}
       />
     </>
   );
 }
 
 /** The overview: headline numbers, trends and the flows. */
-export function OverviewPage(props: { overview: Overview; csrf: string }) {
+export function OverviewPage(props: { overview: Overview; csrf: string; currency: string }) {
   const { totals, roi, cost, range } = props.overview;
   return (
     <Layout title="Overview" section="/admin" csrf={props.csrf}>
@@ -155,28 +155,33 @@ export function OverviewPage(props: { overview: Overview; csrf: string }) {
           value={formatCount(totals.converted)}
           raw={totals.converted}
         />
-        <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue)} raw={totals.revenue} />
-        <Card stat="roi" label={`ROI · cost ${formatMoney(cost)}`} value={roi === null ? "—" : `${(roi * 100).toFixed(0)}%`} raw={roi} />
+        <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue, props.currency)} raw={totals.revenue} />
+        <Card
+          stat="roi"
+          label={`ROI · cost ${formatMoney(cost, props.currency)}`}
+          value={roi === null ? "—" : `${(roi * 100).toFixed(0)}%`}
+          raw={roi}
+        />
       </div>
-      <TrendCharts daily={props.overview.daily} prefix="overview" />
+      <TrendCharts daily={props.overview.daily} prefix="overview" currency={props.currency} />
       <h2>Flows</h2>
-      <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin" />
+      <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin" currency={props.currency} />
     </Layout>
   );
 }
 
 /** Every flow with its rates and an activate/pause button. */
-export function FlowsPage(props: { overview: Overview; csrf: string }) {
+export function FlowsPage(props: { overview: Overview; csrf: string; currency: string }) {
   return (
     <Layout title="Flows" section="/admin/flows" csrf={props.csrf}>
       <h1>Flows</h1>
       <RangeForm action="/admin/flows" range={props.overview.range} />
-      <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin/flows" />
+      <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin/flows" currency={props.currency} />
     </Layout>
   );
 }
 
-function NumbersRow(props: { label: string; m: Measured; testId?: string }) {
+function NumbersRow(props: { label: string; m: Measured; currency: string; testId?: string }) {
   const m = props.m;
   return (
     <tr data-row={props.testId}>
@@ -187,7 +192,7 @@ function NumbersRow(props: { label: string; m: Measured; testId?: string }) {
       <td class="n">{formatCount(m.clicked)}</td>
       <td class="n">{formatRate(m.rates.click_rate)}</td>
       <td class="n">{formatCount(m.converted)}</td>
-      <td class="n">{formatMoney(m.revenue)}</td>
+      <td class="n">{formatMoney(m.revenue, props.currency)}</td>
       <td class="n">{formatCount(m.unsubscribed)}</td>
       <td class="n">{formatCount(m.bounced)}</td>
       <td class="n">{formatCount(m.machine_opened + m.machine_clicked)}</td>
@@ -212,7 +217,7 @@ const NUMBERS_HEAD = (
 );
 
 /** One flow: its diagram with numbers, funnel, steps, A/B results and trend. */
-export function FlowPage(props: { stats: FlowStats; csrf: string }) {
+export function FlowPage(props: { stats: FlowStats; csrf: string; currency: string }) {
   const { flow, totals, steps, range } = props.stats;
   const path = `/admin/flows/${encodeURIComponent(flow.id)}`;
   const abSteps = steps.filter((s) => s.ab);
@@ -239,10 +244,10 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
           raw={totals.clicked}
         />
         <Card stat="goals" label={`Goals · ${formatRate(totals.rates.goal_rate)}`} value={formatCount(totals.goals)} raw={totals.goals} />
-        <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue)} raw={totals.revenue} />
+        <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue, props.currency)} raw={totals.revenue} />
       </div>
       <div class="pair">
-        <FlowDiagram steps={steps} />
+        <FlowDiagram steps={steps} currency={props.currency} />
         <Funnel
           id="flow-funnel"
           stages={[
@@ -260,7 +265,7 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
           {steps
             .filter((s) => s.type === "email" || s.type === "removed")
             .map((s) => (
-              <NumbersRow label={`${s.name ?? s.id} (${s.templates.join(", ") || s.type})`} m={s} testId={s.id} />
+              <NumbersRow label={`${s.name ?? s.id} (${s.templates.join(", ") || s.type})`} m={s} testId={s.id} currency={props.currency} />
             ))}
         </tbody>
       </table>
@@ -282,7 +287,7 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
               <thead>{NUMBERS_HEAD}</thead>
               <tbody>
                 {s.variants.map((v) => (
-                  <NumbersRow label={v.template} m={v} />
+                  <NumbersRow label={v.template} m={v} currency={props.currency} />
                 ))}
               </tbody>
             </table>
@@ -290,7 +295,7 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
         ))
       )}
       <h2>Trend</h2>
-      <TrendCharts daily={props.stats.daily} prefix="flow" />
+      <TrendCharts daily={props.stats.daily} prefix="flow" currency={props.currency} />
     </Layout>
   );
 }
@@ -300,6 +305,7 @@ export function ContactsPage(props: {
   query: string;
   contacts: { id: string; email: string; consent: string; ordersCount: number; totalSpent: number }[];
   csrf: string;
+  currency: string;
 }) {
   return (
     <Layout title="Contacts" section="/admin/contacts" csrf={props.csrf}>
@@ -328,7 +334,7 @@ export function ContactsPage(props: {
                 </td>
                 <td>{c.consent}</td>
                 <td class="n">{formatCount(c.ordersCount)}</td>
-                <td class="n">{formatMoney(c.totalSpent)}</td>
+                <td class="n">{formatMoney(c.totalSpent, props.currency)}</td>
               </tr>
             ))}
           </tbody>
@@ -339,7 +345,7 @@ export function ContactsPage(props: {
 }
 
 /** A contact's profile and timeline. */
-export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof contactTimeline>>>; csrf: string }) {
+export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof contactTimeline>>>; csrf: string; currency: string }) {
   const { contact, enrollments, timeline } = props.data;
   const name = [contact.firstName, contact.lastName].filter(Boolean).join(" ");
   return (
@@ -351,7 +357,7 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
         <Card stat="consent" label="Consent" value={contact.consent} raw={null} />
         <Card stat="lifecycle" label="Lifecycle stage" value={contact.lifecycleStage ?? "—"} raw={null} />
         <Card stat="orders" label="Orders" value={formatCount(contact.ordersCount)} raw={contact.ordersCount} />
-        <Card stat="spent" label="Total spent" value={formatMoney(contact.totalSpent)} raw={contact.totalSpent} />
+        <Card stat="spent" label="Total spent" value={formatMoney(contact.totalSpent, props.currency)} raw={contact.totalSpent} />
         <Card stat="streak" label="Unopened streak" value={formatCount(contact.unopenedStreak)} raw={contact.unopenedStreak} />
       </div>
       <p class="muted">
@@ -405,7 +411,7 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
                   {t.machine && <span class="badge">machine</span>}
                 </td>
                 <td>
-                  {t.value !== null && <b>{formatMoney(t.value)} </b>}
+                  {t.value !== null && <b>{formatMoney(t.value, props.currency)} </b>}
                   <code>{t.detail}</code>
                 </td>
               </tr>

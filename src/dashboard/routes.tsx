@@ -135,18 +135,18 @@ dashboardRoutes.post("/admin/logout", (c) => {
 
 dashboardRoutes.get("/admin", async (c) => {
   const overview = await overviewStats(c.var.db, rangeOf(c.req.query()), c.var.config.MONTHLY_COST);
-  return render(c, <OverviewPage overview={overview} csrf={c.var.csrf} />);
+  return render(c, <OverviewPage overview={overview} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
 dashboardRoutes.get("/admin/flows", async (c) => {
   const overview = await overviewStats(c.var.db, rangeOf(c.req.query()), c.var.config.MONTHLY_COST);
-  return render(c, <FlowsPage overview={overview} csrf={c.var.csrf} />);
+  return render(c, <FlowsPage overview={overview} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
 dashboardRoutes.get("/admin/flows/:id", async (c) => {
   const stats = await flowStats(c.var.db, c.req.param("id"), rangeOf(c.req.query()));
   if (!stats) return render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
-  return render(c, <FlowPage stats={stats} csrf={c.var.csrf} />);
+  return render(c, <FlowPage stats={stats} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
 dashboardRoutes.get("/admin/library", (c) => render(c, <LibraryPage csrf={c.var.csrf} />));
@@ -179,14 +179,17 @@ dashboardRoutes.post("/admin/flows/:id/status", async (c) => {
 
 dashboardRoutes.get("/admin/contacts", async (c) => {
   const query = (c.req.query("q") ?? "").slice(0, 254);
-  return render(c, <ContactsPage query={query} contacts={await searchContacts(c.var.db, query)} csrf={c.var.csrf} />);
+  return render(
+    c,
+    <ContactsPage query={query} contacts={await searchContacts(c.var.db, query)} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />,
+  );
 });
 
 dashboardRoutes.get("/admin/contacts/:id", async (c) => {
   const data = await contactTimeline(c.var.db, c.req.param("id"));
   if (!data)
     return render(c, <ProblemPage title="No such contact" message="There is no contact with that id (it may have been erased)." />, 404);
-  return render(c, <ContactPage data={data} csrf={c.var.csrf} />);
+  return render(c, <ContactPage data={data} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
 dashboardRoutes.get("/admin/suppressions", async (c) => {

@@ -4,8 +4,10 @@
  * it is saved, not when the mail goes out).
  */
 import { Liquid } from "liquidjs";
+import { moneyFilter } from "./money";
 
 export const liquid = new Liquid({ strictVariables: false, strictFilters: false, cache: 200, ownPropertyOnly: true });
+liquid.registerFilter("money", moneyFilter);
 
 /** The template fields written in Liquid. */
 export const LIQUID_FIELDS = ["subject", "html", "text", "from", "reply_to", "preheader"] as const;
