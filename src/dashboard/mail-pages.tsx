@@ -133,7 +133,7 @@ function RenderedView(props: { email: { subject: string; from: string; text: str
           ))}
         </tbody>
       </table>
-      <iframe title="HTML part" src={props.frame} sandbox="" class="mail" />
+      <iframe title="HTML part" src={props.frame} sandbox="allow-popups allow-popups-to-escape-sandbox" class="mail" />
       <h2>Plain text</h2>
       <pre class="mail-text">{props.email.text}</pre>
     </div>

@@ -24,6 +24,7 @@ import { installEntry } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
 import { Bare } from "./layout";
 import { LibraryPage } from "./library-page";
+import { untrackedHtml } from "./mail-frame";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
 import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "./session";
@@ -38,8 +39,9 @@ export interface DashboardEnv {
 export const DASHBOARD_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/** An email's HTML framed in the dashboard: sandboxed (no scripts, opaque origin), its images allowed, framable only by the dashboard. */
-const MAIL_FRAME_CSP = "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
+/** An email's HTML framed in the dashboard: sandboxed (no scripts, opaque origin; links may open a new tab), its images allowed, framable only by the dashboard. */
+const MAIL_FRAME_CSP =
+  "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
 
 /** Answers a dashboard page with its security headers. */
 function render(c: Context, page: Parameters<Context["html"]>[0], status: ContentfulStatusCode = 200) {
@@ -290,12 +292,12 @@ dashboardRoutes.post("/admin/templates/:id", async (c) => {
   );
 });
 
-/** Answers an email's HTML for a sandboxed frame. */
-function mailFrame(c: Context, html: string) {
+/** Answers an email's HTML for a sandboxed frame, its tracking neutralised so that looking records nothing. */
+async function mailFrame(c: Context<DashboardEnv>, html: string) {
   c.header("Content-Security-Policy", MAIL_FRAME_CSP);
   c.header("X-Frame-Options", "SAMEORIGIN");
   c.header("Cache-Control", "no-store");
-  return c.html(html);
+  return c.html(await untrackedHtml(html, c.var.config));
 }
 
 dashboardRoutes.get("/admin/templates/:id/render", async (c) => {

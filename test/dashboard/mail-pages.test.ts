@@ -26,7 +26,9 @@ describe("the templates pages", () => {
     expect(forGrace.html).toContain('<td id="preview-subject">Hi Grace</td>');
     const frame = await page("/admin/templates/welcome-1/render?contact=grace%40example.com", cookie);
     expect(frame.html).toContain("<p>Hello Grace</p>");
-    expect(frame.html).toContain('href="https://nurture.test/c/');
+    // Looking at a preview records nothing: links go straight to their destination, in a new tab.
+    expect(frame.html).toContain('href="https://shop.test" target="_blank" rel="noopener noreferrer"');
+    expect(frame.html).not.toContain("https://nurture.test/c/");
     expect(frame.res.headers.get("content-security-policy")).toContain("sandbox");
   });
 
@@ -52,6 +54,10 @@ describe("the templates pages", () => {
 
 describe("the dev mailbox", () => {
   it("lists what was sent without a provider and shows each message's HTML, text and headers", async () => {
+    await callJson("/v1/templates/w1", {
+      method: "PUT",
+      body: { subject: "Subject w1", html: '<body><p>w1</p><a href="https://shop.test/tea">Tea</a></body>' },
+    });
     await activeFlow({
       id: "welcome",
       name: "Welcome",
@@ -71,7 +77,13 @@ describe("the dev mailbox", () => {
     expect(one.html).toContain(`src="/admin/mailbox/${id}/html"`);
     const html = await page(`/admin/mailbox/${id}/html`, cookie);
     expect(html.html).toContain("<p>w1</p>");
-    expect(html.html).toContain('src="https://nurture.test/o/');
+    // Viewing records nothing: no pixel, and the tracked link goes straight to its destination, in a new tab.
+    expect(html.html).toContain('<a href="https://shop.test/tea" target="_blank" rel="noopener noreferrer">Tea</a>');
+    expect(html.html).not.toContain("https://nurture.test/o/");
+    expect(html.html).not.toContain("https://nurture.test/c/");
+    expect((await env.DB.prepare("SELECT html FROM messages WHERE id = ?").bind(id).first<string>("html"))!).toContain(
+      "https://nurture.test/o/",
+    );
     expect((await page("/admin/mailbox/nope", cookie)).status).toBe(404);
   });
 
