@@ -13,6 +13,7 @@ import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
 import { findContact, normaliseEmail, upsertContact } from "../db/contacts";
 import type { EventInsert } from "../db/events";
+import { originAllowed } from "../tracking/origins";
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
 import { verifyExpiringToken } from "../tracking/tokens";
 import { secretsEqual } from "./admin-auth";
@@ -49,7 +50,7 @@ const TRAIT_FIELDS = { first_name: "firstName", last_name: "lastName", timezone:
 
 function allowedOrigin(c: Context<AppEnv>): string | null {
   const origin = c.req.header("origin");
-  return origin && c.var.config.ALLOWED_ORIGINS.includes(origin) ? origin : null;
+  return origin && originAllowed(origin, c.var.config.ALLOWED_ORIGINS) ? origin : null;
 }
 
 function corsHeaders(c: Context<AppEnv>, origin: string) {
