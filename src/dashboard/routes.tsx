@@ -8,7 +8,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { switchFlowStatus } from "../contact/flow-control";
-import { contactTimeline, findMessage, listSuppressions, mailboxMessages, searchContacts } from "../db/admin-views";
+import { contactTimeline, findMessage, listSuppressions, mailboxMessages, recentSnippetEvents, searchContacts } from "../db/admin-views";
 import type { Database } from "../db/client";
 import { findContact } from "../db/contacts";
 import type { TemplateRow } from "../db/schema";
@@ -28,6 +28,7 @@ import { untrackedHtml } from "./mail-frame";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
 import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "./session";
+import { SetupPage } from "./setup-page";
 
 /** The dashboard's context: the app's, plus the verified session and its CSRF token. */
 export interface DashboardEnv {
@@ -192,6 +193,11 @@ dashboardRoutes.get("/admin/contacts/:id", async (c) => {
   if (!data)
     return render(c, <ProblemPage title="No such contact" message="There is no contact with that id (it may have been erased)." />, 404);
   return render(c, <ContactPage data={data} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
+});
+
+dashboardRoutes.get("/admin/setup", async (c) => {
+  const events = await recentSnippetEvents(c.var.db, Date.now());
+  return render(c, <SetupPage config={c.var.config} events={events} csrf={c.var.csrf} />);
 });
 
 dashboardRoutes.get("/admin/suppressions", async (c) => {

@@ -1,6 +1,6 @@
 /**
  * Queries behind the dashboard's pages that are not reports: contact search,
- * a contact's timeline, the suppression list. Flow status changes go through contact/flow-control.
+ * a contact's timeline, the suppression list, the snippet's latest events. Flow status changes go through contact/flow-control.
  * Every query is bounded (LIMIT) and uses an index.
  */
 import { and, desc, eq, gte, lt, or } from "drizzle-orm";
@@ -80,6 +80,27 @@ export async function mailboxMessages(db: Database): Promise<MessageRow[]> {
     .where(and(gte(messages.providerId, "dev_"), lt(messages.providerId, "dev`")))
     .orderBy(desc(messages.sentAt))
     .limit(LIST_LIMIT);
+}
+
+/** How far back the setup page looks for snippet events (a range on the ts index bounds the scan). */
+const SNIPPET_LOOKBACK_MS = 86_400_000;
+
+/** The latest events the site snippet sent in the last day, newest first, with the contact's email when known. */
+export async function recentSnippetEvents(db: Database, now: number, limit = 20) {
+  return db
+    .select({
+      id: events.id,
+      name: events.name,
+      ts: events.ts,
+      properties: events.properties,
+      anonymousId: events.anonymousId,
+      email: contacts.email,
+    })
+    .from(events)
+    .leftJoin(contacts, eq(contacts.id, events.contactId))
+    .where(and(gte(events.ts, now - SNIPPET_LOOKBACK_MS), eq(events.source, "collect")))
+    .orderBy(desc(events.ts))
+    .limit(limit);
 }
 
 /** One message of the outbox, or undefined. */
