@@ -5,6 +5,7 @@ import type { FlowStats, FlowSummary, Measured, Overview } from "../reports/stat
 import { BarChart, FlowDiagram, Funnel, LineChart } from "./charts";
 import { formatCount, formatMoney, formatRate, formatTime } from "./format";
 import { Bare, Layout } from "./layout";
+import { explainReason, HELD_AT_EMAIL, type WhyCount } from "./why";
 
 /** The login form. */
 export function LoginPage(props: { error?: string }) {
@@ -59,7 +60,15 @@ function StatusForm(props: { flowId: string; status: string; csrf: string; back:
 }
 
 function FlowsTable(props: { flows: FlowSummary[]; csrf: string; back: string; currency: string }) {
-  if (props.flows.length === 0) return <p class="muted">No flows yet. Install one from the library (POST /v1/library/:name/install).</p>;
+  if (props.flows.length === 0)
+    return (
+      <p class="muted">
+        No flows yet. <a href="/admin/library">Install one from the library</a>.
+      </p>
+    );
+  // Two flows with the same name are told apart by their ids.
+  const names = props.flows.map((f) => f.name);
+  const repeated = new Set(names.filter((n, i) => names.indexOf(n) !== i));
   return (
     <table id="flows">
       <thead>
@@ -81,6 +90,7 @@ function FlowsTable(props: { flows: FlowSummary[]; csrf: string; back: string; c
           <tr data-flow={f.id}>
             <td>
               <a href={`/admin/flows/${encodeURIComponent(f.id)}`}>{f.name}</a>
+              {repeated.has(f.name) && <span class="muted flow-id">{` (${f.id})`}</span>}
             </td>
             <td>
               <span class={`badge ${f.status}`}>{f.status}</span>
@@ -217,14 +227,14 @@ const NUMBERS_HEAD = (
 );
 
 /** One flow: its diagram with numbers, funnel, steps, A/B results and trend. */
-export function FlowPage(props: { stats: FlowStats; csrf: string; currency: string }) {
+export function FlowPage(props: { stats: FlowStats; why: WhyCount[]; csrf: string; currency: string }) {
   const { flow, totals, steps, range } = props.stats;
   const path = `/admin/flows/${encodeURIComponent(flow.id)}`;
   const abSteps = steps.filter((s) => s.ab);
   return (
     <Layout title={flow.name} section="/admin/flows" csrf={props.csrf}>
       <h1>
-        {flow.name} <span class={`badge ${flow.status}`}>{flow.status}</span>{" "}
+        {flow.name} <span class="muted flow-id">{flow.id}</span> <span class={`badge ${flow.status}`}>{flow.status}</span>{" "}
         <StatusForm flowId={flow.id} status={flow.status} csrf={props.csrf} back={path} />
       </h1>
       <RangeForm action={path} range={range} />
@@ -246,6 +256,29 @@ export function FlowPage(props: { stats: FlowStats; csrf: string; currency: stri
         <Card stat="goals" label={`Goals · ${formatRate(totals.rates.goal_rate)}`} value={formatCount(totals.goals)} raw={totals.goals} />
         <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue, props.currency)} raw={totals.revenue} />
       </div>
+      <h2>Mail held or not sent</h2>
+      {props.why.length === 0 ? (
+        <p class="muted" id="why-none">
+          Nothing held or stopped: every contact who reached an email step was sent it.
+        </p>
+      ) : (
+        <table id="why-not-sent">
+          <thead>
+            <tr>
+              <th>Why</th>
+              <th class="n">Count</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.why.map((w) => (
+              <tr>
+                <td>{w.label}</td>
+                <td class="n">{formatCount(w.count)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <div class="pair">
         <FlowDiagram steps={steps} currency={props.currency} />
         <Funnel
@@ -345,7 +378,13 @@ export function ContactsPage(props: {
 }
 
 /** A contact's profile and timeline. */
-export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof contactTimeline>>>; csrf: string; currency: string }) {
+export function ContactPage(props: {
+  data: NonNullable<Awaited<ReturnType<typeof contactTimeline>>>;
+  /** `flowId/stepId` of every email step of the contact's flows: an active enrollment resting there is held. */
+  emailSteps: ReadonlySet<string>;
+  csrf: string;
+  currency: string;
+}) {
   const { contact, enrollments, timeline } = props.data;
   const name = [contact.firstName, contact.lastName].filter(Boolean).join(" ");
   return (
@@ -374,7 +413,7 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
               <th>Status</th>
               <th>Step</th>
               <th>Entered</th>
-              <th>Exit reason</th>
+              <th>Why</th>
             </tr>
           </thead>
           <tbody>
@@ -386,7 +425,11 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
                 <td>{e.status}</td>
                 <td>{e.currentStep ?? "—"}</td>
                 <td>{formatTime(e.enteredAt)}</td>
-                <td>{e.exitReason ?? ""}</td>
+                <td>
+                  {e.status === "active" && e.currentStep && props.emailSteps.has(`${e.flowId}/${e.currentStep}`)
+                    ? HELD_AT_EMAIL
+                    : explainReason(e.exitReason)}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -420,6 +463,7 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
                 <td>{formatTime(t.at)}</td>
                 <td>
                   email <span class="badge">{t.status}</span>
+                  {t.reason && t.status !== "sent" && <div class="muted reason">{explainReason(t.reason)}</div>}
                 </td>
                 <td>
                   {t.subject}
@@ -435,13 +479,14 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
 }
 
 /** The suppression list. */
-export function SuppressionsPage(props: { rows: SuppressionRow[]; csrf: string }) {
+export function SuppressionsPage(props: { rows: SuppressionRow[]; csrf: string; notice?: string }) {
   return (
     <Layout title="Suppressions" section="/admin/suppressions" csrf={props.csrf}>
       <h1>Suppressions</h1>
       <p class="muted">
-        Addresses that get no email: hard bounces, complaints and manual entries. Remove one with DELETE /v1/suppressions/:email.
+        Addresses that get no email: hard bounces, complaints and manual entries. Remove one only when you know the address works again.
       </p>
+      {props.notice && <p role="status">{props.notice}</p>}
       {props.rows.length === 0 ? (
         <p class="muted">Nobody is suppressed.</p>
       ) : (
@@ -452,6 +497,7 @@ export function SuppressionsPage(props: { rows: SuppressionRow[]; csrf: string }
               <th>Reason</th>
               <th>Detail</th>
               <th>Since</th>
+              <th />
             </tr>
           </thead>
           <tbody>
@@ -461,6 +507,13 @@ export function SuppressionsPage(props: { rows: SuppressionRow[]; csrf: string }
                 <td>{s.reason}</td>
                 <td>{s.detail ?? ""}</td>
                 <td>{formatTime(s.createdAt)}</td>
+                <td>
+                  <form class="inline" method="post" action="/admin/suppressions/lift">
+                    <input type="hidden" name="_csrf" value={props.csrf} />
+                    <input type="hidden" name="email" value={s.email} />
+                    <button type="submit">Remove</button>
+                  </form>
+                </td>
               </tr>
             ))}
           </tbody>

@@ -8,27 +8,38 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { switchFlowStatus } from "../contact/flow-control";
-import { contactTimeline, findMessage, listSuppressions, mailboxMessages, recentSnippetEvents, searchContacts } from "../db/admin-views";
+import {
+  contactTimeline,
+  findMessage,
+  flowDeliveryCounts,
+  listSuppressions,
+  mailboxMessages,
+  recentSnippetEvents,
+  searchContacts,
+} from "../db/admin-views";
 import type { Database } from "../db/client";
 import { findContact } from "../db/contacts";
+import { flowsByIds } from "../db/flows";
 import type { TemplateRow } from "../db/schema";
+import { liftSuppression } from "../db/suppressions";
 import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
-import { renderPreview, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
+import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
 import type { Config, Env } from "../env";
 import { secretsEqual } from "../http/admin-auth";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateInput, toContent } from "../http/templates";
 import { libraryEntry } from "../library/catalog";
-import { installEntry } from "../library/install";
+import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdited, restoreLibraryTemplate } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
 import { Bare } from "./layout";
-import { LibraryPage } from "./library-page";
+import { LibraryConflictPage, LibraryPage } from "./library-page";
 import { untrackedHtml } from "./mail-frame";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
 import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "./session";
 import { SetupPage } from "./setup-page";
+import { whyNoMail } from "./why";
 
 /** The dashboard's context: the app's, plus the verified session and its CSRF token. */
 export interface DashboardEnv {
@@ -147,25 +158,41 @@ dashboardRoutes.get("/admin/flows", async (c) => {
 });
 
 dashboardRoutes.get("/admin/flows/:id", async (c) => {
-  const stats = await flowStats(c.var.db, c.req.param("id"), rangeOf(c.req.query()));
+  const id = c.req.param("id");
+  const stats = await flowStats(c.var.db, id, rangeOf(c.req.query()));
   if (!stats) return render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
-  return render(c, <FlowPage stats={stats} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
+  const emailSteps = new Set(stats.steps.filter((s) => s.type === "email").map((s) => s.id));
+  const why = whyNoMail(await flowDeliveryCounts(c.var.db, id), emailSteps, stats.flow.status === "paused");
+  return render(c, <FlowPage stats={stats} why={why} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
-dashboardRoutes.get("/admin/library", (c) => render(c, <LibraryPage csrf={c.var.csrf} />));
+dashboardRoutes.get("/admin/library", async (c) => {
+  const installed = libraryEntry(c.req.query("installed") ?? "");
+  const flow = installed ? (await flowsByIds(c.var.db, [installed.name])).get(installed.name) : undefined;
+  const notice = installed && flow ? `Installed "${installed.flow.name}" as flow ${flow.id} (${flow.status}).` : undefined;
+  return render(c, <LibraryPage csrf={c.var.csrf} notice={notice} />);
+});
+
+const ON_EDITED: readonly OnEdited[] = ["refuse", "keep", "overwrite"];
 
 dashboardRoutes.post("/admin/library/:name/install", async (c) => {
   const entry = libraryEntry(c.req.param("name"));
   if (!entry) return render(c, <ProblemPage title="No such library flow" message="There is no library flow with that name." />, 404);
-  const result = await installEntry(c.var.db, entry, false, Date.now());
-  if (!result.ok) {
-    const message = `These templates were edited since the library installed them: ${result.conflicts.join(", ")}. Use the API with ?overwrite=true to replace them.`;
-    return render(c, <ProblemPage title="Templates edited" message={message} />, 409);
-  }
-  return render(
-    c,
-    <LibraryPage csrf={c.var.csrf} notice={`Installed "${entry.flow.name}" as flow ${result.flow.id} (${result.flow.status}).`} />,
-  );
+  const form = await c.req.parseBody();
+  const onEdited = ON_EDITED.find((o) => o === form.on_edited) ?? "refuse";
+  const result = await installEntry(c.var.db, entry, onEdited, Date.now());
+  const path = `/admin/library/${encodeURIComponent(entry.name)}`;
+  // Post/redirect/get: a reload shows the outcome instead of installing again.
+  if (!result.ok) return c.redirect(`${path}/conflict`, 303);
+  return c.redirect(`/admin/library?installed=${encodeURIComponent(entry.name)}`, 303);
+});
+
+dashboardRoutes.get("/admin/library/:name/conflict", async (c) => {
+  const entry = libraryEntry(c.req.param("name"));
+  if (!entry) return render(c, <ProblemPage title="No such library flow" message="There is no library flow with that name." />, 404);
+  const edited = await editedTemplates(c.var.db, entry);
+  if (edited.length === 0) return c.redirect("/admin/library", 303);
+  return render(c, <LibraryConflictPage entry={entry} edited={edited} csrf={c.var.csrf} />);
 });
 
 dashboardRoutes.post("/admin/flows/:id/status", async (c) => {
@@ -192,7 +219,11 @@ dashboardRoutes.get("/admin/contacts/:id", async (c) => {
   const data = await contactTimeline(c.var.db, c.req.param("id"));
   if (!data)
     return render(c, <ProblemPage title="No such contact" message="There is no contact with that id (it may have been erased)." />, 404);
-  return render(c, <ContactPage data={data} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
+  const flows = await flowsByIds(c.var.db, [...new Set(data.enrollments.map((e) => e.flowId))]);
+  const emailSteps = new Set(
+    [...flows.values()].flatMap((f) => f.definition.steps.filter((s) => s.type === "email").map((s) => `${f.id}/${s.id}`)),
+  );
+  return render(c, <ContactPage data={data} emailSteps={emailSteps} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
 dashboardRoutes.get("/admin/setup", async (c) => {
@@ -201,7 +232,18 @@ dashboardRoutes.get("/admin/setup", async (c) => {
 });
 
 dashboardRoutes.get("/admin/suppressions", async (c) => {
-  return render(c, <SuppressionsPage rows={await listSuppressions(c.var.db)} csrf={c.var.csrf} />);
+  const lifted = (c.req.query("lifted") ?? "").slice(0, 254);
+  const notice = lifted ? `${lifted} is no longer suppressed.` : undefined;
+  return render(c, <SuppressionsPage rows={await listSuppressions(c.var.db)} notice={notice} csrf={c.var.csrf} />);
+});
+
+dashboardRoutes.post("/admin/suppressions/lift", async (c) => {
+  const form = await c.req.parseBody();
+  const email = typeof form.email === "string" ? form.email.slice(0, 254) : "";
+  if (!email || !(await liftSuppression(c.var.db, email))) {
+    return render(c, <ProblemPage title="Not suppressed" message="That address is not on the suppression list." />, 404);
+  }
+  return c.redirect(`/admin/suppressions?lifted=${encodeURIComponent(email)}`, 303);
 });
 
 /** Renders a stored template (or sample data) for the preview, for a contact named by email or id, or the sample contact. */
@@ -228,8 +270,40 @@ function templateValues(t: TemplateRow | undefined) {
 }
 
 dashboardRoutes.get("/admin/templates", async (c) => {
-  return render(c, <TemplatesPage templates={await listTemplates(c.var.db)} csrf={c.var.csrf} />);
+  const all = await listTemplates(c.var.db);
+  const now = Date.now();
+  const subjects = new Map<string, string>();
+  for (const t of all) {
+    try {
+      subjects.set(t.id, await sampleSubject(t, c.var.config, now));
+    } catch {
+      // A subject that does not render for the sample contact is listed as written.
+    }
+  }
+  return render(c, <TemplatesPage templates={all} subjects={subjects} csrf={c.var.csrf} />);
 });
+
+const TEMPLATE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+dashboardRoutes.get("/admin/templates/new", (c) => {
+  const id = (c.req.query("id") ?? "").trim();
+  if (!TEMPLATE_ID.test(id) || id === "new") {
+    return render(
+      c,
+      <ProblemPage title="Bad template id" message="A template id is 1-64 letters, digits, '-' or '_' (and not 'new')." />,
+      400,
+    );
+  }
+  return c.redirect(`/admin/templates/${encodeURIComponent(id)}`, 303);
+});
+
+/** True when the library has its own version of this template and the stored one is not it. */
+async function restorable(template: TemplateRow | undefined): Promise<boolean> {
+  const original = template && libraryTemplate(template.id);
+  return !!original && (await contentHash(original)) !== (await contentHash(template));
+}
+
+const TEMPLATE_NOTICES: Record<string, string> = { saved: "Saved.", restored: "Restored the library's version." };
 
 dashboardRoutes.get("/admin/templates/:id", async (c) => {
   const id = c.req.param("id");
@@ -244,10 +318,20 @@ dashboardRoutes.get("/admin/templates/:id", async (c) => {
       preview={preview.email}
       problems={preview.problem ? [preview.problem] : []}
       contact={who}
-      saved={false}
+      exists={template !== undefined}
+      restorable={await restorable(template)}
+      notice={TEMPLATE_NOTICES[c.req.query("done") ?? ""] ?? null}
       csrf={c.var.csrf}
     />,
   );
+});
+
+dashboardRoutes.post("/admin/templates/:id/restore", async (c) => {
+  const id = c.req.param("id");
+  if (!(await restoreLibraryTemplate(c.var.db, id, Date.now()))) {
+    return render(c, <ProblemPage title="Not a library template" message="The library has no template with that id." />, 404);
+  }
+  return c.redirect(`/admin/templates/${encodeURIComponent(id)}?done=restored`, 303);
 });
 
 dashboardRoutes.post("/admin/templates/:id", async (c) => {
@@ -276,26 +360,25 @@ dashboardRoutes.post("/admin/templates/:id", async (c) => {
     ? liquidProblems(parsed.data).map((p) => `${p.path.join(".")}: ${p.message}`)
     : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
   if (!parsed.success || problems.length > 0) {
+    const existing = await findTemplate(c.var.db, id);
     return render(
       c,
-      <TemplatePage id={id} values={values} preview={null} problems={problems} contact={who} saved={false} csrf={c.var.csrf} />,
+      <TemplatePage
+        id={id}
+        values={values}
+        preview={null}
+        problems={problems}
+        contact={who}
+        exists={existing !== undefined}
+        restorable={await restorable(existing)}
+        notice={null}
+        csrf={c.var.csrf}
+      />,
       422,
     );
   }
-  const { template } = await saveTemplate(c.var.db, id, toContent(parsed.data), Date.now());
-  const preview = await previewFor(c, template, who);
-  return render(
-    c,
-    <TemplatePage
-      id={id}
-      values={values}
-      preview={preview.email}
-      problems={preview.problem ? [preview.problem] : []}
-      contact={who}
-      saved
-      csrf={c.var.csrf}
-    />,
-  );
+  await saveTemplate(c.var.db, id, toContent(parsed.data), Date.now());
+  return c.redirect(`/admin/templates/${encodeURIComponent(id)}?contact=${encodeURIComponent(who)}&done=saved`, 303);
 });
 
 /** Answers an email's HTML for a sandboxed frame, its tracking neutralised so that looking records nothing. */

@@ -3,7 +3,7 @@
  * a contact's timeline, the suppression list, the snippet's latest events. Flow status changes go through contact/flow-control.
  * Every query is bounded (LIMIT) and uses an index.
  */
-import { and, desc, eq, gte, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, lt, or } from "drizzle-orm";
 import type { Database } from "./client";
 import { type ContactRow, contacts, enrollments, events, type MessageRow, messages, suppressions } from "./schema";
 
@@ -26,7 +26,16 @@ export async function searchContacts(db: Database, query: string): Promise<Conta
 /** One entry of a contact's timeline: an event or a message. */
 export type TimelineEntry =
   | { kind: "event"; at: number; name: string; detail: string; machine: boolean; value: number | null }
-  | { kind: "message"; at: number; subject: string; status: string; flow: string | null; step: string | null; variant: string | null };
+  | {
+      kind: "message";
+      at: number;
+      subject: string;
+      status: string;
+      reason: string | null;
+      flow: string | null;
+      step: string | null;
+      variant: string | null;
+    };
 
 /** A contact with their enrollments and the latest events and messages, newest first. */
 export async function contactTimeline(db: Database, contactId: string) {
@@ -54,6 +63,7 @@ export async function contactTimeline(db: Database, contactId: string) {
         at: m.sentAt ?? m.dueAt,
         subject: m.subject ?? m.templateId ?? "(no subject)",
         status: m.status,
+        reason: m.reason,
         flow: m.flowId,
         step: m.stepId,
         variant: m.variant,
@@ -61,6 +71,23 @@ export async function contactTimeline(db: Database, contactId: string) {
     ),
   ].sort((a, b) => b.at - a.at);
   return { contact, enrollments: enrolled, timeline };
+}
+
+/** How many of a flow's enrollments and messages stand where, for the flow page's "why no mail" counts. */
+export async function flowDeliveryCounts(db: Database, flowId: string) {
+  const [byEnrollment, byMessage] = await Promise.all([
+    db
+      .select({ status: enrollments.status, reason: enrollments.exitReason, step: enrollments.currentStep, count: count() })
+      .from(enrollments)
+      .where(eq(enrollments.flowId, flowId))
+      .groupBy(enrollments.status, enrollments.exitReason, enrollments.currentStep),
+    db
+      .select({ status: messages.status, reason: messages.reason, count: count() })
+      .from(messages)
+      .where(and(eq(messages.flowId, flowId), inArray(messages.status, ["queued", "failed", "suppressed", "cancelled"])))
+      .groupBy(messages.status, messages.reason),
+  ]);
+  return { enrollments: byEnrollment, messages: byMessage };
 }
 
 /** The suppression list, newest first. */

@@ -42,13 +42,62 @@ describe("the templates pages", () => {
       html: "<p>new</p>",
       contact: "",
     });
-    expect(saved.status).toBe(200);
-    expect(await saved.text()).toContain('<td id="preview-subject">New Ada</td>');
+    // Post/redirect/get: the saved template is shown by a GET, so a reload does not post again.
+    expect(saved.status).toBe(303);
+    expect(saved.headers.get("location")).toBe("/admin/templates/t?contact=&done=saved");
+    const shown = await page(saved.headers.get("location")!, cookie);
+    expect(shown.html).toContain('<td id="preview-subject">New Ada</td>');
+    expect(shown.html).toContain("Saved.");
     expect((await callJson("/v1/templates/t")).body.subject).toBe("New {{ contact.first_name }}");
     const broken = await post("/admin/templates/t", cookie, { _csrf: csrf, subject: "{{ oops", html: "<p>x</p>" });
     expect(broken.status).toBe(422);
     expect(await broken.text()).toContain('id="problems"');
     expect((await callJson("/v1/templates/t")).body.subject).toBe("New {{ contact.first_name }}");
+  });
+});
+
+describe("templates are created, listed and restored from the dashboard alone", () => {
+  it("the New template button opens an empty editor for the id typed, and saving creates it", async () => {
+    const cookie = await login();
+    const list = await page("/admin/templates", cookie);
+    expect(list.html).toContain('action="/admin/templates/new"');
+    const opened = await page("/admin/templates/new?id=spring-sale", cookie);
+    expect(opened.status).toBe(303);
+    expect(opened.res.headers.get("location")).toBe("/admin/templates/spring-sale");
+    const editor = await page("/admin/templates/spring-sale", cookie);
+    expect(editor.html).toContain("New template spring-sale");
+    const saved = await post("/admin/templates/spring-sale", cookie, { _csrf: csrfOf(editor.html), subject: "Spring", html: "<p>hi</p>" });
+    expect(saved.status).toBe(303);
+    expect((await callJson("/v1/templates/spring-sale")).body.subject).toBe("Spring");
+    expect((await page("/admin/templates/new?id=bad%20id", cookie)).status).toBe(400);
+  });
+
+  it("the list shows subjects rendered for the sample contact, and the raw subject when it cannot render", async () => {
+    await callJson("/v1/templates/hello", { method: "PUT", body: { subject: "Hi {{ contact.first_name }}", html: "<p>x</p>" } });
+    await env.DB.prepare(
+      "INSERT INTO templates (id, subject, html, created_at, updated_at) VALUES ('odd', '{% include ''missing'' %} raw', '<p/>', 1, 1)",
+    ).run();
+    const list = await page("/admin/templates", await login());
+    expect(list.html).toContain("<td>Hi Ada</td>");
+    expect(list.html).not.toContain("{{ contact.first_name }}");
+    expect(list.html).toContain("<td>{% include &#39;missing&#39; %} raw</td>");
+  });
+
+  it("an edited library template can be restored to the library's version", async () => {
+    await callJson("/v1/library/welcome-series/install", { method: "POST" });
+    const original = (await callJson("/v1/templates/welcome-1")).body.subject;
+    const cookie = await login();
+    const untouched = await page("/admin/templates/welcome-1", cookie);
+    expect(untouched.html).not.toContain('id="restore-library"');
+    await post("/admin/templates/welcome-1", cookie, { _csrf: csrfOf(untouched.html), subject: "Mine", html: "<p>mine</p>" });
+    const edited = await page("/admin/templates/welcome-1", cookie);
+    expect(edited.html).toContain('id="restore-library"');
+    const restored = await post("/admin/templates/welcome-1/restore", cookie, { _csrf: csrfOf(edited.html) });
+    expect(restored.status).toBe(303);
+    expect(restored.headers.get("location")).toBe("/admin/templates/welcome-1?done=restored");
+    expect((await callJson("/v1/templates/welcome-1")).body.subject).toBe(original);
+    expect((await page("/admin/templates/welcome-1", cookie)).html).not.toContain('id="restore-library"');
+    expect((await post("/admin/templates/not-in-library/restore", cookie, { _csrf: csrfOf(edited.html) })).status).toBe(404);
   });
 });
 
