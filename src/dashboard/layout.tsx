@@ -25,7 +25,7 @@ form.inline{display:inline}.muted{color:#64748b}.error{color:#b91c1c}.login{max-
 .login input{width:100%;margin:8px 0 12px}.range{display:flex;gap:8px;align-items:center;margin-bottom:12px}
 .split{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px;align-items:start}.editor label{display:block;margin-bottom:8px;font-weight:600}
 .editor input[type=text],.editor textarea{display:block;width:100%;font:12px/1.4 ui-monospace,Menlo,monospace;padding:6px;border:1px solid #94a3b8;border-radius:6px;margin-top:2px}
-iframe.mail{display:block;width:100%;height:520px;border:1px solid #cbd5e1;background:#fff;border-radius:8px;margin-top:10px}pre.mail-text{white-space:pre-wrap;background:#fff;padding:10px;border-radius:8px}
+iframe.mail{display:block;width:100%;height:520px;border:1px solid #cbd5e1;background:#fff;border-radius:8px;margin-top:10px}pre.mail-text{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;padding:10px;border-radius:8px}
 pre.code{white-space:pre-wrap;overflow-wrap:anywhere;background:#0f172a;color:#e2e8f0;padding:10px 12px;border-radius:8px;font:12px/1.5 ui-monospace,Menlo,monospace}
 td,th,code,p,li{overflow-wrap:anywhere}
 `;

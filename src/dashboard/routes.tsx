@@ -34,7 +34,7 @@ import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdi
 import { flowStats, overviewStats } from "../reports/stats";
 import { Bare } from "./layout";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
-import { untrackedHtml } from "./mail-frame";
+import { untrackedHtml, untrackedText } from "./mail-frame";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
 import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "./session";
@@ -252,7 +252,8 @@ async function previewFor(c: Context<DashboardEnv>, template: TemplateRow, who: 
   const contact = who ? await findContact(c.var.db, who) : sampleContact(now);
   if (!contact) return { email: null, problem: `No contact ${who}; showing nothing.` };
   try {
-    return { email: await renderPreview(template, contact, c.var.config, SAMPLE_EVENT, now), problem: null };
+    const email = await renderPreview(template, contact, c.var.config, SAMPLE_EVENT, now);
+    return { email: { ...email, text: await untrackedText(email.text, c.var.config) }, problem: null };
   } catch (error) {
     return { email: null, problem: `Rendering failed: ${error instanceof Error ? error.message : String(error)}` };
   }
@@ -403,7 +404,8 @@ dashboardRoutes.get("/admin/mailbox", async (c) => {
 dashboardRoutes.get("/admin/mailbox/:id", async (c) => {
   const message = await findMessage(c.var.db, c.req.param("id"));
   if (!message?.html) return render(c, <ProblemPage title="No such message" message="There is no rendered message with that id." />, 404);
-  return render(c, <MailboxMessagePage message={message} csrf={c.var.csrf} />);
+  const text = message.text === null ? null : await untrackedText(message.text, c.var.config);
+  return render(c, <MailboxMessagePage message={{ ...message, text }} csrf={c.var.csrf} />);
 });
 
 dashboardRoutes.get("/admin/mailbox/:id/html", async (c) => {

@@ -123,6 +123,9 @@ describe("the dev mailbox", () => {
     const one = await page(`/admin/mailbox/${id}`, cookie);
     expect(one.html).toContain("List-Unsubscribe-Post");
     expect(one.html).toContain('<pre class="mail-text">w1');
+    // The text part's tracked link reads as its destination too.
+    expect(one.html).toContain("https://shop.test/tea");
+    expect(one.html).not.toContain("https://nurture.test/c/");
     expect(one.html).toContain(`src="/admin/mailbox/${id}/html"`);
     const html = await page(`/admin/mailbox/${id}/html`, cookie);
     expect(html.html).toContain("<p>w1</p>");
