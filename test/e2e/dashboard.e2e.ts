@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeSql, launchBrowser, type RunningWorker, startWorker } from "./harness.ts";
+import { executeSql, launchBrowser, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const artifacts = path.join(root, "test-artifacts", "e2e");
@@ -27,7 +27,7 @@ let browser: Browser;
 let page: Page;
 
 async function api<T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const res = await fetch(`${worker.url}${pathname}`, {
+  const res = await workerFetch(`${worker.url}${pathname}`, {
     method: init.method ?? "GET",
     headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),

@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeSql, freePort, launchBrowser, querySql, type RunningWorker, startWorker } from "./harness.ts";
+import { executeSql, freePort, launchBrowser, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const artifacts = path.join(root, "test-artifacts", "e2e");
@@ -29,7 +29,7 @@ let messageId = "";
 let contactId = "";
 
 async function api<T = any>(pathname: string, body?: unknown, method = body === undefined ? "GET" : "POST"): Promise<T> {
-  const res = await fetch(`${worker.url}${pathname}`, {
+  const res = await workerFetch(`${worker.url}${pathname}`, {
     method,
     headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
