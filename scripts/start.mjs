@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // `npm start`: local Nurture in one command. Creates .dev.vars with fresh keys
 // when it is missing (never overwrites it), applies the local D1 migrations,
-// runs `wrangler dev`, prints where to go and with which key, and fires the
-// cron triggers of wrangler.toml on their schedule, because `wrangler dev`
-// does not run crons by itself.
+// runs `wrangler dev` (offline: no telemetry, update check or Request.cf
+// download), prints where to go, with which keys and the snippet tag to paste,
+// and fires the cron triggers of wrangler.toml on their schedule, because
+// `wrangler dev` does not run crons by itself. `PORT` moves the server, the
+// links in emails (PUBLIC_URL) and lets any localhost page send snippet events
+// (ALLOWED_ORIGINS=local), unless .dev.vars sets those itself.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,6 +18,13 @@ const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
 const port = Number(process.env.PORT ?? 8787);
 const base = `http://localhost:${port}`;
 const devVarsPath = path.join(root, ".dev.vars");
+/** Wrangler without network chatter: no telemetry, no update check (it rides on the banner), no Request.cf download. */
+const quietWranglerEnv = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+};
 
 function ensureDevVars() {
   if (existsSync(devVarsPath)) return false;
@@ -101,32 +111,53 @@ console.log(created ? "Created .dev.vars with fresh keys." : "Using the existing
 
 const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], {
   cwd: root,
-  stdio: ["ignore", "inherit", "inherit"],
-  env: { ...process.env, CI: "true" },
+  encoding: "utf8",
+  env: { ...quietWranglerEnv, CI: "true" },
 });
 if (migrate.status !== 0) {
-  console.error("Applying the local D1 migrations failed.");
+  console.error(`${migrate.stdout}\n${migrate.stderr}\nApplying the local D1 migrations failed.`);
   process.exit(migrate.status ?? 1);
 }
+console.log(
+  /No migrations to apply/i.test(migrate.stdout)
+    ? "Local database is up to date (.wrangler/state)."
+    : "Local database migrated (.wrangler/state).",
+);
+
+// Local defaults that follow PORT; a value in .dev.vars wins (wrangler reads it over [vars]).
+const localVars = { PUBLIC_URL: base, ALLOWED_ORIGINS: "local" };
+const varArgs = Object.entries(localVars)
+  .filter(([name]) => readDevVar(name) === undefined)
+  .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 
 const child = spawn(
   wrangler,
-  ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false"],
-  { cwd: root, stdio: ["ignore", "inherit", "inherit"] },
+  ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false", ...varArgs],
+  { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: quietWranglerEnv },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code) => process.exit(code ?? 0));
 
 if (await waitForHealth(child)) {
   const crons = configuredCrons();
+  const adminKey = readDevVar("ADMIN_API_KEY");
+  const siteKey = readDevVar("SITE_KEY");
   console.log(
     [
       "",
       "Nurture is running.",
       `  Local URL:     ${base}`,
-      `  Admin URL:     ${base}/admin`,
-      `  Admin API key: ${readDevVar("ADMIN_API_KEY")}`,
-      `  Try:           curl -H "Authorization: Bearer ${readDevVar("ADMIN_API_KEY")}" ${base}/v1/contacts/ada@example.com`,
+      `  Dashboard:     ${base}/admin   (log in with the admin API key)`,
+      `  Admin API key: ${adminKey}`,
+      `  Site key:      ${siteKey || "(none: set SITE_KEY in .dev.vars to use the snippet)"}`,
+      ...(siteKey
+        ? [
+            "  Snippet tag (paste it on a test page served from localhost or 127.0.0.1, any port):",
+            `    <script src="${base}/s.js" data-site-key="${siteKey}"></script>`,
+            `  Set up your site: ${base}/admin/setup   (shows the events the snippet sends)`,
+          ]
+        : []),
+      `  Try:           curl -H "Authorization: Bearer ${adminKey}" ${base}/v1/library`,
       `  Cron triggers fired locally each minute as scheduled: ${crons.join(", ")}`,
       "",
     ].join("\n"),

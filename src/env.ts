@@ -30,6 +30,7 @@ export interface Env {
   ATTRIBUTION_CLICK_WINDOW?: string;
   ATTRIBUTION_OPEN_WINDOW?: string;
   MONTHLY_COST?: string;
+  CURRENCY?: string;
 }
 
 const optionalText = z
@@ -108,6 +109,13 @@ const configSchema = z.object({
   ATTRIBUTION_OPEN_WINDOW: windowMs("1d"),
   /** What Nurture costs per month (sending, hosting); ROI = (revenue − cost) / cost. 0 = no ROI. */
   MONTHLY_COST: z.coerce.number().min(0).max(1e9).default(0),
+  /** The ISO 4217 currency the dashboard shows revenue in. */
+  CURRENCY: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z]{3}$/, "CURRENCY must be a three-letter ISO 4217 code such as EUR")
+    .transform((v) => v.toUpperCase())
+    .default("EUR"),
 });
 
 export type Config = z.infer<typeof configSchema>;

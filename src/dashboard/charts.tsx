@@ -6,13 +6,26 @@
 import type { StepStats } from "../reports/stats";
 import { formatCount, formatMoney, formatRate } from "./format";
 
-/** A round number at or above `max`, so axes read 0, 25, 50, 75, 100. */
-function niceCeiling(max: number): number {
-  if (max <= 0) return 1;
-  const magnitude = 10 ** Math.floor(Math.log10(max));
-  for (const step of [1, 2, 2.5, 5, 10]) if (max <= step * magnitude) return step * magnitude;
-  return 10 * magnitude;
+/**
+ * Axis ticks from 0 to at least `max` in 1-2-5 steps (0, 2, 4, 6, 8 for 7),
+ * about five of them; `integers` keeps steps whole (counts), so no two labels
+ * ever read the same.
+ */
+export function axisTicks(max: number, integers = true): number[] {
+  const top = max > 0 ? max : 1;
+  const rough = top / 5;
+  const magnitude = 10 ** Math.floor(Math.log10(rough));
+  let step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= rough) ?? 10 * magnitude;
+  if (integers) step = Math.max(1, Math.round(step));
+  const count = Math.ceil(top / step - 1e-9);
+  // Multiply rather than add, and round, so 0.1-sized steps do not drift (0.30000000000000004).
+  return Array.from({ length: count + 1 }, (_, i) => Number((i * step).toPrecision(12)));
 }
+
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+
+/** An axis label: 1,500 · 20K · 1M. */
+const axisLabel = (n: number) => (n >= 10_000 ? compact.format(n) : formatCount(n));
 
 const shortDay = (day: string) => day.slice(5);
 
@@ -23,11 +36,11 @@ export function LineChart(props: { title: string; labels: string[]; series: Seri
   const width = 720;
   const height = 240;
   const pad = { left: 48, right: 16, top: 16, bottom: 28 };
-  const max = niceCeiling(Math.max(0, ...props.series.flatMap((s) => s.values)));
+  const ticks = axisTicks(Math.max(0, ...props.series.flatMap((s) => s.values)));
+  const max = ticks.at(-1)!;
   const n = props.labels.length;
   const x = (i: number) => pad.left + (n <= 1 ? 0 : (i * (width - pad.left - pad.right)) / (n - 1));
   const y = (v: number) => pad.top + (height - pad.top - pad.bottom) * (1 - v / max);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
   const xLabels = n > 0 ? [...new Set([0, Math.floor((n - 1) / 2), n - 1])] : [];
   return (
     <figure class="chart" id={props.id}>
@@ -45,7 +58,7 @@ export function LineChart(props: { title: string; labels: string[]; series: Seri
           <g>
             <line x1={pad.left} x2={width - pad.right} y1={y(t)} y2={y(t)} class="grid" />
             <text x={pad.left - 6} y={y(t) + 4} text-anchor="end" class="axis">
-              {formatCount(t)}
+              {axisLabel(t)}
             </text>
           </g>
         ))}
@@ -71,24 +84,25 @@ export function LineChart(props: { title: string; labels: string[]; series: Seri
 }
 
 /** Bars over days (e.g. revenue), each with its value as a tooltip. */
-export function BarChart(props: { title: string; labels: string[]; values: number[]; color: string; id: string; money?: boolean }) {
+export function BarChart(props: { title: string; labels: string[]; values: number[]; color: string; id: string; currency?: string }) {
   const width = 720;
   const height = 200;
   const pad = { left: 56, right: 16, top: 16, bottom: 28 };
-  const max = niceCeiling(Math.max(0, ...props.values));
+  const ticks = axisTicks(Math.max(0, ...props.values), !props.currency);
+  const max = ticks.at(-1)!;
   const n = Math.max(1, props.values.length);
   const slot = (width - pad.left - pad.right) / n;
   const y = (v: number) => pad.top + (height - pad.top - pad.bottom) * (1 - v / max);
-  const show = (v: number) => (props.money ? formatMoney(v) : formatCount(v));
+  const show = (v: number) => (props.currency ? formatMoney(v, props.currency) : formatCount(v));
   return (
     <figure class="chart" id={props.id}>
       <figcaption>{props.title}</figcaption>
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={props.title}>
-        {[0, 0.5, 1].map((f) => (
+        {ticks.map((t) => (
           <g>
-            <line x1={pad.left} x2={width - pad.right} y1={y(f * max)} y2={y(f * max)} class="grid" />
-            <text x={pad.left - 6} y={y(f * max) + 4} text-anchor="end" class="axis">
-              {show(f * max)}
+            <line x1={pad.left} x2={width - pad.right} y1={y(t)} y2={y(t)} class="grid" />
+            <text x={pad.left - 6} y={y(t) + 4} text-anchor="end" class="axis">
+              {props.currency ? formatMoney(t, props.currency) : axisLabel(t)}
             </text>
           </g>
         ))}
@@ -150,7 +164,7 @@ export function Funnel(props: { stages: { label: string; value: number }[]; id: 
 const downward = (step: StepStats, below: StepStats | undefined) => (below ? step.next.find((e) => e.step === below.id) : undefined);
 
 /** The flow drawn as its steps, top to bottom, each box with its numbers; jumps (`next`, `then`, `else`) curve on the right. */
-export function FlowDiagram(props: { steps: StepStats[] }) {
+export function FlowDiagram(props: { steps: StepStats[]; currency: string }) {
   const boxW = 340;
   const boxH = 62;
   const gap = 34;
@@ -184,7 +198,7 @@ export function FlowDiagram(props: { steps: StepStats[] }) {
             </text>
             <text x={left + 12} y={top(i) + 45} class="step-numbers">
               {s.type === "email"
-                ? `sent ${formatCount(s.sent)} · open ${formatRate(s.rates.open_rate)} · click ${formatRate(s.rates.click_rate)} · ${formatMoney(s.revenue)}`
+                ? `sent ${formatCount(s.sent)} · open ${formatRate(s.rates.open_rate)} · click ${formatRate(s.rates.click_rate)} · ${formatMoney(s.revenue, props.currency)}`
                 : (s.summary ?? " ")}
             </text>
             {downward(s, props.steps[i + 1]) && (

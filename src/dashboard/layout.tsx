@@ -25,7 +25,9 @@ form.inline{display:inline}.muted{color:#64748b}.error{color:#b91c1c}.login{max-
 .login input{width:100%;margin:8px 0 12px}.range{display:flex;gap:8px;align-items:center;margin-bottom:12px}
 .split{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px;align-items:start}.editor label{display:block;margin-bottom:8px;font-weight:600}
 .editor input[type=text],.editor textarea{display:block;width:100%;font:12px/1.4 ui-monospace,Menlo,monospace;padding:6px;border:1px solid #94a3b8;border-radius:6px;margin-top:2px}
-iframe.mail{display:block;width:100%;height:520px;border:1px solid #cbd5e1;background:#fff;border-radius:8px;margin-top:10px}pre.mail-text{white-space:pre-wrap;background:#fff;padding:10px;border-radius:8px}
+iframe.mail{display:block;width:100%;height:520px;border:1px solid #cbd5e1;background:#fff;border-radius:8px;margin-top:10px}pre.mail-text{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;padding:10px;border-radius:8px}
+pre.code{white-space:pre-wrap;overflow-wrap:anywhere;background:#0f172a;color:#e2e8f0;padding:10px 12px;border-radius:8px;font:12px/1.5 ui-monospace,Menlo,monospace}
+td,th,code,p,li{overflow-wrap:anywhere}
 `;
 
 const NAV = [
@@ -36,15 +38,17 @@ const NAV = [
   ["/admin/templates", "Templates"],
   ["/admin/mailbox", "Mailbox"],
   ["/admin/suppressions", "Suppressions"],
+  ["/admin/setup", "Set up your site"],
 ] as const;
 
 /** A bare page (the login form). */
-export function Bare(props: { title: string; children: Child }) {
+export function Bare(props: { title: string; refreshSeconds?: number; children: Child }) {
   return (
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        {props.refreshSeconds ? <meta http-equiv="refresh" content={String(props.refreshSeconds)} /> : null}
         <title>{`${props.title} · Nurture`}</title>
         <style>{STYLE}</style>
       </head>
@@ -54,9 +58,9 @@ export function Bare(props: { title: string; children: Child }) {
 }
 
 /** A dashboard page with navigation; `section` marks the current entry. */
-export function Layout(props: { title: string; section: string; csrf: string; children: Child }) {
+export function Layout(props: { title: string; section: string; csrf: string; refreshSeconds?: number; children: Child }) {
   return (
-    <Bare title={props.title}>
+    <Bare title={props.title} refreshSeconds={props.refreshSeconds}>
       <header>
         <strong>Nurture</strong>
         <nav>

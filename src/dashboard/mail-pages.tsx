@@ -5,11 +5,26 @@ import { formatTime } from "./format";
 import { Layout } from "./layout";
 
 /** Every template, linking to its editor. */
-export function TemplatesPage(props: { templates: TemplateRow[]; csrf: string }) {
+export function TemplatesPage(props: { templates: TemplateRow[]; subjects: ReadonlyMap<string, string>; csrf: string }) {
   return (
     <Layout title="Templates" section="/admin/templates" csrf={props.csrf}>
       <h1>Templates</h1>
-      <p class="muted">Liquid templates (PUT /v1/templates/:id). Open one to edit it and see it rendered as it is sent.</p>
+      <form class="range" method="get" action="/admin/templates/new" id="new-template">
+        <input
+          type="search"
+          name="id"
+          required
+          pattern="[A-Za-z0-9][A-Za-z0-9_\-]{0,63}"
+          placeholder="new template id, e.g. spring-sale"
+          aria-label="New template id"
+        />
+        <button class="primary" type="submit">
+          New template
+        </button>
+      </form>
+      <p class="muted">
+        Liquid templates. Open one to edit it and see it rendered as it is sent; subjects below are shown for the sample contact.
+      </p>
       {props.templates.length === 0 ? (
         <p class="muted">No templates yet.</p>
       ) : (
@@ -28,7 +43,7 @@ export function TemplatesPage(props: { templates: TemplateRow[]; csrf: string })
                   <a href={`/admin/templates/${encodeURIComponent(t.id)}`}>{t.id}</a>
                   {t.libraryHash && <span class="badge">library</span>}
                 </td>
-                <td>{t.subject}</td>
+                <td>{props.subjects.get(t.id) ?? t.subject}</td>
                 <td>{formatTime(t.updatedAt)}</td>
               </tr>
             ))}
@@ -55,13 +70,27 @@ export function TemplatePage(props: {
   preview: RenderedEmail | null;
   problems: string[];
   contact: string;
-  saved: boolean;
+  /** False for a template not saved yet (a new one). */
+  exists: boolean;
+  /** True when the library has its own version of this template and the stored one differs from it. */
+  restorable: boolean;
+  notice: string | null;
   csrf: string;
 }) {
   const action = `/admin/templates/${encodeURIComponent(props.id)}`;
   return (
     <Layout title={`Template ${props.id}`} section="/admin/templates" csrf={props.csrf}>
-      <h1>Template {props.id}</h1>
+      <h1>
+        {props.exists ? "Template" : "New template"} {props.id}
+      </h1>
+      {props.notice && <p role="status">{props.notice}</p>}
+      {props.restorable && (
+        <form class="range" method="post" action={`${action}/restore`} id="restore-library">
+          <input type="hidden" name="_csrf" value={props.csrf} />
+          <span class="muted">This is a library template you edited.</span>
+          <button type="submit">Restore the library's version</button>
+        </form>
+      )}
       <div class="split">
         <form method="post" action={action} class="editor" id="template-form">
           <input type="hidden" name="_csrf" value={props.csrf} />
@@ -85,7 +114,6 @@ export function TemplatePage(props: {
               ))}
             </ul>
           )}
-          {props.saved && <p class="muted">Saved.</p>}
           <button class="primary" type="submit">
             Save and preview
           </button>
@@ -133,7 +161,7 @@ function RenderedView(props: { email: { subject: string; from: string; text: str
           ))}
         </tbody>
       </table>
-      <iframe title="HTML part" src={props.frame} sandbox="" class="mail" />
+      <iframe title="HTML part" src={props.frame} sandbox="allow-popups allow-popups-to-escape-sandbox" class="mail" />
       <h2>Plain text</h2>
       <pre class="mail-text">{props.email.text}</pre>
     </div>

@@ -5,6 +5,7 @@ import type { FlowPerformance, FlowStats, Measured, Overview } from "../reports/
 import { BarChart, FlowDiagram, Funnel, LineChart } from "./charts";
 import { formatCount, formatMoney, formatRate, formatTime } from "./format";
 import { Bare, Layout } from "./layout";
+import { explainReason, HELD_AT_EMAIL, type WhyCount } from "./why";
 
 /** The login form. */
 export function LoginPage(props: { error?: string }) {
@@ -58,8 +59,16 @@ function StatusForm(props: { flowId: string; status: string; csrf: string; back:
   );
 }
 
-function FlowsTable(props: { flows: FlowPerformance[]; csrf: string; back: string }) {
-  if (props.flows.length === 0) return <p class="muted">No flows yet. Install one from the library (POST /v1/library/:name/install).</p>;
+function FlowsTable(props: { flows: FlowPerformance[]; csrf: string; back: string; currency: string }) {
+  if (props.flows.length === 0)
+    return (
+      <p class="muted">
+        No flows yet. <a href="/admin/library">Install one from the library</a>.
+      </p>
+    );
+  // Two flows with the same name are told apart by their ids.
+  const names = props.flows.map((f) => f.name);
+  const repeated = new Set(names.filter((n, i) => names.indexOf(n) !== i));
   return (
     <table id="flows">
       <thead>
@@ -81,6 +90,7 @@ function FlowsTable(props: { flows: FlowPerformance[]; csrf: string; back: strin
           <tr data-flow={f.id}>
             <td>
               <a href={`/admin/flows/${encodeURIComponent(f.id)}`}>{f.name}</a>
+              {repeated.has(f.name) && <span class="muted flow-id">{` (${f.id})`}</span>}
             </td>
             <td>
               <span class={`badge ${f.status}`}>{f.status}</span>
@@ -90,8 +100,8 @@ function FlowsTable(props: { flows: FlowPerformance[]; csrf: string; back: strin
             <td class="n">{formatRate(f.rates.open_rate)}</td>
             <td class="n">{formatRate(f.rates.click_rate)}</td>
             <td class="n">{formatCount(f.converted)}</td>
-            <td class="n">{formatMoney(f.revenue)}</td>
-            <td class="n">{f.rates.revenue_per_recipient === null ? "—" : formatMoney(f.rates.revenue_per_recipient)}</td>
+            <td class="n">{formatMoney(f.revenue, props.currency)}</td>
+            <td class="n">{f.rates.revenue_per_recipient === null ? "—" : formatMoney(f.rates.revenue_per_recipient, props.currency)}</td>
             <td>
               <StatusForm flowId={f.id} status={f.status} csrf={props.csrf} back={props.back} />
             </td>
@@ -102,7 +112,7 @@ function FlowsTable(props: { flows: FlowPerformance[]; csrf: string; back: strin
   );
 }
 
-function TrendCharts(props: { daily: Overview["daily"]; prefix: string }) {
+function TrendCharts(props: { daily: Overview["daily"]; prefix: string; currency: string }) {
   const labels = props.daily.map((d) => d.day);
   return (
     <>
@@ -122,14 +132,14 @@ function TrendCharts(props: { daily: Overview["daily"]; prefix: string }) {
         labels={labels}
         values={props.daily.map((d) => d.revenue)}
         color="#7c3aed"
-        money
+        currency={props.currency}
       />
     </>
   );
 }
 
 /** The overview: headline numbers, trends and the flows. */
-export function OverviewPage(props: { overview: Overview; csrf: string }) {
+export function OverviewPage(props: { overview: Overview; csrf: string; currency: string }) {
   const { totals, roi, cost, range } = props.overview;
   return (
     <Layout title="Overview" section="/admin" csrf={props.csrf}>
@@ -155,28 +165,33 @@ export function OverviewPage(props: { overview: Overview; csrf: string }) {
           value={formatCount(totals.converted)}
           raw={totals.converted}
         />
-        <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue)} raw={totals.revenue} />
-        <Card stat="roi" label={`ROI · cost ${formatMoney(cost)}`} value={roi === null ? "—" : `${(roi * 100).toFixed(0)}%`} raw={roi} />
+        <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue, props.currency)} raw={totals.revenue} />
+        <Card
+          stat="roi"
+          label={`ROI · cost ${formatMoney(cost, props.currency)}`}
+          value={roi === null ? "—" : `${(roi * 100).toFixed(0)}%`}
+          raw={roi}
+        />
       </div>
-      <TrendCharts daily={props.overview.daily} prefix="overview" />
+      <TrendCharts daily={props.overview.daily} prefix="overview" currency={props.currency} />
       <h2>Flows</h2>
-      <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin" />
+      <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin" currency={props.currency} />
     </Layout>
   );
 }
 
 /** Every flow with its rates and an activate/pause button. */
-export function FlowsPage(props: { overview: Overview; csrf: string }) {
+export function FlowsPage(props: { overview: Overview; csrf: string; currency: string }) {
   return (
     <Layout title="Flows" section="/admin/flows" csrf={props.csrf}>
       <h1>Flows</h1>
       <RangeForm action="/admin/flows" range={props.overview.range} />
-      <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin/flows" />
+      <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin/flows" currency={props.currency} />
     </Layout>
   );
 }
 
-function NumbersRow(props: { label: string; m: Measured; testId?: string }) {
+function NumbersRow(props: { label: string; m: Measured; currency: string; testId?: string }) {
   const m = props.m;
   return (
     <tr data-row={props.testId}>
@@ -187,7 +202,7 @@ function NumbersRow(props: { label: string; m: Measured; testId?: string }) {
       <td class="n">{formatCount(m.clicked)}</td>
       <td class="n">{formatRate(m.rates.click_rate)}</td>
       <td class="n">{formatCount(m.converted)}</td>
-      <td class="n">{formatMoney(m.revenue)}</td>
+      <td class="n">{formatMoney(m.revenue, props.currency)}</td>
       <td class="n">{formatCount(m.unsubscribed)}</td>
       <td class="n">{formatCount(m.bounced)}</td>
       <td class="n">{formatCount(m.machine_opened + m.machine_clicked)}</td>
@@ -212,14 +227,14 @@ const NUMBERS_HEAD = (
 );
 
 /** One flow: its diagram with numbers, funnel, steps, A/B results and trend. */
-export function FlowPage(props: { stats: FlowStats; csrf: string }) {
+export function FlowPage(props: { stats: FlowStats; why: WhyCount[]; csrf: string; currency: string }) {
   const { flow, totals, steps, range } = props.stats;
   const path = `/admin/flows/${encodeURIComponent(flow.id)}`;
   const abSteps = steps.filter((s) => s.ab);
   return (
     <Layout title={flow.name} section="/admin/flows" csrf={props.csrf}>
       <h1>
-        {flow.name} <span class={`badge ${flow.status}`}>{flow.status}</span>{" "}
+        {flow.name} <span class="muted flow-id">{flow.id}</span> <span class={`badge ${flow.status}`}>{flow.status}</span>{" "}
         <StatusForm flowId={flow.id} status={flow.status} csrf={props.csrf} back={path} />
       </h1>
       <RangeForm action={path} range={range} />
@@ -239,10 +254,33 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
           raw={totals.clicked}
         />
         <Card stat="goals" label={`Goals · ${formatRate(totals.rates.goal_rate)}`} value={formatCount(totals.goals)} raw={totals.goals} />
-        <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue)} raw={totals.revenue} />
+        <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue, props.currency)} raw={totals.revenue} />
       </div>
+      <h2>Mail held or not sent</h2>
+      {props.why.length === 0 ? (
+        <p class="muted" id="why-none">
+          Nothing held or stopped: every contact who reached an email step was sent it.
+        </p>
+      ) : (
+        <table id="why-not-sent">
+          <thead>
+            <tr>
+              <th>Why</th>
+              <th class="n">Count</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.why.map((w) => (
+              <tr>
+                <td>{w.label}</td>
+                <td class="n">{formatCount(w.count)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <div class="pair">
-        <FlowDiagram steps={steps} />
+        <FlowDiagram steps={steps} currency={props.currency} />
         <Funnel
           id="flow-funnel"
           stages={[
@@ -260,7 +298,7 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
           {steps
             .filter((s) => s.type === "email" || s.type === "removed")
             .map((s) => (
-              <NumbersRow label={`${s.name ?? s.id} (${s.templates.join(", ") || s.type})`} m={s} testId={s.id} />
+              <NumbersRow label={`${s.name ?? s.id} (${s.templates.join(", ") || s.type})`} m={s} testId={s.id} currency={props.currency} />
             ))}
         </tbody>
       </table>
@@ -282,7 +320,7 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
               <thead>{NUMBERS_HEAD}</thead>
               <tbody>
                 {s.variants.map((v) => (
-                  <NumbersRow label={v.template} m={v} />
+                  <NumbersRow label={v.template} m={v} currency={props.currency} />
                 ))}
               </tbody>
             </table>
@@ -290,7 +328,7 @@ export function FlowPage(props: { stats: FlowStats; csrf: string }) {
         ))
       )}
       <h2>Trend</h2>
-      <TrendCharts daily={props.stats.daily} prefix="flow" />
+      <TrendCharts daily={props.stats.daily} prefix="flow" currency={props.currency} />
     </Layout>
   );
 }
@@ -300,6 +338,7 @@ export function ContactsPage(props: {
   query: string;
   contacts: { id: string; email: string; consent: string; ordersCount: number; totalSpent: number }[];
   csrf: string;
+  currency: string;
 }) {
   return (
     <Layout title="Contacts" section="/admin/contacts" csrf={props.csrf}>
@@ -328,7 +367,7 @@ export function ContactsPage(props: {
                 </td>
                 <td>{c.consent}</td>
                 <td class="n">{formatCount(c.ordersCount)}</td>
-                <td class="n">{formatMoney(c.totalSpent)}</td>
+                <td class="n">{formatMoney(c.totalSpent, props.currency)}</td>
               </tr>
             ))}
           </tbody>
@@ -339,7 +378,13 @@ export function ContactsPage(props: {
 }
 
 /** A contact's profile and timeline. */
-export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof contactTimeline>>>; csrf: string }) {
+export function ContactPage(props: {
+  data: NonNullable<Awaited<ReturnType<typeof contactTimeline>>>;
+  /** `flowId/stepId` of every email step of the contact's flows: an active enrollment resting there is held. */
+  emailSteps: ReadonlySet<string>;
+  csrf: string;
+  currency: string;
+}) {
   const { contact, enrollments, timeline } = props.data;
   const name = [contact.firstName, contact.lastName].filter(Boolean).join(" ");
   return (
@@ -351,7 +396,7 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
         <Card stat="consent" label="Consent" value={contact.consent} raw={null} />
         <Card stat="lifecycle" label="Lifecycle stage" value={contact.lifecycleStage ?? "—"} raw={null} />
         <Card stat="orders" label="Orders" value={formatCount(contact.ordersCount)} raw={contact.ordersCount} />
-        <Card stat="spent" label="Total spent" value={formatMoney(contact.totalSpent)} raw={contact.totalSpent} />
+        <Card stat="spent" label="Total spent" value={formatMoney(contact.totalSpent, props.currency)} raw={contact.totalSpent} />
         <Card stat="streak" label="Unopened streak" value={formatCount(contact.unopenedStreak)} raw={contact.unopenedStreak} />
       </div>
       <p class="muted">
@@ -368,7 +413,7 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
               <th>Status</th>
               <th>Step</th>
               <th>Entered</th>
-              <th>Exit reason</th>
+              <th>Why</th>
             </tr>
           </thead>
           <tbody>
@@ -380,7 +425,11 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
                 <td>{e.status}</td>
                 <td>{e.currentStep ?? "—"}</td>
                 <td>{formatTime(e.enteredAt)}</td>
-                <td>{e.exitReason ?? ""}</td>
+                <td>
+                  {e.status === "active" && e.currentStep && props.emailSteps.has(`${e.flowId}/${e.currentStep}`)
+                    ? HELD_AT_EMAIL
+                    : explainReason(e.exitReason)}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -405,7 +454,7 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
                   {t.machine && <span class="badge">machine</span>}
                 </td>
                 <td>
-                  {t.value !== null && <b>{formatMoney(t.value)} </b>}
+                  {t.value !== null && <b>{formatMoney(t.value, props.currency)} </b>}
                   <code>{t.detail}</code>
                 </td>
               </tr>
@@ -414,6 +463,7 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
                 <td>{formatTime(t.at)}</td>
                 <td>
                   email <span class="badge">{t.status}</span>
+                  {t.reason && t.status !== "sent" && <div class="muted reason">{explainReason(t.reason)}</div>}
                 </td>
                 <td>
                   {t.subject}
@@ -429,13 +479,14 @@ export function ContactPage(props: { data: NonNullable<Awaited<ReturnType<typeof
 }
 
 /** The suppression list. */
-export function SuppressionsPage(props: { rows: SuppressionRow[]; csrf: string }) {
+export function SuppressionsPage(props: { rows: SuppressionRow[]; csrf: string; notice?: string }) {
   return (
     <Layout title="Suppressions" section="/admin/suppressions" csrf={props.csrf}>
       <h1>Suppressions</h1>
       <p class="muted">
-        Addresses that get no email: hard bounces, complaints and manual entries. Remove one with DELETE /v1/suppressions/:email.
+        Addresses that get no email: hard bounces, complaints and manual entries. Remove one only when you know the address works again.
       </p>
+      {props.notice && <p role="status">{props.notice}</p>}
       {props.rows.length === 0 ? (
         <p class="muted">Nobody is suppressed.</p>
       ) : (
@@ -446,6 +497,7 @@ export function SuppressionsPage(props: { rows: SuppressionRow[]; csrf: string }
               <th>Reason</th>
               <th>Detail</th>
               <th>Since</th>
+              <th />
             </tr>
           </thead>
           <tbody>
@@ -455,6 +507,13 @@ export function SuppressionsPage(props: { rows: SuppressionRow[]; csrf: string }
                 <td>{s.reason}</td>
                 <td>{s.detail ?? ""}</td>
                 <td>{formatTime(s.createdAt)}</td>
+                <td>
+                  <form class="inline" method="post" action="/admin/suppressions/lift">
+                    <input type="hidden" name="_csrf" value={props.csrf} />
+                    <input type="hidden" name="email" value={s.email} />
+                    <button type="submit">Remove</button>
+                  </form>
+                </td>
               </tr>
             ))}
           </tbody>

@@ -8,26 +8,39 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { switchFlowStatus } from "../contact/flow-control";
-import { contactTimeline, findMessage, listSuppressions, mailboxMessages, searchContacts } from "../db/admin-views";
+import {
+  contactTimeline,
+  findMessage,
+  flowDeliveryCounts,
+  listSuppressions,
+  mailboxMessages,
+  recentSnippetEvents,
+  searchContacts,
+} from "../db/admin-views";
 import type { Database } from "../db/client";
 import { findContact } from "../db/contacts";
+import { flowsByIds } from "../db/flows";
 import type { TemplateRow } from "../db/schema";
+import { liftSuppression } from "../db/suppressions";
 import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
-import { renderPreview, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
+import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
 import type { Config, Env } from "../env";
 import { checkAdminKey } from "../http/admin-auth";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
 import { THROTTLE_RULES } from "../http/throttle";
 import { libraryEntry } from "../library/catalog";
-import { installEntry } from "../library/install";
+import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdited, restoreLibraryTemplate } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
 import { Bare } from "./layout";
-import { LibraryPage } from "./library-page";
+import { LibraryConflictPage, LibraryPage } from "./library-page";
+import { untrackedHtml, untrackedText } from "./mail-frame";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
 import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "./session";
+import { SetupPage } from "./setup-page";
+import { whyNoMail } from "./why";
 
 /** The dashboard's context: the app's, plus the verified session and its CSRF token. */
 export interface DashboardEnv {
@@ -39,8 +52,9 @@ export interface DashboardEnv {
 export const DASHBOARD_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/** An email's HTML framed in the dashboard: sandboxed (no scripts, opaque origin), its images allowed, framable only by the dashboard. */
-const MAIL_FRAME_CSP = "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
+/** An email's HTML framed in the dashboard: sandboxed (no scripts, opaque origin; links may open a new tab), its images allowed, framable only by the dashboard. */
+const MAIL_FRAME_CSP =
+  "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
 
 /** Answers a dashboard page with its security headers. */
 function render(c: Context, page: Parameters<Context["html"]>[0], status: ContentfulStatusCode = 200) {
@@ -140,34 +154,50 @@ dashboardRoutes.post("/admin/logout", (c) => {
 
 dashboardRoutes.get("/admin", async (c) => {
   const overview = await overviewStats(c.var.db, rangeOf(c.req.query()), c.var.config.MONTHLY_COST);
-  return render(c, <OverviewPage overview={overview} csrf={c.var.csrf} />);
+  return render(c, <OverviewPage overview={overview} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
 dashboardRoutes.get("/admin/flows", async (c) => {
   const overview = await overviewStats(c.var.db, rangeOf(c.req.query()), c.var.config.MONTHLY_COST);
-  return render(c, <FlowsPage overview={overview} csrf={c.var.csrf} />);
+  return render(c, <FlowsPage overview={overview} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
 dashboardRoutes.get("/admin/flows/:id", async (c) => {
-  const stats = await flowStats(c.var.db, c.req.param("id"), rangeOf(c.req.query()));
+  const id = c.req.param("id");
+  const stats = await flowStats(c.var.db, id, rangeOf(c.req.query()));
   if (!stats) return render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
-  return render(c, <FlowPage stats={stats} csrf={c.var.csrf} />);
+  const emailSteps = new Set(stats.steps.filter((s) => s.type === "email").map((s) => s.id));
+  const why = whyNoMail(await flowDeliveryCounts(c.var.db, id), emailSteps, stats.flow.status === "paused");
+  return render(c, <FlowPage stats={stats} why={why} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
 });
 
-dashboardRoutes.get("/admin/library", (c) => render(c, <LibraryPage csrf={c.var.csrf} />));
+dashboardRoutes.get("/admin/library", async (c) => {
+  const installed = libraryEntry(c.req.query("installed") ?? "");
+  const flow = installed ? (await flowsByIds(c.var.db, [installed.name])).get(installed.name) : undefined;
+  const notice = installed && flow ? `Installed "${installed.flow.name}" as flow ${flow.id} (${flow.status}).` : undefined;
+  return render(c, <LibraryPage csrf={c.var.csrf} notice={notice} />);
+});
+
+const ON_EDITED: readonly OnEdited[] = ["refuse", "keep", "overwrite"];
 
 dashboardRoutes.post("/admin/library/:name/install", async (c) => {
   const entry = libraryEntry(c.req.param("name"));
   if (!entry) return render(c, <ProblemPage title="No such library flow" message="There is no library flow with that name." />, 404);
-  const result = await installEntry(c.var.db, entry, false, Date.now());
-  if (!result.ok) {
-    const message = `These templates were edited since the library installed them: ${result.conflicts.join(", ")}. Use the API with ?overwrite=true to replace them.`;
-    return render(c, <ProblemPage title="Templates edited" message={message} />, 409);
-  }
-  return render(
-    c,
-    <LibraryPage csrf={c.var.csrf} notice={`Installed "${entry.flow.name}" as flow ${result.flow.id} (${result.flow.status}).`} />,
-  );
+  const form = await c.req.parseBody();
+  const onEdited = ON_EDITED.find((o) => o === form.on_edited) ?? "refuse";
+  const result = await installEntry(c.var.db, entry, onEdited, Date.now());
+  const path = `/admin/library/${encodeURIComponent(entry.name)}`;
+  // Post/redirect/get: a reload shows the outcome instead of installing again.
+  if (!result.ok) return c.redirect(`${path}/conflict`, 303);
+  return c.redirect(`/admin/library?installed=${encodeURIComponent(entry.name)}`, 303);
+});
+
+dashboardRoutes.get("/admin/library/:name/conflict", async (c) => {
+  const entry = libraryEntry(c.req.param("name"));
+  if (!entry) return render(c, <ProblemPage title="No such library flow" message="There is no library flow with that name." />, 404);
+  const edited = await editedTemplates(c.var.db, entry);
+  if (edited.length === 0) return c.redirect("/admin/library", 303);
+  return render(c, <LibraryConflictPage entry={entry} edited={edited} csrf={c.var.csrf} />);
 });
 
 dashboardRoutes.post("/admin/flows/:id/status", async (c) => {
@@ -184,18 +214,41 @@ dashboardRoutes.post("/admin/flows/:id/status", async (c) => {
 
 dashboardRoutes.get("/admin/contacts", async (c) => {
   const query = (c.req.query("q") ?? "").slice(0, 254);
-  return render(c, <ContactsPage query={query} contacts={await searchContacts(c.var.db, query)} csrf={c.var.csrf} />);
+  return render(
+    c,
+    <ContactsPage query={query} contacts={await searchContacts(c.var.db, query)} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />,
+  );
 });
 
 dashboardRoutes.get("/admin/contacts/:id", async (c) => {
   const data = await contactTimeline(c.var.db, c.req.param("id"));
   if (!data)
     return render(c, <ProblemPage title="No such contact" message="There is no contact with that id (it may have been erased)." />, 404);
-  return render(c, <ContactPage data={data} csrf={c.var.csrf} />);
+  const flows = await flowsByIds(c.var.db, [...new Set(data.enrollments.map((e) => e.flowId))]);
+  const emailSteps = new Set(
+    [...flows.values()].flatMap((f) => f.definition.steps.filter((s) => s.type === "email").map((s) => `${f.id}/${s.id}`)),
+  );
+  return render(c, <ContactPage data={data} emailSteps={emailSteps} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
+});
+
+dashboardRoutes.get("/admin/setup", async (c) => {
+  const events = await recentSnippetEvents(c.var.db, Date.now());
+  return render(c, <SetupPage config={c.var.config} events={events} csrf={c.var.csrf} />);
 });
 
 dashboardRoutes.get("/admin/suppressions", async (c) => {
-  return render(c, <SuppressionsPage rows={await listSuppressions(c.var.db)} csrf={c.var.csrf} />);
+  const lifted = (c.req.query("lifted") ?? "").slice(0, 254);
+  const notice = lifted ? `${lifted} is no longer suppressed.` : undefined;
+  return render(c, <SuppressionsPage rows={await listSuppressions(c.var.db)} notice={notice} csrf={c.var.csrf} />);
+});
+
+dashboardRoutes.post("/admin/suppressions/lift", async (c) => {
+  const form = await c.req.parseBody();
+  const email = typeof form.email === "string" ? form.email.slice(0, 254) : "";
+  if (!email || !(await liftSuppression(c.var.db, c.var.config.SIGNING_SECRET, email))) {
+    return render(c, <ProblemPage title="Not suppressed" message="That address is not on the suppression list." />, 404);
+  }
+  return c.redirect(`/admin/suppressions?lifted=${encodeURIComponent(email)}`, 303);
 });
 
 /** Renders a stored template (or sample data) for the preview, for a contact named by email or id, or the sample contact. */
@@ -204,7 +257,8 @@ async function previewFor(c: Context<DashboardEnv>, template: TemplateRow, who: 
   const contact = who ? await findContact(c.var.db, who) : sampleContact(now);
   if (!contact) return { email: null, problem: `No contact ${who}; showing nothing.` };
   try {
-    return { email: await renderPreview(template, contact, c.var.config, SAMPLE_EVENT, now), problem: null };
+    const email = await renderPreview(template, contact, c.var.config, SAMPLE_EVENT, now);
+    return { email: { ...email, text: await untrackedText(email.text, c.var.config) }, problem: null };
   } catch (error) {
     return { email: null, problem: `Rendering failed: ${error instanceof Error ? error.message : String(error)}` };
   }
@@ -222,8 +276,40 @@ function templateValues(t: TemplateRow | undefined) {
 }
 
 dashboardRoutes.get("/admin/templates", async (c) => {
-  return render(c, <TemplatesPage templates={await listTemplates(c.var.db)} csrf={c.var.csrf} />);
+  const all = await listTemplates(c.var.db);
+  const now = Date.now();
+  const subjects = new Map<string, string>();
+  for (const t of all) {
+    try {
+      subjects.set(t.id, await sampleSubject(t, c.var.config, now));
+    } catch {
+      // A subject that does not render for the sample contact is listed as written.
+    }
+  }
+  return render(c, <TemplatesPage templates={all} subjects={subjects} csrf={c.var.csrf} />);
 });
+
+const TEMPLATE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+dashboardRoutes.get("/admin/templates/new", (c) => {
+  const id = (c.req.query("id") ?? "").trim();
+  if (!TEMPLATE_ID.test(id) || id === "new") {
+    return render(
+      c,
+      <ProblemPage title="Bad template id" message="A template id is 1-64 letters, digits, '-' or '_' (and not 'new')." />,
+      400,
+    );
+  }
+  return c.redirect(`/admin/templates/${encodeURIComponent(id)}`, 303);
+});
+
+/** True when the library has its own version of this template and the stored one is not it. */
+async function restorable(template: TemplateRow | undefined): Promise<boolean> {
+  const original = template && libraryTemplate(template.id);
+  return !!original && (await contentHash(original)) !== (await contentHash(template));
+}
+
+const TEMPLATE_NOTICES: Record<string, string> = { saved: "Saved.", restored: "Restored the library's version." };
 
 dashboardRoutes.get("/admin/templates/:id", async (c) => {
   const id = c.req.param("id");
@@ -238,10 +324,20 @@ dashboardRoutes.get("/admin/templates/:id", async (c) => {
       preview={preview.email}
       problems={preview.problem ? [preview.problem] : []}
       contact={who}
-      saved={false}
+      exists={template !== undefined}
+      restorable={await restorable(template)}
+      notice={TEMPLATE_NOTICES[c.req.query("done") ?? ""] ?? null}
       csrf={c.var.csrf}
     />,
   );
+});
+
+dashboardRoutes.post("/admin/templates/:id/restore", async (c) => {
+  const id = c.req.param("id");
+  if (!(await restoreLibraryTemplate(c.var.db, id, Date.now()))) {
+    return render(c, <ProblemPage title="Not a library template" message="The library has no template with that id." />, 404);
+  }
+  return c.redirect(`/admin/templates/${encodeURIComponent(id)}?done=restored`, 303);
 });
 
 dashboardRoutes.post("/admin/templates/:id", async (c) => {
@@ -272,34 +368,33 @@ dashboardRoutes.post("/admin/templates/:id", async (c) => {
     ? liquidProblems(parsed.data).map((p) => `${p.path.join(".")}: ${p.message}`)
     : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
   if (!parsed.success || problems.length > 0) {
+    const existing = await findTemplate(c.var.db, id);
     return render(
       c,
-      <TemplatePage id={id} values={values} preview={null} problems={problems} contact={who} saved={false} csrf={c.var.csrf} />,
+      <TemplatePage
+        id={id}
+        values={values}
+        preview={null}
+        problems={problems}
+        contact={who}
+        exists={existing !== undefined}
+        restorable={await restorable(existing)}
+        notice={null}
+        csrf={c.var.csrf}
+      />,
       422,
     );
   }
-  const { template } = await saveTemplate(c.var.db, id, toContent(parsed.data), Date.now());
-  const preview = await previewFor(c, template, who);
-  return render(
-    c,
-    <TemplatePage
-      id={id}
-      values={values}
-      preview={preview.email}
-      problems={preview.problem ? [preview.problem] : []}
-      contact={who}
-      saved
-      csrf={c.var.csrf}
-    />,
-  );
+  await saveTemplate(c.var.db, id, toContent(parsed.data), Date.now());
+  return c.redirect(`/admin/templates/${encodeURIComponent(id)}?contact=${encodeURIComponent(who)}&done=saved`, 303);
 });
 
-/** Answers an email's HTML for a sandboxed frame. */
-function mailFrame(c: Context, html: string) {
+/** Answers an email's HTML for a sandboxed frame, its tracking neutralised so that looking records nothing. */
+async function mailFrame(c: Context<DashboardEnv>, html: string) {
   c.header("Content-Security-Policy", MAIL_FRAME_CSP);
   c.header("X-Frame-Options", "SAMEORIGIN");
   c.header("Cache-Control", "no-store");
-  return c.html(html);
+  return c.html(await untrackedHtml(html, c.var.config));
 }
 
 dashboardRoutes.get("/admin/templates/:id/render", async (c) => {
@@ -316,7 +411,8 @@ dashboardRoutes.get("/admin/mailbox", async (c) => {
 dashboardRoutes.get("/admin/mailbox/:id", async (c) => {
   const message = await findMessage(c.var.db, c.req.param("id"));
   if (!message?.html) return render(c, <ProblemPage title="No such message" message="There is no rendered message with that id." />, 404);
-  return render(c, <MailboxMessagePage message={message} csrf={c.var.csrf} />);
+  const text = message.text === null ? null : await untrackedText(message.text, c.var.config);
+  return render(c, <MailboxMessagePage message={{ ...message, text }} csrf={c.var.csrf} />);
 });
 
 dashboardRoutes.get("/admin/mailbox/:id/html", async (c) => {

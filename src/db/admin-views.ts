@@ -1,9 +1,9 @@
 /**
  * Queries behind the dashboard's pages that are not reports: contact search,
- * a contact's timeline, the suppression list. Flow status changes go through contact/flow-control.
+ * a contact's timeline, the suppression list, the snippet's latest events. Flow status changes go through contact/flow-control.
  * Every query is bounded (LIMIT) and uses an index.
  */
-import { and, desc, eq, gte, lt, notLike, or } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, lt, notLike, or } from "drizzle-orm";
 import type { Database } from "./client";
 import { type ContactRow, contacts, enrollments, events, type MessageRow, messages, suppressions } from "./schema";
 import { ERASED_KEY_PREFIX } from "./suppressions";
@@ -27,7 +27,16 @@ export async function searchContacts(db: Database, query: string): Promise<Conta
 /** One entry of a contact's timeline: an event or a message. */
 export type TimelineEntry =
   | { kind: "event"; at: number; name: string; detail: string; machine: boolean; value: number | null }
-  | { kind: "message"; at: number; subject: string; status: string; flow: string | null; step: string | null; variant: string | null };
+  | {
+      kind: "message";
+      at: number;
+      subject: string;
+      status: string;
+      reason: string | null;
+      flow: string | null;
+      step: string | null;
+      variant: string | null;
+    };
 
 /** A contact with their enrollments and the latest events and messages, newest first. */
 export async function contactTimeline(db: Database, contactId: string) {
@@ -55,6 +64,7 @@ export async function contactTimeline(db: Database, contactId: string) {
         at: m.sentAt ?? m.dueAt,
         subject: m.subject ?? m.templateId ?? "(no subject)",
         status: m.status,
+        reason: m.reason,
         flow: m.flowId,
         step: m.stepId,
         variant: m.variant,
@@ -62,6 +72,23 @@ export async function contactTimeline(db: Database, contactId: string) {
     ),
   ].sort((a, b) => b.at - a.at);
   return { contact, enrollments: enrolled, timeline };
+}
+
+/** How many of a flow's enrollments and messages stand where, for the flow page's "why no mail" counts. */
+export async function flowDeliveryCounts(db: Database, flowId: string) {
+  const [byEnrollment, byMessage] = await Promise.all([
+    db
+      .select({ status: enrollments.status, reason: enrollments.exitReason, step: enrollments.currentStep, count: count() })
+      .from(enrollments)
+      .where(eq(enrollments.flowId, flowId))
+      .groupBy(enrollments.status, enrollments.exitReason, enrollments.currentStep),
+    db
+      .select({ status: messages.status, reason: messages.reason, count: count() })
+      .from(messages)
+      .where(and(eq(messages.flowId, flowId), inArray(messages.status, ["queued", "failed", "suppressed", "cancelled"])))
+      .groupBy(messages.status, messages.reason),
+  ]);
+  return { enrollments: byEnrollment, messages: byMessage };
 }
 
 /** The suppression list, newest first; erased people's keys are not addresses and are left out. */
@@ -82,6 +109,27 @@ export async function mailboxMessages(db: Database): Promise<MessageRow[]> {
     .where(and(gte(messages.providerId, "dev_"), lt(messages.providerId, "dev`")))
     .orderBy(desc(messages.sentAt))
     .limit(LIST_LIMIT);
+}
+
+/** How far back the setup page looks for snippet events (a range on the ts index bounds the scan). */
+const SNIPPET_LOOKBACK_MS = 86_400_000;
+
+/** The latest events the site snippet sent in the last day, newest first, with the contact's email when known. */
+export async function recentSnippetEvents(db: Database, now: number, limit = 20) {
+  return db
+    .select({
+      id: events.id,
+      name: events.name,
+      ts: events.ts,
+      properties: events.properties,
+      anonymousId: events.anonymousId,
+      email: contacts.email,
+    })
+    .from(events)
+    .leftJoin(contacts, eq(contacts.id, events.contactId))
+    .where(and(gte(events.ts, now - SNIPPET_LOOKBACK_MS), eq(events.source, "snippet")))
+    .orderBy(desc(events.ts))
+    .limit(limit);
 }
 
 /** One message of the outbox, or undefined. */

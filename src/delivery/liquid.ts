@@ -7,6 +7,7 @@
  * preheader) by one that does not, so "Tom & Jerry" stays that.
  */
 import { filters, Liquid } from "liquidjs";
+import { moneyFilter } from "./money";
 
 const options = { strictVariables: false, strictFilters: false, cache: 200, ownPropertyOnly: true } as const;
 
@@ -23,6 +24,7 @@ for (const name of ["escape", "escape_once", "xml_escape"]) {
   if (typeof handler !== "function") throw new Error(`liquidjs no longer has the ${name} filter`);
   htmlLiquid.registerFilter(name, { handler, raw: true });
 }
+for (const engine of [plainLiquid, htmlLiquid]) engine.registerFilter("money", moneyFilter);
 
 /** The template fields written in Liquid. */
 export const LIQUID_FIELDS = ["subject", "html", "text", "from", "reply_to", "preheader"] as const;

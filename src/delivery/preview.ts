@@ -4,7 +4,8 @@
  */
 import type { ContactRow, MessageRow, TemplateRow } from "../db/schema";
 import type { Config } from "../env";
-import { type RenderedEmail, renderMessage } from "./render";
+import { plainLiquid } from "./liquid";
+import { type RenderedEmail, renderMessage, templateContext } from "./render";
 
 /** A stand-in contact for previews when none is named. */
 export function sampleContact(now: number): ContactRow {
@@ -79,15 +80,13 @@ export function draftMessage(
   };
 }
 
-/** Renders a template as a marketing email to `contact`, with `event` as the trigger. */
-export function renderPreview(
-  template: TemplateRow,
+function previewMessage(
+  template: Pick<TemplateRow, "id">,
   contact: ContactRow,
-  config: Config,
-  event: { name: string; properties: Record<string, unknown>; value: number | null } = SAMPLE_EVENT,
-  now = Date.now(),
-): Promise<RenderedEmail> {
-  const message = draftMessage(
+  event: { name: string; properties: Record<string, unknown>; value: number | null },
+  now: number,
+): MessageRow {
+  return draftMessage(
     {
       id: "preview",
       kind: "marketing",
@@ -98,5 +97,22 @@ export function renderPreview(
     },
     now,
   );
-  return renderMessage(message, template, contact, config);
+}
+
+/** A template's subject rendered for the sample contact and event (for lists); throws when the Liquid fails. */
+export function sampleSubject(template: Pick<TemplateRow, "id" | "subject">, config: Config, now = Date.now()): Promise<string> {
+  const contact = sampleContact(now);
+  const context = templateContext(previewMessage(template, contact, SAMPLE_EVENT, now), contact, config, `${config.PUBLIC_URL}/u/preview`);
+  return plainLiquid.parseAndRender(template.subject, context);
+}
+
+/** Renders a template as a marketing email to `contact`, with `event` as the trigger. */
+export function renderPreview(
+  template: TemplateRow,
+  contact: ContactRow,
+  config: Config,
+  event: { name: string; properties: Record<string, unknown>; value: number | null } = SAMPLE_EVENT,
+  now = Date.now(),
+): Promise<RenderedEmail> {
+  return renderMessage(previewMessage(template, contact, event, now), template, contact, config);
 }

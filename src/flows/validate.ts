@@ -4,6 +4,7 @@
  * the known template ids. Every problem is returned at once, each with a path
  * into the definition and a tagged reason.
  */
+import { z } from "zod";
 import type { Condition, Flow, Step } from "./schema";
 
 export type FlowProblemReason =
@@ -116,6 +117,48 @@ export function validateFlowGraph(flow: Flow, knownTemplates: ReadonlySet<string
     if (!knownTemplates.has(template)) problems.push({ path, reason: "unknown_template", message: `No template has id "${template}"` });
   }
   return problems;
+}
+
+/** A reference that is either a string or treated as absent. */
+const LooseRef = z.string().optional().catch(undefined);
+
+/**
+ * The part of a definition the graph checks read (ids, types, references,
+ * templates), accepted leniently so a body that fails the schema elsewhere can
+ * still be checked as a graph. Each step needs a string id and type, or there
+ * is no graph to check.
+ */
+const GraphShape = z.object({
+  steps: z
+    .array(
+      z.looseObject({
+        id: z.string(),
+        type: z.string(),
+        next: LooseRef,
+        then: LooseRef,
+        else: LooseRef,
+        of: LooseRef,
+        template: LooseRef,
+        variants: z
+          .array(z.looseObject({ template: z.string() }))
+          .optional()
+          .catch(undefined),
+        paths: z
+          .array(z.looseObject({ next: LooseRef }))
+          .optional()
+          .catch(undefined),
+      }),
+    )
+    .min(1),
+});
+
+/** The graph of a body that failed the schema, when its steps can still be read (see GraphShape); else null. */
+export function graphOfUnparsed(raw: unknown): Flow | null {
+  const parsed = GraphShape.safeParse(raw);
+  if (!parsed.success) return null;
+  // The graph checks read only the fields GraphShape guarantees (a split without readable paths has none).
+  const steps = parsed.data.steps.map((s) => (s.type === "split" ? { ...s, paths: s.paths ?? [] } : s));
+  return { steps } as unknown as Flow;
 }
 
 /** One cycle per strongly connected group of steps that loops through no wait (Tarjan over the non-waiting steps). */

@@ -22,6 +22,7 @@ import { type Config, SNIPPET_TRAIT_FIELDS } from "../env";
 import { JsonObject } from "../flows/schema";
 import { sendConfirmation } from "../tracking/consent";
 import { readIdentityToken } from "../tracking/links";
+import { originAllowed } from "../tracking/origins";
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
 import { secretsEqual } from "./admin-auth";
 import type { AppEnv } from "./context";
@@ -93,7 +94,7 @@ const CollectBody = z.union([CollectMessage, z.array(CollectMessage).min(1).max(
 
 function allowedOrigin(c: Context<AppEnv>): string | null {
   const origin = c.req.header("origin");
-  return origin && c.var.config.ALLOWED_ORIGINS.includes(origin) ? origin : null;
+  return origin && originAllowed(origin, c.var.config.ALLOWED_ORIGINS) ? origin : null;
 }
 
 function corsHeaders(c: Context<AppEnv>, origin: string) {

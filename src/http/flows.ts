@@ -4,12 +4,15 @@
  * contacts a paused flow was holding goes through contact/flow-control.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { switchFlowStatus } from "../contact/flow-control";
+import type { Database } from "../db/client";
 import { deleteFlow, existingTemplateIds, findFlow, listFlows, type StoredFlow, saveFlow } from "../db/flows";
 import { FLOW_STATUSES } from "../db/schema";
 import { Flow } from "../flows/schema";
-import { templatesOf, validateFlowGraph } from "../flows/validate";
-import { ApiError } from "./errors";
+import { graphOfUnparsed, templatesOf, validateFlowGraph } from "../flows/validate";
+import type { AppEnv } from "./context";
+import { ApiError, type ErrorIssue, validationError, zodIssues } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, isoTime } from "./shared-schemas";
 
@@ -103,6 +106,30 @@ const routes = {
   }),
 };
 
+/** The graph problems of a definition, the templates it names looked up in D1. */
+async function graphProblems(db: Database, definition: Flow): Promise<ErrorIssue[]> {
+  const known = await existingTemplateIds(
+    db,
+    templatesOf(definition).map((t) => t.template),
+  );
+  return validateFlowGraph(definition, known).map((p) => ({ path: p.path, code: p.reason, message: p.message }));
+}
+
+/** Rejects a body that failed the schema with its schema issues and, when its steps can be read, its graph problems too. */
+async function rejectWithEveryProblem(db: Database, error: z.ZodError, raw: unknown): Promise<never> {
+  const graph = graphOfUnparsed(raw);
+  const issues = [...zodIssues(error), ...(graph ? await graphProblems(db, graph) : [])];
+  throw new ApiError(422, "validation_failed", "The body is invalid", issues);
+}
+
+/** The PUT route's validation hook: one 422 lists every problem; other targets fail as usual. */
+function reportEveryProblem(result: { success: true } | { success: false; error: z.ZodError; target: string }, c: Context<AppEnv>) {
+  if (result.success) return undefined;
+  if (result.target !== "json") throw validationError(result.error, result.target);
+  // zod-validator hands the hook the raw value it validated next to the result.
+  return rejectWithEveryProblem(c.var.db, result.error, (result as { data?: unknown }).data);
+}
+
 export const flowRoutes = createRouter()
   .openapi(routes.list, async (c) => {
     const all = await listFlows(c.var.db);
@@ -117,30 +144,23 @@ export const flowRoutes = createRouter()
     if (!flow) throw new ApiError(404, "not_found", "No such flow");
     return c.json(flowView(flow), 200);
   })
-  .openapi(routes.put, async (c) => {
-    const { id } = c.req.valid("param");
-    const definition = c.req.valid("json");
-    if (definition.id !== undefined && definition.id !== id) {
-      throw new ApiError(422, "validation_failed", "The flow is invalid", [
-        { path: ["id"], code: "id_mismatch", message: `The body's id "${definition.id}" differs from the URL's "${id}"` },
-      ]);
-    }
-    const known = await existingTemplateIds(
-      c.var.db,
-      templatesOf(definition).map((t) => t.template),
-    );
-    const problems = validateFlowGraph(definition, known);
-    if (problems.length > 0) {
-      throw new ApiError(
-        422,
-        "validation_failed",
-        "The flow is invalid",
-        problems.map((p) => ({ path: p.path, code: p.reason, message: p.message })),
-      );
-    }
-    const { flow, created } = await saveFlow(c.var.db, id, definition, Date.now());
-    return c.json(flowView(flow), created ? 201 : 200);
-  })
+  .openapi(
+    routes.put,
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const definition = c.req.valid("json");
+      if (definition.id !== undefined && definition.id !== id) {
+        throw new ApiError(422, "validation_failed", "The flow is invalid", [
+          { path: ["id"], code: "id_mismatch", message: `The body's id "${definition.id}" differs from the URL's "${id}"` },
+        ]);
+      }
+      const problems = await graphProblems(c.var.db, definition);
+      if (problems.length > 0) throw new ApiError(422, "validation_failed", "The flow is invalid", problems);
+      const { flow, created } = await saveFlow(c.var.db, id, definition, Date.now());
+      return c.json(flowView(flow), created ? 201 : 200);
+    },
+    reportEveryProblem,
+  )
   .openapi(routes.delete, async (c) => {
     if (!(await deleteFlow(c.var.db, c.req.valid("param").id))) throw new ApiError(404, "not_found", "No such flow");
     return c.body(null, 204);

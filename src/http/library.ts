@@ -61,7 +61,7 @@ export const libraryRoutes = createRouter()
   .openapi(routes.install, async (c) => {
     const entry = libraryEntry(c.req.valid("param").name);
     if (!entry) throw new ApiError(404, "not_found", "No such library flow");
-    const result = await installEntry(c.var.db, entry, c.req.valid("query").overwrite === "true", Date.now());
+    const result = await installEntry(c.var.db, entry, c.req.valid("query").overwrite === "true" ? "overwrite" : "refuse", Date.now());
     if (!result.ok) {
       throw new ApiError(
         409,

@@ -4,7 +4,7 @@ import { emailLayout, itemsTable } from "./layout";
 
 const cartUrl = "{{ event.properties.cart_url | default: shop.url | default: 'https://example.com' }}";
 const cartTotal =
-  "{% if event.properties.value %}<p>Cart total: <strong>{{ event.properties.value }} {{ event.properties.currency }}</strong></p>{% endif %}";
+  "{% assign cart_total = event.value | default: event.properties.value %}{% if cart_total %}<p>Cart total: <strong>{{ cart_total | money: event.properties.currency }}</strong></p>{% endif %}";
 
 /** Abandoned cart library entry. */
 export const abandonedCart: LibraryEntry = {

@@ -38,7 +38,7 @@ export const browseAbandonment: LibraryEntry = {
       id: "browse-abandonment-1",
       subject: "Still thinking about {{ event.properties.name | default: 'it' }}?",
       html: emailLayout(
-        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>We noticed you were looking at{% if event.properties.name %} <strong>{{ event.properties.name }}</strong>{% else %} something in our shop{% endif %}. Good choice. If you have a question about it, reply to this email and we will help you decide.</p>{% if event.properties.image_url %}<p><a href="${productUrl}"><img src="{{ event.properties.image_url }}" alt="{{ event.properties.name }}" width="240" style="border-radius:6px;display:block;max-width:100%"></a></p>{% endif %}{% if event.properties.price %}<p>{{ event.properties.price }} {{ event.properties.currency }}</p>{% endif %}`,
+        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>We noticed you were looking at{% if event.properties.name %} <strong>{{ event.properties.name }}</strong>{% else %} something in our shop{% endif %}. Good choice. If you have a question about it, reply to this email and we will help you decide.</p>{% if event.properties.image_url %}<p><a href="${productUrl}"><img src="{{ event.properties.image_url }}" alt="{{ event.properties.name }}" width="240" style="border-radius:6px;display:block;max-width:100%"></a></p>{% endif %}{% if event.properties.price %}<p>{{ event.properties.price | money: event.properties.currency }}</p>{% endif %}`,
         { label: "Take another look", url: productUrl },
       ),
     },

@@ -26,7 +26,7 @@ export const failedPayment: LibraryEntry = {
       id: "failed-payment-1",
       subject: "Your payment did not go through",
       html: emailLayout(
-        "<p>Hi {{ contact.first_name | default: 'there' }},</p><p>We could not charge your card for your latest payment{% if event.properties.amount %} of {{ event.properties.amount }} {{ event.properties.currency }}{% endif %}. It usually means the card expired or the bank declined it. Updating it takes a minute and keeps everything running without interruption.</p>",
+        "<p>Hi {{ contact.first_name | default: 'there' }},</p><p>We could not charge your card for your latest payment{% if event.properties.amount %} of {{ event.properties.amount | money: event.properties.currency }}{% endif %}. It usually means the card expired or the bank declined it. Updating it takes a minute and keeps everything running without interruption.</p>",
         { label: "Update payment details", url: fixUrl },
       ),
     },

@@ -34,6 +34,6 @@ export const itemsTable = `{% if event.properties.items %}<table role="presentat
 {% for item in event.properties.items %}<tr>
 <td style="padding:10px 0;border-bottom:1px solid #e6e8e3;width:72px">{% if item.image_url %}<img src="{{ item.image_url }}" alt="" width="60" style="border-radius:4px;display:block">{% endif %}</td>
 <td style="padding:10px 8px;border-bottom:1px solid #e6e8e3">{% if item.url %}<a href="{{ item.url }}" style="color:#1d2320">{{ item.name }}</a>{% else %}{{ item.name }}{% endif %}{% if item.quantity and item.quantity > 1 %} × {{ item.quantity }}{% endif %}</td>
-<td style="padding:10px 0;border-bottom:1px solid #e6e8e3;text-align:right;white-space:nowrap">{% if item.price %}{{ item.price }} {{ event.properties.currency }}{% endif %}</td>
+<td style="padding:10px 0;border-bottom:1px solid #e6e8e3;text-align:right;white-space:nowrap">{% if item.price %}{{ item.price | money: event.properties.currency }}{% endif %}</td>
 </tr>{% endfor %}
 </table>{% endif %}`;

@@ -34,7 +34,7 @@ export const postPurchase: LibraryEntry = {
       id: "post-purchase-1",
       subject: "Thank you for your order{% if contact.first_name != blank %}, {{ contact.first_name }}{% endif %}!",
       html: emailLayout(
-        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>Thank you for shopping with us. Every order makes a real difference to a small shop like ours. We are getting yours ready and will let you know as soon as it is on its way.</p>${itemsTable}{% if event.properties.value %}<p>Total: <strong>{{ event.properties.value }} {{ event.properties.currency }}</strong></p>{% endif %}`,
+        `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>Thank you for shopping with us. Every order makes a real difference to a small shop like ours. We are getting yours ready and will let you know as soon as it is on its way.</p>${itemsTable}{% assign order_total = event.value | default: event.properties.value %}{% if order_total %}<p>Total: <strong>{{ order_total | money: event.properties.currency }}</strong></p>{% endif %}`,
         { label: "View your order", url: `{{ event.properties.order_url | default: shop.url | default: 'https://example.com' }}` },
       ),
     },

@@ -6,7 +6,7 @@ const manageUrl = "{{ contact.attributes.manage_url | default: shop.url | defaul
 const renewsOn = "{{ contact.attributes.renewal_date | date: '%-d %B %Y' }}";
 const plan = "{{ contact.attributes.plan | default: 'your plan' }}";
 const amount =
-  "{% if contact.attributes.renewal_amount %}{{ contact.attributes.renewal_amount }} {{ contact.attributes.currency }}{% else %}the same price as your last invoice{% endif %}";
+  "{% if contact.attributes.renewal_amount %}{{ contact.attributes.renewal_amount | money: contact.attributes.currency }}{% else %}the same price as your last invoice{% endif %}";
 
 const row = (label: string, value: string) =>
   `<tr><td style="padding:8px 12px 8px 0;border-bottom:1px solid #e6e8e3;color:#6b7280">${label}</td><td style="padding:8px 0;border-bottom:1px solid #e6e8e3;text-align:right;font-weight:600">${value}</td></tr>`;

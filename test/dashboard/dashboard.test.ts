@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_KEY, call as callFollowing, callJson } from "../helpers/api";
 import { call, csrfOf, login, ORIGIN, page, post } from "../helpers/dashboard";
+import { activeFlow, contactId, track } from "../helpers/flows";
 import { event, insertContact, insertFlow, insertMessage, store } from "../reports/seed";
 
 const today = Date.now();
@@ -173,6 +174,67 @@ describe("the suppression list", () => {
     const { html } = await page("/admin/suppressions", cookie);
     expect(html).toContain("bounced@example.com");
     expect(html).toContain("hard_bounce");
+  });
+});
+
+describe("the flow page and the contact timeline say why mail was held or not sent, with counts", () => {
+  it("counts contacts held by the frequency cap and contacts stopped by consent, and the timeline names the reason", async () => {
+    await activeFlow({
+      id: "capped",
+      name: "Capped",
+      trigger: { event: "signed_up" },
+      settings: { frequency_cap: { max: 1, per: "1d" } },
+      steps: [
+        { id: "first", type: "email", template: "cap-1" },
+        { id: "second", type: "email", template: "cap-2" },
+      ],
+    });
+    const held = await contactId("held@example.com", { consent: "subscribed" });
+    await contactId("pending@example.com", { consent: "pending" });
+    await track([
+      { email: "held@example.com", name: "signed_up" },
+      { email: "pending@example.com", name: "signed_up" },
+    ]);
+    const cookie = await login();
+    const flow = await page("/admin/flows/capped", cookie);
+    const why = /<table id="why-not-sent">([\s\S]*?)<\/table>/.exec(flow.html)?.[1] ?? "";
+    expect(why).toMatch(/frequency cap[^<]*<\/td><td class="n">1<\/td>/);
+    expect(why).toMatch(/Consent: not subscribed[^<]*<\/td><td class="n">1<\/td>/);
+    const profile = await page(`/admin/contacts/${held}`, cookie);
+    expect(profile.html).toContain("Held before an email: quiet hours or the frequency cap");
+  });
+
+  it("a message suppressed at send time shows its reason on the timeline", async () => {
+    await insertContact("c9", "gone@example.com");
+    await insertMessage({ id: "m9", contactId: "c9", flowId: null, stepId: null, variant: null });
+    await env.DB.prepare("UPDATE messages SET status = 'suppressed', reason = 'consent: unsubscribed' WHERE id = 'm9'").run();
+    const profile = await page("/admin/contacts/c9", await login());
+    expect(profile.html).toContain("Consent: unsubscribed at send time, so no marketing email");
+  });
+});
+
+describe("flows with the same name are told apart by their ids", () => {
+  it("shows the ids of flows whose names repeat, and only theirs", async () => {
+    await insertFlow("promo-a", { id: "promo-a", name: "Promo", steps: [] });
+    await insertFlow("promo-b", { id: "promo-b", name: "Promo", steps: [] });
+    await insertFlow("solo", { id: "solo", name: "Solo", steps: [] });
+    const { html } = await page("/admin/flows", await login());
+    expect(html).toContain('<span class="muted flow-id"> (promo-a)</span>');
+    expect(html).toContain('<span class="muted flow-id"> (promo-b)</span>');
+    expect(html).not.toContain("(solo)");
+  });
+});
+
+describe("a suppression can be lifted from the dashboard", () => {
+  it("the Remove button lifts it and says so", async () => {
+    await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES ('back@example.com', 'manual', 0)").run();
+    const cookie = await login();
+    const list = await page("/admin/suppressions", cookie);
+    expect(list.html).not.toContain("/v1/");
+    const lifted = await post("/admin/suppressions/lift", cookie, { _csrf: csrfOf(list.html), email: "back@example.com" });
+    expect(lifted.status).toBe(303);
+    expect(await env.DB.prepare("SELECT email FROM suppressions WHERE email = 'back@example.com'").first()).toBeNull();
+    expect((await page(lifted.headers.get("location")!, cookie)).html).toContain("back@example.com is no longer suppressed.");
   });
 });
 

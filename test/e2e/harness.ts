@@ -122,6 +122,20 @@ export async function startWorker(extraVars: Record<string, string> = {}): Promi
   throw new Error(`wrangler dev did not become ready:\n${output}`);
 }
 
+/**
+ * `fetch` for test calls to the Worker. Node keeps idle connections for reuse; when one sat
+ * through a slow step (a `wrangler d1 execute`), the dev server may have closed it already, and
+ * the next request fails with "other side closed" before reaching the Worker: that one is sent again.
+ */
+export async function workerFetch(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw error;
+    return fetch(url, init);
+  }
+}
+
 /** Launches the system Chromium headless (never downloads a browser). */
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({

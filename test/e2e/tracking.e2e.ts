@@ -9,7 +9,7 @@
 import { createServer, type Server } from "node:http";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeSql, freePort, launchBrowser, querySql, type RunningWorker, startWorker } from "./harness.ts";
+import { executeSql, freePort, launchBrowser, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
 
 /** A desktop browser's agent: headless Chromium's own one is (rightly) taken for a bot. */
 const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
@@ -20,7 +20,7 @@ let shop: Server;
 let shopUrl: string;
 
 async function api(pathname: string, body?: unknown, method = body === undefined ? "GET" : "POST") {
-  const res = await fetch(`${worker.url}${pathname}`, {
+  const res = await workerFetch(`${worker.url}${pathname}`, {
     method,
     headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),

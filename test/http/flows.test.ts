@@ -87,6 +87,37 @@ describe("PUT /v1/flows/:id", () => {
   });
 });
 
+describe("one 422 lists schema and graph problems together", () => {
+  it("a bad duration, a reference to a missing step and an unknown template are reported in one answer, and nothing is saved", async () => {
+    await createTemplates("t1");
+    const res = await callJson("/v1/flows/mixed", {
+      method: "PUT",
+      body: {
+        name: "Mixed",
+        trigger: { event: "signed_up" },
+        steps: [
+          { id: "hello", type: "email", template: "t1", next: "nowhere" },
+          { id: "pause", type: "wait", for: "two days" },
+          { id: "bye", type: "email", template: "missing-template" },
+        ],
+      },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe("validation_failed");
+    const issues: { path: (string | number)[]; code: string }[] = res.body.error.issues;
+    expect(issues.some((i) => i.path.join(".").startsWith("steps.1"))).toBe(true);
+    expect(issues).toContainEqual(expect.objectContaining({ path: ["steps", 0, "next"], code: "unknown_step" }));
+    expect(issues).toContainEqual(expect.objectContaining({ path: ["steps", 2, "template"], code: "unknown_template" }));
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM flows WHERE id = 'mixed'").first("n")).toBe(0);
+  });
+
+  it("a body whose steps cannot be read reports the schema issues alone", async () => {
+    const res = await callJson("/v1/flows/broken", { method: "PUT", body: { name: "Broken", trigger: { event: "x" }, steps: "none" } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.issues.map((i: { path: string[] }) => i.path[0])).toEqual(["steps"]);
+  });
+});
+
 describe("GET, DELETE, activate and pause", () => {
   it("lists, reads, activates, pauses and deletes a flow; unknown ids are 404", async () => {
     await createTemplates("t1", "t2");

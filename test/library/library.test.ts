@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/client";
 import { findFlow } from "../../src/db/flows";
+
 import { htmlLiquid, plainLiquid } from "../../src/delivery/liquid";
 import { Flow } from "../../src/flows/schema";
 import { validateFlowGraph } from "../../src/flows/validate";
@@ -70,6 +71,28 @@ describe("library templates show contact and event data as text", () => {
           expect(shown + subject.split(HOSTILE).length - 1, "the data is shown").toBeGreaterThan(0);
       });
     }
+  }
+});
+
+describe("the cart and order emails show the total, with its currency, from value or properties.value", () => {
+  const html = (id: string) => LIBRARY.flatMap((e) => e.templates).find((t) => t.id === id)!.html;
+  const items = [{ name: "Green tea", price: 12.5, quantity: 2 }];
+  for (const id of ["abandoned-cart-1", "post-purchase-1"]) {
+    it(`${id} reads a top-level value as the README sends it`, async () => {
+      const out = await htmlLiquid.parseAndRender(html(id), {
+        ...sample,
+        event: { name: "x", value: 25, properties: { currency: "EUR", items } },
+      });
+      expect(out).toContain("€25.00");
+      expect(out).toContain("€12.50");
+    });
+    it(`${id} reads properties.value when there is no top-level value`, async () => {
+      const out = await htmlLiquid.parseAndRender(html(id), {
+        ...sample,
+        event: { name: "x", value: null, properties: { value: 3000, currency: "JPY", items } },
+      });
+      expect(out).toContain("¥3,000");
+    });
   }
 });
 

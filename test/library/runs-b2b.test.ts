@@ -249,7 +249,7 @@ describe("renewal run", () => {
     const [notice] = await messagesOf(id);
     expect(notice).toMatchObject({ template_id: "renewal-30", kind: "transactional", status: "sent" });
     const html = (await env.DB.prepare("SELECT html FROM messages WHERE id = ?").bind(notice!.id).first<{ html: string }>())!.html;
-    for (const fact of ["Team", "480 EUR", ">7<", "Projects", ">0<"]) expect(html).toContain(fact);
+    for (const fact of ["Team", "€480.00", ">7<", "Projects", ">0<"]) expect(html).toContain(fact);
     const weekBefore = Date.UTC(renewsAt.getUTCFullYear(), renewsAt.getUTCMonth(), renewsAt.getUTCDate(), 9) - 7 * DAY;
     expect(await wakeAt(id)).toBe(weekBefore);
 
