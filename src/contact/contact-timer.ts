@@ -116,6 +116,7 @@ export class ContactTimer extends DurableObject<Env> {
       if (!first) return { accepted: 0, duplicates: batch.length, dueNow: [] };
       this.remember("contact_id", first.contactId);
       const pass = await this.openPass(first.contactId);
+      // Stable: events with the same time keep the order they were sent in.
       for (const event of [...fresh].sort((a, b) => a.ts - b.ts)) {
         pass.queue.push(toFlowEvent(event));
         await this.drain(pass);

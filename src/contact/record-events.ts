@@ -96,6 +96,7 @@ export async function dispatchToContacts(env: Env, stored: ContactEvent[]): Prom
   const run = async () => {
     for (let next = work.pop(); next; next = work.pop()) {
       const [contactId, list] = next;
+      // A stable sort: events with the same time keep the order they were sent in.
       list.sort((a, b) => a.ts - b.ts);
       dueNow.push(...(await contactTimer(env, contactId).receiveEvents(list)).dueNow);
     }
