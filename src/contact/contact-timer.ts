@@ -36,6 +36,7 @@ import { conditionsOf } from "../flows/validate";
 import { loadWinners } from "../reports/abtest";
 import type { ContactEvent } from "./contact-event";
 import { type Applied, applyEffects } from "./enroll";
+import { WebhookOutbox } from "./webhooks";
 
 /** Processed event ids are kept this long for deduplication of redeliveries. */
 const DEDUP_RETENTION_MS = 30 * 24 * 3600 * 1000;
@@ -43,8 +44,6 @@ const DEDUP_RETENTION_MS = 30 * 24 * 3600 * 1000;
 const SEND_HISTORY_MS = 30 * 24 * 3600 * 1000;
 /** Events that flows' own updates may emit while handling one input, before the object stops following them. */
 const MAX_CHAINED_EVENTS = 50;
-/** How long a flow's webhook may take. */
-const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** A time trigger (date or inactivity) the daily job found due for this contact. */
 export interface ScheduledTrigger {
@@ -70,16 +69,18 @@ interface Pass {
   marketingSends: number[];
   queue: FlowEvent[];
   dueNow: string[];
-  webhooks: Applied["webhooks"];
+  webhooks: { flowId: string; hooks: Applied["webhooks"] }[];
 }
 
 export class ContactTimer extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly webhooks: WebhookOutbox;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.webhooks = new WebhookOutbox(this.sql, env);
     this.createTables();
   }
 
@@ -96,6 +97,7 @@ export class ContactTimer extends DurableObject<Env> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS segment_membership (segment_id TEXT PRIMARY KEY, member INTEGER NOT NULL)");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS pending_triggers (
       occurrence TEXT PRIMARY KEY, flow_id TEXT NOT NULL, fire_at INTEGER NOT NULL, event TEXT NOT NULL)`);
+    this.webhooks.createTable();
   }
 
   /** Runs one operation at a time: D1 calls yield the object, and two passes must never interleave on one enrollment. */
@@ -135,9 +137,16 @@ export class ContactTimer extends DurableObject<Env> {
     });
   }
 
-  /** Fires every due timer: waits that ended, held emails, and time triggers. */
+  /** Fires every due timer: waits that ended, held emails, time triggers, and webhook attempts. */
   override async alarm(): Promise<void> {
     await this.sendNow(await this.serial(() => this.runDue()));
+    await this.deliverWebhooks();
+  }
+
+  /** Calls the webhooks that are due, then re-arms the alarm for their retries. */
+  private async deliverWebhooks(): Promise<void> {
+    await this.webhooks.deliverDue();
+    await this.serial(() => this.scheduleAlarm());
   }
 
   /**
@@ -397,31 +406,40 @@ export class ContactTimer extends DurableObject<Env> {
       JSON.stringify(s),
     );
     pass.dueNow.push(...applied.dueNow);
-    pass.webhooks.push(...applied.webhooks);
+    if (applied.webhooks.length > 0) pass.webhooks.push({ flowId: flow.id, hooks: applied.webhooks });
     if (applied.emitted.length > 0) {
       pass.queue.push(...applied.emitted.map(toFlowEvent));
       pass.contact = await loadContactFacts(pass.db, pass.contact.id);
     }
   }
 
-  /** Ends a pass: fires its webhooks, re-arms the alarm, and returns the messages it queued that are due now. */
+  /**
+   * Ends a pass: stores its webhooks and starts calling them (the alarm retries what fails), re-arms the
+   * alarm, and returns the messages it queued that are due now.
+   */
   private async finish(pass: Pass): Promise<string[]> {
-    for (const hook of pass.webhooks) this.ctx.waitUntil(sendWebhook(hook.url, hook.id, hook.body));
+    const contactId = pass.contact?.id;
+    if (contactId && pass.webhooks.length > 0) {
+      for (const { flowId, hooks } of pass.webhooks) this.webhooks.enqueue(contactId, flowId, hooks, pass.now);
+      this.ctx.waitUntil(this.deliverWebhooks());
+    }
     await this.scheduleAlarm();
     return pass.dueNow;
   }
 
   private async scheduleAlarm(): Promise<void> {
-    const next = this.sql
+    const timerAt = this.sql
       .exec<{ at: number | null }>(
         `SELECT min(at) AS at FROM (
            SELECT min(wake_at) AS at FROM enrollments WHERE status = 'active' AND held = 0 AND wake_at IS NOT NULL
            UNION ALL SELECT min(fire_at) FROM pending_triggers)`,
       )
       .toArray()[0]?.at;
+    const due = [timerAt, this.webhooks.nextAttemptAt()].filter((at): at is number => typeof at === "number");
+    const next = due.length > 0 ? Math.min(...due) : null;
     // Touch the alarm only when it changes: setting or clearing it is far dearer than reading it.
     const current = await this.ctx.storage.getAlarm();
-    if (next === null || next === undefined) {
+    if (next === null) {
       if (current !== null) await this.ctx.storage.deleteAlarm();
     } else if (current !== next) await this.ctx.storage.setAlarm(next);
   }
@@ -475,19 +493,4 @@ export class ContactTimer extends DurableObject<Env> {
 
 function toFlowEvent(e: ContactEvent): FlowEvent {
   return { id: e.id, name: e.name, properties: e.properties, value: e.value, ts: e.ts, machine: e.machine, messageId: e.messageId };
-}
-
-/** POSTs a flow's webhook once; the id header lets the receiver drop a repeat. Failures are logged, not retried. */
-async function sendWebhook(url: string, id: string, body: Record<string, unknown>): Promise<void> {
-  try {
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "nurture-webhook-id": id },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-    });
-    if (!res.ok) console.warn(JSON.stringify({ msg: "flow webhook failed", url, status: res.status, id }));
-  } catch (error) {
-    console.warn(JSON.stringify({ msg: "flow webhook failed", url, id, error: String(error) }));
-  }
 }

@@ -9,6 +9,7 @@ import { deleteFlow, existingTemplateIds, findFlow, listFlows, type StoredFlow, 
 import { FLOW_STATUSES } from "../db/schema";
 import { Flow } from "../flows/schema";
 import { templatesOf, validateFlowGraph } from "../flows/validate";
+import { webhookPolicy } from "../flows/webhook-url";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, isoTime } from "./shared-schemas";
@@ -129,7 +130,7 @@ export const flowRoutes = createRouter()
       c.var.db,
       templatesOf(definition).map((t) => t.template),
     );
-    const problems = validateFlowGraph(definition, known);
+    const problems = validateFlowGraph(definition, known, webhookPolicy(c.var.config.PUBLIC_URL));
     if (problems.length > 0) {
       throw new ApiError(
         422,
