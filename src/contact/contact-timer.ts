@@ -34,15 +34,17 @@ import {
 import type { BehaviourCondition, Condition } from "../flows/schema";
 import { conditionsOf } from "../flows/validate";
 import { loadWinners } from "../reports/abtest";
+import { systemEvent } from "./changes";
 import type { ContactEvent } from "./contact-event";
 import { type Applied, applyEffects } from "./enroll";
+import { storeEvents } from "./record-events";
 import { WebhookOutbox } from "./webhooks";
 
 /** Processed event ids are kept this long for deduplication of redeliveries. */
 const DEDUP_RETENTION_MS = 30 * 24 * 3600 * 1000;
 /** The frequency cap looks back at most this far. */
 const SEND_HISTORY_MS = 30 * 24 * 3600 * 1000;
-/** Events that flows' own updates may emit while handling one input, before the object stops following them. */
+/** Events that flows' own updates may emit while handling one input, before the object stops following them (and says so). */
 const MAX_CHAINED_EVENTS = 50;
 
 /** A time trigger (date or inactivity) the daily job found due for this contact. */
@@ -307,6 +309,25 @@ export class ContactTimer extends DurableObject<Env> {
         }
       }
     }
+    if (pass.queue.length > 0) await this.stopChain(pass);
+  }
+
+  /**
+   * Drops the events flows kept emitting past the cap (their updates triggering one another, round after round)
+   * and says so: logged, and a `chain_limit_reached` event on the contact's timeline names what was not followed.
+   */
+  private async stopChain(pass: Pass): Promise<void> {
+    const dropped = pass.queue.splice(0);
+    if (!pass.contact) return;
+    const properties = {
+      limit: MAX_CHAINED_EVENTS,
+      dropped: dropped.length,
+      names: [...new Set(dropped.map((e) => e.name))].slice(0, 10),
+      first_dropped_id: dropped[0]?.id ?? null,
+    };
+    console.error(JSON.stringify({ msg: "chained events past the cap were not processed", contact_id: pass.contact.id, ...properties }));
+    // Stamped when the chain stopped, so the timeline shows it after the events that led to it.
+    await storeEvents(this.env, pass.db, [systemEvent(pass.contact.id, "chain_limit_reached", properties, Date.now())], pass.now);
   }
 
   private async triggeredBy(pass: Pass, eventName: string, attribute: string | null): Promise<StoredFlow[]> {
