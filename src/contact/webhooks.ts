@@ -124,8 +124,11 @@ export class WebhookOutbox {
           return;
         }
         console.error(JSON.stringify({ ...log, msg: "flow webhook given up" }));
-        await this.recordGivenUp(hook, result.error);
         this.sql.exec("DELETE FROM pending_webhooks WHERE id = ?", hook.id);
+        // The log line above already holds every detail, should the timeline be out of reach.
+        await this.recordGivenUp(hook, result.error).catch((error) => {
+          console.error(JSON.stringify({ msg: "recording a given-up webhook failed", id: hook.id, error: String(error) }));
+        });
       }),
     );
   }
