@@ -2,8 +2,10 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ContactEvent } from "../../src/contact/contact-event";
+import { openDatabase } from "../../src/db/client";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
+import { recordEngagements } from "../../src/tracking/engagement";
 import { ADMIN_KEY } from "../helpers/api";
 import { activeFlow, contactId, enrollmentsOf, messagesOf, timerOf, track } from "../helpers/flows";
 
@@ -206,5 +208,41 @@ describe("a ContactTimer call that fails is retried and each event is processed 
     expect(await undispatched(broken)).toHaveLength(1);
     await everyMinuteCron();
     expect((await messagesOf(broken)).map((m) => m.status)).toEqual(["sent"]);
+  });
+  it("an open whose ContactTimer call fails is kept and still answers the flow's wait_for, once", async () => {
+    await activeFlow({
+      id: "fault-open",
+      name: "Thanks for reading",
+      trigger: { event: "fault_open_signup" },
+      steps: [
+        { id: "first", type: "email", template: "fault-open-1" },
+        { id: "seen", type: "wait_for", event: "email_opened", of: "first", timeout: "1h", then: "thanks", else: "bye" },
+        { id: "thanks", type: "email", template: "fault-open-2" },
+        { id: "bye", type: "exit" },
+      ],
+    });
+    const id = await contactId("fault-open@example.com");
+    await track({ contact_id: id, name: "fault_open_signup" });
+    const [first] = await messagesOf(id);
+    expect(first?.status).toBe("sent");
+
+    const down = flakyTimers(() => true);
+    // The provider's report of the open, as the tracking batcher records it.
+    await recordEngagements(
+      down.env,
+      openDatabase(env.DB),
+      [{ kind: "open", messageId: first?.id as string, userAgent: null, at: Date.now() }],
+      Date.now(),
+    );
+    expect(down.calls()).toBe(3);
+    expect((await messagesOf(id)).map((m) => m.step_id)).toEqual(["first"]);
+    expect(await undispatched(id)).toHaveLength(1);
+
+    await everyMinuteCron();
+    expect((await messagesOf(id)).map((m) => `${m.step_id}:${m.status}`)).toEqual(["first:sent", "thanks:sent"]);
+    expect(await enrollmentsOf(id)).toMatchObject([{ status: "exited", exit_reason: "exit_step" }]);
+    expect(await undispatched(id)).toEqual([]);
+    await everyMinuteCron();
+    expect(await messagesOf(id)).toHaveLength(2);
   });
 });
