@@ -102,7 +102,7 @@ export async function storeEvents(
  * queued due now. A contact whose ContactTimer still fails after a few calls has its events kept in
  * `undispatched_events`, which the every-minute cron hands over again, so a stored event is always processed.
  */
-export async function dispatchToContacts(env: Env, db: Database, stored: ContactEvent[], now: number): Promise<string[]> {
+async function dispatchToContacts(env: Env, db: Database, stored: ContactEvent[], now: number): Promise<string[]> {
   const { dueNow, failed } = await handToContacts(env, stored);
   await keepUndispatched(
     db,
@@ -132,13 +132,16 @@ export async function redispatchUndispatched(env: Env, db: Database, now: number
     due.filter((d) => !failedIds.has(d.eventId)).map((d) => d.eventId),
   );
   const attempts = new Map(due.map((d) => [d.eventId, d.attempts]));
-  for (const { events: kept, error } of failed) {
-    const retries = kept.map((e) => ({
-      eventId: e.id,
-      nextAt: now + Math.min(MAX_REDISPATCH_DELAY_MS, REDISPATCH_DELAY_MS * 2 ** ((attempts.get(e.id) ?? 1) - 1)),
-    }));
-    await postponeUndispatched(db, retries, error);
-  }
+  await postponeUndispatched(
+    db,
+    failed.flatMap(({ events: kept, error }) =>
+      kept.map((e) => ({
+        eventId: e.id,
+        nextAt: now + Math.min(MAX_REDISPATCH_DELAY_MS, REDISPATCH_DELAY_MS * 2 ** ((attempts.get(e.id) ?? 1) - 1)),
+        error,
+      })),
+    ),
+  );
   if (dueNow.length > 0) await deliverMessagesNow(env, dueNow);
 }
 

@@ -38,9 +38,9 @@ export async function forgetUndispatched(db: Database, eventIds: string[]): Prom
   await db.run(sql`DELETE FROM undispatched_events WHERE event_id IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`);
 }
 
-/** Counts one more failed dispatch of these events and sets when each is tried next. */
-export async function postponeUndispatched(db: Database, retries: { eventId: string; nextAt: number }[], error: string): Promise<void> {
+/** Counts one more failed dispatch of each event, with its error and when it is tried next. */
+export async function postponeUndispatched(db: Database, retries: { eventId: string; nextAt: number; error: string }[]): Promise<void> {
   if (retries.length === 0) return;
-  await db.run(sql`UPDATE undispatched_events SET attempts = attempts + 1, last_error = ${error}, next_at = r.value ->> '$.nextAt'
+  await db.run(sql`UPDATE undispatched_events SET attempts = attempts + 1, last_error = r.value ->> '$.error', next_at = r.value ->> '$.nextAt'
     FROM json_each(${JSON.stringify(retries)}) AS r WHERE undispatched_events.event_id = r.value ->> '$.eventId'`);
 }
