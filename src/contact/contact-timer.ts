@@ -36,7 +36,7 @@ import { conditionsOf } from "../flows/validate";
 import { loadWinners } from "../reports/abtest";
 import { systemEvent } from "./changes";
 import type { ContactEvent } from "./contact-event";
-import { type Applied, applyEffects } from "./enroll";
+import { applyEffects } from "./enroll";
 import { storeEvents } from "./record-events";
 import { WebhookOutbox } from "./webhooks";
 
@@ -71,7 +71,8 @@ interface Pass {
   marketingSends: number[];
   queue: FlowEvent[];
   dueNow: string[];
-  webhooks: { flowId: string; hooks: Applied["webhooks"] }[];
+  /** Whether this pass stored webhooks, to be called when it ends. */
+  webhooksQueued: boolean;
 }
 
 export class ContactTimer extends DurableObject<Env> {
@@ -238,7 +239,7 @@ export class ContactTimer extends DurableObject<Env> {
         .map((r) => r.at),
       queue: [],
       dueNow: [],
-      webhooks: [],
+      webhooksQueued: false,
     };
   }
 
@@ -426,8 +427,12 @@ export class ContactTimer extends DurableObject<Env> {
       s.enteredAt,
       JSON.stringify(s),
     );
+    // Stored with the state that moved past the webhook step, in the same synchronous write: neither is lost alone.
+    if (applied.webhooks.length > 0) {
+      this.webhooks.enqueue(pass.contact.id, flow.id, applied.webhooks, pass.now);
+      pass.webhooksQueued = true;
+    }
     pass.dueNow.push(...applied.dueNow);
-    if (applied.webhooks.length > 0) pass.webhooks.push({ flowId: flow.id, hooks: applied.webhooks });
     if (applied.emitted.length > 0) {
       pass.queue.push(...applied.emitted.map(toFlowEvent));
       pass.contact = await loadContactFacts(pass.db, pass.contact.id);
@@ -435,15 +440,11 @@ export class ContactTimer extends DurableObject<Env> {
   }
 
   /**
-   * Ends a pass: stores its webhooks and starts calling them (the alarm retries what fails), re-arms the
-   * alarm, and returns the messages it queued that are due now.
+   * Ends a pass: starts calling the webhooks it stored (the alarm retries what fails), re-arms the alarm, and
+   * returns the messages it queued that are due now.
    */
   private async finish(pass: Pass): Promise<string[]> {
-    const contactId = pass.contact?.id;
-    if (contactId && pass.webhooks.length > 0) {
-      for (const { flowId, hooks } of pass.webhooks) this.webhooks.enqueue(contactId, flowId, hooks, pass.now);
-      this.ctx.waitUntil(this.deliverWebhooks());
-    }
+    if (pass.webhooksQueued) this.ctx.waitUntil(this.deliverWebhooks());
     await this.scheduleAlarm();
     return pass.dueNow;
   }
