@@ -91,7 +91,8 @@ export class WebhookOutbox {
   }
 
   /** Calls every webhook whose attempt is due, then reschedules the failed ones or gives them up. */
-  async deliverDue(now = Date.now()): Promise<void> {
+  async deliverDue(): Promise<void> {
+    const now = Date.now();
     // Leased in one synchronous step, before any await: a second round running meanwhile cannot take the same rows.
     const due = this.sql
       .exec<PendingWebhook>(
@@ -124,7 +125,8 @@ export class WebhookOutbox {
           return;
         }
         console.error(JSON.stringify({ ...log, msg: "flow webhook given up" }));
-        this.sql.exec("DELETE FROM pending_webhooks WHERE id = ?", hook.id);
+        // Gone already when the contact was erased during the call: then nothing is written under their id.
+        if (this.sql.exec("DELETE FROM pending_webhooks WHERE id = ?", hook.id).rowsWritten === 0) return;
         // The log line above already holds every detail, should the timeline be out of reach.
         await this.recordGivenUp(hook, result.error).catch((error) => {
           console.error(JSON.stringify({ msg: "recording a given-up webhook failed", id: hook.id, error: String(error) }));

@@ -225,6 +225,31 @@ describe("a failed webhook is retried with backoff and the same id", () => {
   });
 });
 
+describe("a webhook in flight for a contact erased meanwhile", () => {
+  it("gives up without writing anything under the erased contact's id", async () => {
+    let erase = false;
+    let id = "";
+    const calls = fakeReceiver(async () => {
+      if (erase) expect((await callJson(`/v1/contacts/${id}`, { method: "DELETE" })).status).toBe(204);
+      return new Response("down", { status: 503 });
+    });
+    await activeFlow(crmFlow("erased-hook"));
+    id = await contactId("erased-hook@example.com");
+    await track({ contact_id: id, name: "erased-hook_lead" });
+    await vi.waitFor(async () => expect((await pendingWebhooks(id))[0]?.last_error).toMatch(/HTTP 503/));
+    // The next failure is the last one, and the contact is erased while it is in flight.
+    await runInDurableObject(timerOf(id), (_instance, state) => {
+      state.storage.sql.exec("UPDATE pending_webhooks SET attempts = ?", WEBHOOK_MAX_ATTEMPTS - 1);
+    });
+    erase = true;
+    await backoffPasses(id);
+    expect(calls).toHaveLength(2);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM events WHERE contact_id = ?").bind(id).first("n")).toBe(0);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM contacts WHERE id = ?").bind(id).first("n")).toBe(0);
+    expect(await pendingWebhooks(id)).toEqual([]);
+  });
+});
+
 describe("a webhook's answer is bounded", () => {
   it("an endless answer is not read beyond its first chunk", async () => {
     let pulls = 0;
