@@ -223,7 +223,9 @@ const WebhookStep = z
     ...base,
     ...next,
     type: z.literal("webhook"),
-    url: z.url({ protocol: /^https?$/ }),
+    url: z.url({ protocol: /^https?$/ }).openapi({
+      description: "https to a public host name: IP addresses, localhost and local names are refused; redirects are not followed",
+    }),
     body: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
