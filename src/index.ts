@@ -1,5 +1,6 @@
 /** Worker entry: HTTP through the Hono app, cron through `scheduled`, and the Durable Object classes. */
 import { createApp } from "./app";
+import { redispatchUndispatched } from "./contact/record-events";
 import { scheduleTimeTriggers } from "./contact/time-triggers";
 import { openDatabase } from "./db/client";
 import { deliverDueMessages } from "./delivery/sender";
@@ -11,7 +12,7 @@ export { Throttle } from "./http/throttle";
 
 const app = createApp();
 
-/** The every-minute cron (wrangler.toml): delivery of due messages. */
+/** The every-minute cron (wrangler.toml): events a ContactTimer has not taken yet, then delivery of due messages. */
 const DELIVERY_CRON = "* * * * *";
 /** The hourly housekeeping cron (wrangler.toml): A/B winners. */
 const HOURLY_CRON = "7 * * * *";
@@ -21,11 +22,15 @@ const DAILY_CRON = "17 3 * * *";
 export default {
   fetch: app.fetch,
   async scheduled(controller, env, _ctx) {
+    const db = openDatabase(env.DB);
     if (controller.cron === DELIVERY_CRON) {
+      // Delivery goes on even when handing events over fails again.
+      await redispatchUndispatched(env, db, controller.scheduledTime).catch((error) => {
+        console.error(JSON.stringify({ msg: "re-dispatching kept events failed", error: String(error) }));
+      });
       await deliverDueMessages(env);
       return;
     }
-    const db = openDatabase(env.DB);
     if (controller.cron === HOURLY_CRON) await decideWinners(db, controller.scheduledTime);
     if (controller.cron === DAILY_CRON) await scheduleTimeTriggers(env, db, controller.scheduledTime);
   },

@@ -34,17 +34,18 @@ import {
 import type { BehaviourCondition, Condition } from "../flows/schema";
 import { conditionsOf } from "../flows/validate";
 import { loadWinners } from "../reports/abtest";
+import { systemEvent } from "./changes";
 import type { ContactEvent } from "./contact-event";
-import { type Applied, applyEffects } from "./enroll";
+import { applyEffects } from "./enroll";
+import { storeEvents } from "./record-events";
+import { WebhookOutbox } from "./webhooks";
 
 /** Processed event ids are kept this long for deduplication of redeliveries. */
 const DEDUP_RETENTION_MS = 30 * 24 * 3600 * 1000;
 /** The frequency cap looks back at most this far. */
 const SEND_HISTORY_MS = 30 * 24 * 3600 * 1000;
-/** Events that flows' own updates may emit while handling one input, before the object stops following them. */
+/** Events that flows' own updates may emit while handling one input, before the object stops following them (and says so). */
 const MAX_CHAINED_EVENTS = 50;
-/** How long a flow's webhook may take. */
-const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** A time trigger (date or inactivity) the daily job found due for this contact. */
 export interface ScheduledTrigger {
@@ -70,16 +71,19 @@ interface Pass {
   marketingSends: number[];
   queue: FlowEvent[];
   dueNow: string[];
-  webhooks: Applied["webhooks"];
+  /** Whether this pass stored webhooks, to be called when it ends. */
+  webhooksQueued: boolean;
 }
 
 export class ContactTimer extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly webhooks: WebhookOutbox;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.webhooks = new WebhookOutbox(this.sql, env);
     this.createTables();
   }
 
@@ -96,6 +100,7 @@ export class ContactTimer extends DurableObject<Env> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS segment_membership (segment_id TEXT PRIMARY KEY, member INTEGER NOT NULL)");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS pending_triggers (
       occurrence TEXT PRIMARY KEY, flow_id TEXT NOT NULL, fire_at INTEGER NOT NULL, event TEXT NOT NULL)`);
+    this.webhooks.createTable();
   }
 
   /** Runs one operation at a time: D1 calls yield the object, and two passes must never interleave on one enrollment. */
@@ -116,6 +121,7 @@ export class ContactTimer extends DurableObject<Env> {
       if (!first) return { accepted: 0, duplicates: batch.length, dueNow: [] };
       this.remember("contact_id", first.contactId);
       const pass = await this.openPass(first.contactId);
+      // Stable: events with the same time keep the order they were sent in.
       for (const event of [...fresh].sort((a, b) => a.ts - b.ts)) {
         pass.queue.push(toFlowEvent(event));
         await this.drain(pass);
@@ -134,9 +140,16 @@ export class ContactTimer extends DurableObject<Env> {
     });
   }
 
-  /** Fires every due timer: waits that ended, held emails, and time triggers. */
+  /** Fires every due timer: waits that ended, held emails, time triggers, and webhook attempts. */
   override async alarm(): Promise<void> {
     await this.sendNow(await this.serial(() => this.runDue()));
+    await this.deliverWebhooks();
+  }
+
+  /** Calls the webhooks that are due, then re-arms the alarm for their retries. */
+  private async deliverWebhooks(): Promise<void> {
+    await this.webhooks.deliverDue();
+    await this.serial(() => this.scheduleAlarm());
   }
 
   /**
@@ -226,7 +239,7 @@ export class ContactTimer extends DurableObject<Env> {
         .map((r) => r.at),
       queue: [],
       dueNow: [],
-      webhooks: [],
+      webhooksQueued: false,
     };
   }
 
@@ -298,6 +311,25 @@ export class ContactTimer extends DurableObject<Env> {
         }
       }
     }
+    if (pass.queue.length > 0) await this.stopChain(pass);
+  }
+
+  /**
+   * Drops the events flows kept emitting past the cap (their updates triggering one another, round after round)
+   * and says so: logged, and a `chain_limit_reached` event on the contact's timeline names what was not followed.
+   */
+  private async stopChain(pass: Pass): Promise<void> {
+    const dropped = pass.queue.splice(0);
+    if (!pass.contact) return;
+    const properties = {
+      limit: MAX_CHAINED_EVENTS,
+      dropped: dropped.length,
+      names: [...new Set(dropped.map((e) => e.name))].slice(0, 10),
+      first_dropped_id: dropped[0]?.id ?? null,
+    };
+    console.error(JSON.stringify({ msg: "chained events past the cap were not processed", contact_id: pass.contact.id, ...properties }));
+    // Stamped when the chain stopped, so the timeline shows it after the events that led to it.
+    await storeEvents(this.env, pass.db, [systemEvent(pass.contact.id, "chain_limit_reached", properties, Date.now())], pass.now);
   }
 
   private async triggeredBy(pass: Pass, eventName: string, attribute: string | null): Promise<StoredFlow[]> {
@@ -396,32 +428,41 @@ export class ContactTimer extends DurableObject<Env> {
       s.enteredAt,
       JSON.stringify(s),
     );
+    // Stored with the state that moved past the webhook step, in the same synchronous write: neither is lost alone.
+    if (applied.webhooks.length > 0) {
+      this.webhooks.enqueue(pass.contact.id, flow.id, applied.webhooks, pass.now);
+      pass.webhooksQueued = true;
+    }
     pass.dueNow.push(...applied.dueNow);
-    pass.webhooks.push(...applied.webhooks);
     if (applied.emitted.length > 0) {
       pass.queue.push(...applied.emitted.map(toFlowEvent));
       pass.contact = await loadContactFacts(pass.db, pass.contact.id);
     }
   }
 
-  /** Ends a pass: fires its webhooks, re-arms the alarm, and returns the messages it queued that are due now. */
+  /**
+   * Ends a pass: starts calling the webhooks it stored (the alarm retries what fails), re-arms the alarm, and
+   * returns the messages it queued that are due now.
+   */
   private async finish(pass: Pass): Promise<string[]> {
-    for (const hook of pass.webhooks) this.ctx.waitUntil(sendWebhook(hook.url, hook.id, hook.body));
+    if (pass.webhooksQueued) this.ctx.waitUntil(this.deliverWebhooks());
     await this.scheduleAlarm();
     return pass.dueNow;
   }
 
   private async scheduleAlarm(): Promise<void> {
-    const next = this.sql
+    const timerAt = this.sql
       .exec<{ at: number | null }>(
         `SELECT min(at) AS at FROM (
            SELECT min(wake_at) AS at FROM enrollments WHERE status = 'active' AND held = 0 AND wake_at IS NOT NULL
            UNION ALL SELECT min(fire_at) FROM pending_triggers)`,
       )
       .toArray()[0]?.at;
+    const due = [timerAt, this.webhooks.nextAttemptAt()].filter((at): at is number => typeof at === "number");
+    const next = due.length > 0 ? Math.min(...due) : null;
     // Touch the alarm only when it changes: setting or clearing it is far dearer than reading it.
     const current = await this.ctx.storage.getAlarm();
-    if (next === null || next === undefined) {
+    if (next === null) {
       if (current !== null) await this.ctx.storage.deleteAlarm();
     } else if (current !== next) await this.ctx.storage.setAlarm(next);
   }
@@ -485,19 +526,4 @@ function toFlowEvent(e: ContactEvent): FlowEvent {
 function mayStartFrom(flow: StoredFlow, event: FlowEvent, contact: ContactFacts): boolean {
   if (event.source !== "snippet" || contact.consent !== "pending") return true;
   return !flow.definition.settings?.transactional && !flow.definition.steps.some((s) => s.type === "notify");
-}
-
-/** POSTs a flow's webhook once; the id header lets the receiver drop a repeat. Failures are logged, not retried. */
-async function sendWebhook(url: string, id: string, body: Record<string, unknown>): Promise<void> {
-  try {
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "nurture-webhook-id": id },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-    });
-    if (!res.ok) console.warn(JSON.stringify({ msg: "flow webhook failed", url, status: res.status, id }));
-  } catch (error) {
-    console.warn(JSON.stringify({ msg: "flow webhook failed", url, id, error: String(error) }));
-  }
 }

@@ -50,7 +50,10 @@ export async function applyOrderTotals(db: Database, newEventIds: Iterable<strin
     WHERE contacts.id = o.contact_id`);
 }
 
-/** Loads stored events by id as the ContactTimer receives them (contactless events are left out). */
+/**
+ * Loads stored events by id as the ContactTimer receives them (contactless events are left out), in the order
+ * of `ids`: events of one request that share a timestamp are processed in the order they were sent.
+ */
 export async function loadContactEvents(db: Database, ids: string[]): Promise<ContactEvent[]> {
   if (ids.length === 0) return [];
   const rows = await db.all<{
@@ -63,8 +66,11 @@ export async function loadContactEvents(db: Database, ids: string[]): Promise<Co
     machine: number;
     message_id: string | null;
     ts: number;
-  }>(sql`SELECT id, contact_id, name, properties, value, source, machine, message_id, ts FROM events
-    WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)})) AND contact_id IS NOT NULL`);
+  }>(sql`SELECT e.id, e.contact_id, e.name, e.properties, e.value, e.source, e.machine, e.message_id, e.ts
+    FROM (SELECT value AS id, min(key) AS position FROM json_each(${JSON.stringify(ids)}) GROUP BY value) AS wanted
+    JOIN events e ON e.id = wanted.id
+    WHERE e.contact_id IS NOT NULL
+    ORDER BY wanted.position`);
   return rows.map((r) => ({
     id: r.id,
     contactId: r.contact_id,

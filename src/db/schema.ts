@@ -72,6 +72,23 @@ export const events = sqliteTable(
 export type EventRow = typeof events.$inferSelect;
 export type NewEventRow = typeof events.$inferInsert;
 
+/**
+ * Stored events their contact's ContactTimer has not processed yet, because every call to it failed; the
+ * every-minute cron hands them over again until it takes them (it ignores an event id it has seen).
+ */
+export const undispatchedEvents = sqliteTable(
+  "undispatched_events",
+  {
+    eventId: text("event_id").primaryKey(),
+    contactId: text("contact_id").notNull(),
+    attempts: integer("attempts").notNull().default(1),
+    nextAt: integer("next_at").notNull(),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("undispatched_events_next_idx").on(t.nextAt)],
+);
+
 /** Snippet visitors' anonymous ids, joined to a contact once identified. */
 export const identities = sqliteTable(
   "identities",

@@ -303,7 +303,9 @@ const WebhookStep = z
     ...base,
     ...next,
     type: z.literal("webhook"),
-    url: z.url({ protocol: /^https?$/ }),
+    url: z.url({ protocol: /^https?$/ }).openapi({
+      description: "https to a public host name: IP addresses, localhost and local names are refused; redirects are not followed",
+    }),
     body: JsonObject.optional(),
   })
   .strict();

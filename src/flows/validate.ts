@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { Condition, Flow, Step } from "./schema";
+import { WEBHOOK_URL_REFUSALS, type WebhookPolicy, webhookUrlRefusal } from "./webhook-url";
 
 export type FlowProblemReason =
   | "duplicate_step"
@@ -13,7 +14,8 @@ export type FlowProblemReason =
   | "not_an_email_step"
   | "unreachable_step"
   | "loop_without_wait"
-  | "unknown_template";
+  | "unknown_template"
+  | "webhook_url_refused";
 
 export interface FlowProblem {
   path: (string | number)[];
@@ -62,8 +64,12 @@ export function templatesOf(flow: Flow): { template: string; path: (string | num
   return out;
 }
 
-/** Every graph problem of a flow that already matches the schema. */
-export function validateFlowGraph(flow: Flow, knownTemplates: ReadonlySet<string>): FlowProblem[] {
+/** Every graph problem of a flow that already matches the schema; webhooks must be https unless `webhooks` allows http. */
+export function validateFlowGraph(
+  flow: Flow,
+  knownTemplates: ReadonlySet<string>,
+  webhooks: WebhookPolicy = { allowHttp: false },
+): FlowProblem[] {
   const problems: FlowProblem[] = [];
   const indexOf = new Map<string, number>();
   flow.steps.forEach((step, i) => {
@@ -116,6 +122,10 @@ export function validateFlowGraph(flow: Flow, knownTemplates: ReadonlySet<string
   for (const { template, path } of templatesOf(flow)) {
     if (!knownTemplates.has(template)) problems.push({ path, reason: "unknown_template", message: `No template has id "${template}"` });
   }
+  flow.steps.forEach((step, i) => {
+    const refusal = step.type === "webhook" ? webhookUrlRefusal(step.url, webhooks) : null;
+    if (refusal) problems.push({ path: ["steps", i, "url"], reason: "webhook_url_refused", message: WEBHOOK_URL_REFUSALS[refusal] });
+  });
   return problems;
 }
 

@@ -56,6 +56,8 @@ export const SYSTEM_EVENT_NAMES: ReadonlySet<string> = new Set([
   "segment_entered",
   "date_reached",
   "inactive",
+  "webhook_failed",
+  "chain_limit_reached",
 ]);
 
 /** Whether the public site key may never send this event name. */

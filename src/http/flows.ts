@@ -11,6 +11,7 @@ import { deleteFlow, existingTemplateIds, findFlow, listFlows, type StoredFlow, 
 import { FLOW_STATUSES } from "../db/schema";
 import { Flow } from "../flows/schema";
 import { graphOfUnparsed, templatesOf, validateFlowGraph } from "../flows/validate";
+import { type WebhookPolicy, webhookPolicy } from "../flows/webhook-url";
 import type { AppEnv } from "./context";
 import { ApiError, type ErrorIssue, validationError, zodIssues } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
@@ -107,18 +108,18 @@ const routes = {
 };
 
 /** The graph problems of a definition, the templates it names looked up in D1. */
-async function graphProblems(db: Database, definition: Flow): Promise<ErrorIssue[]> {
+async function graphProblems(db: Database, definition: Flow, webhooks: WebhookPolicy): Promise<ErrorIssue[]> {
   const known = await existingTemplateIds(
     db,
     templatesOf(definition).map((t) => t.template),
   );
-  return validateFlowGraph(definition, known).map((p) => ({ path: p.path, code: p.reason, message: p.message }));
+  return validateFlowGraph(definition, known, webhooks).map((p) => ({ path: p.path, code: p.reason, message: p.message }));
 }
 
 /** Rejects a body that failed the schema with its schema issues and, when its steps can be read, its graph problems too. */
-async function rejectWithEveryProblem(db: Database, error: z.ZodError, raw: unknown): Promise<never> {
+async function rejectWithEveryProblem(c: Context<AppEnv>, error: z.ZodError, raw: unknown): Promise<never> {
   const graph = graphOfUnparsed(raw);
-  const issues = [...zodIssues(error), ...(graph ? await graphProblems(db, graph) : [])];
+  const issues = [...zodIssues(error), ...(graph ? await graphProblems(c.var.db, graph, webhookPolicy(c.var.config.PUBLIC_URL)) : [])];
   throw new ApiError(422, "validation_failed", "The body is invalid", issues);
 }
 
@@ -127,7 +128,7 @@ function reportEveryProblem(result: { success: true } | { success: false; error:
   if (result.success) return undefined;
   if (result.target !== "json") throw validationError(result.error, result.target);
   // zod-validator hands the hook the raw value it validated next to the result.
-  return rejectWithEveryProblem(c.var.db, result.error, (result as { data?: unknown }).data);
+  return rejectWithEveryProblem(c, result.error, (result as { data?: unknown }).data);
 }
 
 export const flowRoutes = createRouter()
@@ -154,7 +155,7 @@ export const flowRoutes = createRouter()
           { path: ["id"], code: "id_mismatch", message: `The body's id "${definition.id}" differs from the URL's "${id}"` },
         ]);
       }
-      const problems = await graphProblems(c.var.db, definition);
+      const problems = await graphProblems(c.var.db, definition, webhookPolicy(c.var.config.PUBLIC_URL));
       if (problems.length > 0) throw new ApiError(422, "validation_failed", "The flow is invalid", problems);
       const { flow, created } = await saveFlow(c.var.db, id, definition, Date.now());
       return c.json(flowView(flow), created ? 201 : 200);
