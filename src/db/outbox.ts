@@ -11,6 +11,22 @@ import { type MessageRow, messages, sendBatches } from "./schema";
 /** How long a claim holds a row before another run may take it back. */
 export const LEASE_MS = 2 * 60_000;
 
+/**
+ * Size caps that keep a message row well under D1's 2 MB row limit: its stored context (the triggering
+ * event) and its rendered subject + html + text. A message over either fails as `too_large`; it never
+ * reaches a statement D1 would refuse, where it would stay `sending`.
+ */
+export const MAX_CONTEXT_BYTES = 256 * 1024;
+/** See MAX_CONTEXT_BYTES: the rendered subject, html and text together. */
+export const MAX_RENDERED_BYTES = 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/** The UTF-8 size of a string, as D1 counts it against its limits. */
+export function utf8Bytes(text: string): number {
+  return encoder.encode(text).byteLength;
+}
+
 /** Returns rows whose lease expired (a run died mid-send) to the queue, keeping their batch and so their key. */
 export async function recoverExpiredLeases(db: Database, now: number): Promise<number> {
   const rows = await db
