@@ -66,7 +66,11 @@ export async function deliverDueMessages(env: Env, budgetMs = RUN_BUDGET_MS): Pr
     const now = Date.now();
     let claimed = await claimRetryBatch(db, now);
     if (claimed.length === 0) claimed = await claimNewBatch(db, now, newBatchId(), BATCH_LIMIT);
-    if (claimed.length === 0) break;
+    if (claimed.length === 0) {
+      // The batch still being sent may put members back for now (a refused batch is sent again one by one).
+      if (await pipeline.drain()) continue;
+      break;
+    }
     await pipeline.push(await prepareBatch(db, config, claimed));
   }
   await pipeline.finish();
@@ -76,6 +80,7 @@ export async function deliverDueMessages(env: Env, budgetMs = RUN_BUDGET_MS): Pr
 /** Sends prepared batches one after another while the caller prepares the next; collects reports and event recording. */
 class Pipeline {
   private sending: Promise<void> = Promise.resolve();
+  private inFlight = false;
   private readonly recordings: Promise<void>[] = [];
 
   constructor(
@@ -88,10 +93,19 @@ class Pipeline {
   /** Waits for the previous batch's send, then starts this one's. */
   async push(batch: PreparedBatch): Promise<void> {
     await this.sending;
+    this.inFlight = true;
     this.sending = sendPrepared(this.env, this.db, this.config, batch).then(({ report, recording }) => {
       add(this.report, report);
       this.recordings.push(recording);
     });
+  }
+
+  /** Waits for the batch being sent, if any; true when there was one. */
+  async drain(): Promise<boolean> {
+    if (!this.inFlight) return false;
+    await this.sending;
+    this.inFlight = false;
+    return true;
   }
 
   /** Waits for the last send and for every batch's events to be recorded. */
