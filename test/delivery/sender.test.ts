@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../../src/db/client";
-import { type MessageKind, messages, type NewMessageRow } from "../../src/db/schema";
 import { recoverExpiredLeases } from "../../src/db/outbox";
+import { type MessageKind, messages, type NewMessageRow } from "../../src/db/schema";
 import { deliverDueMessages, deliverMessagesNow, MAX_ATTEMPTS } from "../../src/delivery/sender";
 import { readClickToken } from "../../src/tracking/links";
 import { activeFlow, contactId, createTemplates, enrollmentsOf, timerOf } from "../helpers/flows";
@@ -422,7 +422,9 @@ describe("every statement stays within D1's limits, whatever the email's size", 
     const ids = await queue(3);
     const [huge] = await queue(1, { templateId: "huge" });
     // 60,000 paragraphs of 40 bytes: 2.4 MB of html from a small template; its own text part skips the conversion.
-    await env.DB.prepare("INSERT INTO templates (id, subject, html, text, created_at, updated_at) VALUES ('huge', 'Huge', ?, 'short', 0, 0)")
+    await env.DB.prepare(
+      "INSERT INTO templates (id, subject, html, text, created_at, updated_at) VALUES ('huge', 'Huge', ?, 'short', 0, 0)",
+    )
       .bind("<html><body>{% for i in (1..60000) %}<p>lorem ipsum dolor sit amet {{ i }}</p>{% endfor %}</body></html>")
       .run();
 
