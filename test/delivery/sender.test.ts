@@ -417,6 +417,21 @@ describe("every statement stays within D1's limits, whatever the email's size", 
     expect(await env.DB.prepare("SELECT count(*) AS n FROM links WHERE message_id = ?").bind(id).first("n")).toBe(60);
   });
 
+  it("a rendered message of 750 KB is stored (its bodies bound as parameters, not statement text) and sent", async () => {
+    const requests = fakeResend();
+    const [id] = await queue(1);
+    await env.DB.prepare("UPDATE templates SET html = ?, text = 'short' WHERE id = 't1'")
+      .bind("<html><body>{% for i in (1..20000) %}<p>lorem ipsum dolor sit amet {{ i }}</p>{% endfor %}</body></html>")
+      .run();
+
+    await deliverDueMessages(providerEnv());
+
+    const sent = await row(id!);
+    expect(sent).toMatchObject({ status: "sent" });
+    expect(sent?.html.length).toBeGreaterThan(700_000);
+    expect(requests[0]!.emails[0]!.html).toBe(sent?.html);
+  });
+
   it("a rendered message over 2 MB fails as too_large and the rest of its batch is sent", async () => {
     const requests = fakeResend();
     const ids = await queue(3);
