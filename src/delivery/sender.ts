@@ -226,8 +226,8 @@ function storeRendered(db: Database, row: MessageRow, email: RenderedEmail) {
 /** What a recipient address must look like for the provider to take it; anything else would fail on every attempt. */
 const RecipientAddress = z.email().max(254);
 
-/** Why a rendered email can never be sent as it is, or null. */
-function unsendable(email: RenderedEmail): string | null {
+/** Why a rendered email can never be sent as it is (an invalid address, `too_large`), or null. */
+export function unsendable(email: RenderedEmail): string | null {
   if (!RecipientAddress.safeParse(email.to).success) return "invalid recipient address";
   const bytes = utf8Bytes(email.subject) + utf8Bytes(email.html) + utf8Bytes(email.text);
   if (bytes > MAX_RENDERED_BYTES)
