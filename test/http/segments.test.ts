@@ -144,6 +144,19 @@ describe("a condition binds one parameter however many parts it has (D1 binds at
     expect(listed.body.contacts.map((c: { email: string }) => c.email)).toEqual(["all40@example.com"]);
   });
 
+  it("a segment of more comparisons than one statement can hold is refused with 422, and nothing is stored", async () => {
+    const grid: Condition = {
+      all: Array.from(
+        { length: 20 },
+        (_, i): Condition => ({ any: Array.from({ length: 10 }, (_, j) => ({ attr: `k${i}`, op: "eq", value: j })) }),
+      ),
+    };
+    const put = await callJson("/v1/segments/grid", { method: "PUT", body: { name: "Grid", condition: grid } });
+    expect(put.status).toBe(422);
+    expect(put.body.error.code).toBe("validation_failed");
+    expect((await callJson("/v1/segments/grid/contacts")).status).toBe(404);
+  });
+
   it("a branch on a behaviour with 40 property conditions counts the contact's events", async () => {
     const properties = Object.fromEntries(Array.from({ length: FORTY }, (_, i) => [`p${i}`, i]));
     const where: Condition = { all: Array.from({ length: FORTY }, (_, i): Condition => ({ prop: `p${i}`, op: "gte", value: i })) };
