@@ -9,6 +9,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { upsertContact } from "../db/contacts";
 import type { StoredFlow } from "../db/flows";
+import { MAX_CONTEXT_BYTES, utf8Bytes } from "../db/outbox";
 import { enrollments, messages, type NewMessageRow } from "../db/schema";
 import type { Env } from "../env";
 import type { ContactFacts } from "../flows/conditions";
@@ -43,6 +44,9 @@ export async function applyEffects(
     event: { name: state.trigger.name, properties: state.trigger.properties, value: state.trigger.value, ts: state.trigger.ts },
     flow: { id: flow.id, name: flow.name },
   };
+  // A context too large to store fails its messages at once, as `too_large`, rather than the statement that inserts them.
+  const contextBytes = utf8Bytes(JSON.stringify(context));
+  const tooLarge = contextBytes > MAX_CONTEXT_BYTES;
   let converted = false;
   for (const effect of effects) {
     switch (effect.type) {
@@ -60,11 +64,13 @@ export async function applyEffects(
           stepId: effect.stepId,
           variant: email ? effect.variant : null,
           templateId: effect.templateId,
-          context: { ...context, step: { id: effect.stepId } },
-          status: "queued",
+          context: tooLarge ? { flow: context.flow, step: { id: effect.stepId } } : { ...context, step: { id: effect.stepId } },
+          status: tooLarge ? "failed" : "queued",
+          reason: tooLarge ? `too_large: the triggering event takes ${contextBytes} bytes, over the ${MAX_CONTEXT_BYTES}-byte cap` : null,
           dueAt: effect.dueAt,
           createdAt: now,
         });
+        if (tooLarge) break;
         if (effect.dueAt <= now) applied.dueNow.push(effect.messageId);
         if (email && effect.kind === "marketing") applied.marketing.push({ messageId: effect.messageId, at: effect.dueAt });
         break;
@@ -104,8 +110,8 @@ export async function applyEffects(
   if (converted) counted.push({ ts: now, flowId: flow.id, stepId: null, variant: null, counter: "converted" });
   if (counted.length > 0) await bumpRollups(db, counted);
   const mirror = mirrorEnrollment(db, contact.id, state, converted ? now : null);
-  if (rows.length > 0) await db.batch([db.insert(messages).values(rows).onConflictDoNothing(), mirror]);
-  else await mirror;
+  // One statement per message keeps each within D1's 100 bound parameters, however many emails a pass queues.
+  await db.batch([mirror, ...rows.map((row) => db.insert(messages).values(row).onConflictDoNothing())]);
   return applied;
 }
 

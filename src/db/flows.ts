@@ -129,7 +129,7 @@ export async function flowsByIds(db: Database, ids: string[]): Promise<Map<strin
   const rows = await db
     .select()
     .from(flows)
-    .where(inArray(flows.id, [...new Set(ids)]));
+    .where(sql`${flows.id} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))`);
   return new Map(rows.map((r) => [r.id, stored(r)]));
 }
 

@@ -11,14 +11,39 @@ import { type MessageRow, messages, sendBatches } from "./schema";
 /** How long a claim holds a row before another run may take it back. */
 export const LEASE_MS = 2 * 60_000;
 
-/** Returns rows whose lease expired (a run died mid-send) to the queue, keeping their batch and so their key. */
-export async function recoverExpiredLeases(db: Database, now: number): Promise<number> {
-  const rows = await db
-    .update(messages)
-    .set({ status: "queued", leaseUntil: null })
-    .where(and(eq(messages.status, "sending"), sql`${messages.leaseUntil} < ${now}`))
-    .returning({ id: messages.id });
-  return rows.length;
+/**
+ * Size caps that keep a message row well under D1's 2 MB row limit: its stored context (the triggering
+ * event) and its rendered subject + html + text. A message over either fails as `too_large`; it never
+ * reaches a statement D1 would refuse, where it would stay `sending`.
+ */
+export const MAX_CONTEXT_BYTES = 256 * 1024;
+/** See MAX_CONTEXT_BYTES: the rendered subject, html and text together. */
+export const MAX_RENDERED_BYTES = 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/** The UTF-8 size of a string, as D1 counts it against its limits. */
+export function utf8Bytes(text: string): number {
+  return encoder.encode(text).byteLength;
+}
+
+/** Attempts after which a message whose lease expires again fails as `stuck` instead of being retried. */
+export const STUCK_AFTER_ATTEMPTS = 3;
+
+/**
+ * Returns rows whose lease expired (a run died mid-send) to the queue, keeping their batch and so their key,
+ * and counts the expiry as an attempt: a message that keeps killing the run that holds it fails as `stuck`
+ * at its third attempt, so that it never holds its batch back for good.
+ */
+export async function recoverExpiredLeases(db: Database, now: number): Promise<{ recovered: number; stuck: number }> {
+  const stuck = sql`attempts + 1 >= ${STUCK_AFTER_ATTEMPTS}`;
+  const rows = await db.all<{ status: string }>(sql`UPDATE messages SET attempts = attempts + 1, lease_until = NULL,
+    status = CASE WHEN ${stuck} THEN 'failed' ELSE 'queued' END,
+    reason = CASE WHEN ${stuck} THEN ${`stuck: its lease expired at attempt ${STUCK_AFTER_ATTEMPTS}`} ELSE reason END
+    WHERE status = 'sending' AND lease_until < ${now}
+    RETURNING status`);
+  const failed = rows.filter((r) => r.status === "failed").length;
+  return { recovered: rows.length - failed, stuck: failed };
 }
 
 /** Claims the earliest due batch that was tried before, whole, so it is sent again with the same key. */
@@ -94,6 +119,14 @@ export function settle(db: Database, ids: string[], fields: Partial<MessageRow>)
     .update(messages)
     .set({ leaseUntil: null, ...fields })
     .where(and(idIn(ids), eq(messages.status, "sending")));
+}
+
+/** Opens a batch of one, keyed by the message's own id: how a member of a refused batch is sent alone. */
+export function openSingleBatch(db: Database, messageId: string, now: number) {
+  return db
+    .insert(sendBatches)
+    .values({ id: messageId, status: "open", attempts: 0, createdAt: now, updatedAt: now })
+    .onConflictDoNothing();
 }
 
 /** Marks a batch as answered for good, counting the attempt. */

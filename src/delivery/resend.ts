@@ -1,9 +1,12 @@
 /**
  * The Resend batch endpoint, and how each of its answers is classified for
  * the sender: sent (with per-email errors in permissive mode), retry later
- * (429, 5xx, timeouts, a concurrent request with the same key), or failed
- * for good (any other 4xx, with the provider's reason). Plain fetch rather
- * than the SDK, because the sender needs the HTTP status and a timeout.
+ * (429, 5xx, timeouts, a concurrent request with the same key), accepted
+ * before (the key was already used with another payload: an earlier attempt
+ * of the batch went through), or refused (any other 4xx, with the provider's
+ * reason; `splittable` when it refused the request's content, which one bad
+ * email can cause). Plain fetch rather than the SDK, because the sender needs
+ * the HTTP status and a timeout.
  */
 import type { RenderedEmail } from "./render";
 
@@ -13,8 +16,12 @@ const TIMEOUT_MS = 15_000;
 
 export type BatchOutcome =
   | { kind: "sent"; results: ({ id: string } | { error: string })[] }
-  | { kind: "retry"; reason: string; retryAfterMs: number | null; newKey: boolean }
-  | { kind: "failed"; reason: string };
+  | { kind: "retry"; reason: string; retryAfterMs: number | null }
+  | { kind: "accepted_before"; reason: string }
+  | { kind: "failed"; reason: string; splittable: boolean };
+
+/** Whole-request refusals that concern the request's content (validation, size), not the account or the key. */
+const CONTENT_REFUSALS = new Set([400, 413, 422]);
 
 interface ResendBatchAnswer {
   data?: ({ id?: string } | null)[];
@@ -64,19 +71,19 @@ export async function sendBatch(
       kind: "retry",
       reason: `network: ${error instanceof Error ? error.message : String(error)}`,
       retryAfterMs: null,
-      newKey: false,
     };
   }
   const body = (await response.json().catch(() => null)) as (ResendBatchAnswer & { name?: string; message?: string }) | null;
   const reason = `${response.status} ${body?.name ?? ""}${body?.message ? `: ${body.message}` : ""}`.trim();
   if (response.ok) return { kind: "sent", results: matchResults(emails.length, body ?? {}) };
   if (response.status === 409) {
-    // The same key is still being processed: try again later with it. A key reused with another payload needs a new key.
-    return { kind: "retry", reason, retryAfterMs: retryAfter(response), newKey: body?.name === "invalid_idempotent_request" };
+    // The key was used before with another payload: that earlier request went through. Otherwise the same key
+    // is still being processed: try again later with it.
+    if (body?.name === "invalid_idempotent_request") return { kind: "accepted_before", reason };
+    return { kind: "retry", reason, retryAfterMs: retryAfter(response) };
   }
-  if (response.status === 429 || response.status >= 500)
-    return { kind: "retry", reason, retryAfterMs: retryAfter(response), newKey: false };
-  return { kind: "failed", reason };
+  if (response.status === 429 || response.status >= 500) return { kind: "retry", reason, retryAfterMs: retryAfter(response) };
+  return { kind: "failed", reason, splittable: CONTENT_REFUSALS.has(response.status) };
 }
 
 /** Pairs each email with its id or its error; in permissive mode `data` lists only the accepted emails, in order. */

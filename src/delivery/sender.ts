@@ -5,13 +5,30 @@
  * it every minute; `deliverMessagesNow` runs the same code for messages due
  * now, so a first welcome email leaves within seconds. Without
  * RESEND_API_KEY the rendered email is kept in the dev mailbox instead.
+ * No message stays `sending`: a failure that will not change (too large, an
+ * invalid address, a render error, a missing template) fails it at once, a
+ * message D1 refuses to store fails alone, a batch the provider refuses
+ * whole is split into single sends so that only the culprit fails, and a
+ * batch is never re-keyed once it may have been accepted.
  */
-import { eq, inArray, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
+import { z } from "zod";
 import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
 import { openDatabase } from "../db/client";
 import type { EventInsert } from "../db/events";
-import { claimNewBatch, claimRetryBatch, closeBatch, countBatchAttempt, recoverExpiredLeases, reserveSendSlot, settle } from "../db/outbox";
+import {
+  claimNewBatch,
+  claimRetryBatch,
+  closeBatch,
+  countBatchAttempt,
+  MAX_RENDERED_BYTES,
+  openSingleBatch,
+  recoverExpiredLeases,
+  reserveSendSlot,
+  settle,
+  utf8Bytes,
+} from "../db/outbox";
 import { type ContactRow, contacts, links, type MessageRow, messages, suppressions, type TemplateRow, templates } from "../db/schema";
 import { ERASED_KEY_PREFIX, erasedAddressKey } from "../db/suppressions";
 import { type Config, type Env, readConfig } from "../env";
@@ -42,14 +59,19 @@ export async function deliverDueMessages(env: Env, budgetMs = RUN_BUDGET_MS): Pr
   const db = openDatabase(env.DB);
   const config = readConfig(env);
   const started = Date.now();
-  const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: await recoverExpiredLeases(db, started) };
+  const { recovered, stuck } = await recoverExpiredLeases(db, started);
+  const report: DeliveryReport = { sent: 0, failed: stuck, suppressed: 0, retried: 0, recovered };
   // A two-stage pipeline: the next batch is claimed and rendered while the previous one waits for its turn and is sent.
   const pipeline = new Pipeline(env, db, config, report);
   while (Date.now() - started < budgetMs) {
     const now = Date.now();
     let claimed = await claimRetryBatch(db, now);
     if (claimed.length === 0) claimed = await claimNewBatch(db, now, newBatchId(), BATCH_LIMIT);
-    if (claimed.length === 0) break;
+    if (claimed.length === 0) {
+      // The batch still being sent may put members back for now (a refused batch is sent again one by one).
+      if (await pipeline.drain()) continue;
+      break;
+    }
     await pipeline.push(await prepareBatch(db, config, claimed));
   }
   await pipeline.finish();
@@ -59,6 +81,7 @@ export async function deliverDueMessages(env: Env, budgetMs = RUN_BUDGET_MS): Pr
 /** Sends prepared batches one after another while the caller prepares the next; collects reports and event recording. */
 class Pipeline {
   private sending: Promise<void> = Promise.resolve();
+  private inFlight = false;
   private readonly recordings: Promise<void>[] = [];
 
   constructor(
@@ -71,10 +94,19 @@ class Pipeline {
   /** Waits for the previous batch's send, then starts this one's. */
   async push(batch: PreparedBatch): Promise<void> {
     await this.sending;
+    this.inFlight = true;
     this.sending = sendPrepared(this.env, this.db, this.config, batch).then(({ report, recording }) => {
       add(this.report, report);
       this.recordings.push(recording);
     });
+  }
+
+  /** Waits for the batch being sent, if any; true when there was one. */
+  async drain(): Promise<boolean> {
+    if (!this.inFlight) return false;
+    await this.sending;
+    this.inFlight = false;
+    return true;
   }
 
   /** Waits for the last send and for every batch's events to be recorded. */
@@ -175,6 +207,10 @@ export function renderedColumns(email: RenderedEmail) {
   return { subject: email.subject, fromEmail: email.from, html: email.html, text: email.text, headers };
 }
 
+/**
+ * The statements that keep a rendered email. The bodies are bound as parameters (the statement text stays
+ * small), and the links go in as one JSON parameter, however many the email has.
+ */
 function storeRendered(db: Database, row: MessageRow, email: RenderedEmail) {
   return [
     db.update(messages).set(renderedColumns(email)).where(eq(messages.id, row.id)),
@@ -182,11 +218,23 @@ function storeRendered(db: Database, row: MessageRow, email: RenderedEmail) {
       ? [
           db
             .insert(links)
-            .values(email.links.map((url, idx) => ({ messageId: row.id, idx, url })))
+            .select(sql`SELECT ${row.id}, key, value FROM json_each(${JSON.stringify(email.links)}) WHERE true`)
             .onConflictDoNothing(),
         ]
       : []),
   ];
+}
+
+/** What a recipient address must look like for the provider to take it; anything else would fail on every attempt. */
+const RecipientAddress = z.email().max(254);
+
+/** Why a rendered email can never be sent as it is (an invalid address, `too_large`), or null. */
+export function unsendable(email: RenderedEmail): string | null {
+  if (!RecipientAddress.safeParse(email.to).success) return "invalid recipient address";
+  const bytes = utf8Bytes(email.subject) + utf8Bytes(email.html) + utf8Bytes(email.text);
+  if (bytes > MAX_RENDERED_BYTES)
+    return `too_large: the rendered subject, html and text take ${bytes} bytes, over the ${MAX_RENDERED_BYTES}-byte cap`;
+  return null;
 }
 
 /** The contacts, templates and suppressions (by address or erased key, keyed by address) a batch's gate and render read. */
@@ -215,7 +263,12 @@ async function loadFacts(db: Database, secret: string, rows: MessageRow[]) {
       .select({ email: suppressions.email, reason: suppressions.reason })
       .from(suppressions)
       .where(sql`${suppressions.email} IN (SELECT value FROM json_each(${JSON.stringify(emails)}))`),
-    templateIds.length ? db.select().from(templates).where(inArray(templates.id, templateIds)) : [],
+    templateIds.length
+      ? db
+          .select()
+          .from(templates)
+          .where(sql`${templates.id} IN (SELECT value FROM json_each(${JSON.stringify(templateIds)}))`)
+      : [],
   ]);
   return {
     contacts: new Map(contactRows.map((c) => [c.id, c])),
@@ -237,18 +290,29 @@ interface PreparedBatch {
   report: DeliveryReport;
 }
 
-/** Gates and renders (once) a claimed batch, storing what will be sent. */
+/** A message's writes, applied together; `ready` says whether the message goes on to the provider after them. */
+interface MessageWrites {
+  id: string;
+  statements: ReturnType<typeof storeRendered>;
+  ready: boolean;
+}
+
+/** Gates and renders (once) a claimed batch, storing what will be sent; a message that cannot go never holds back the rest. */
 async function prepareBatch(db: Database, config: Config, claimed: MessageRow[]): Promise<PreparedBatch> {
   const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: 0 };
   const batchId = claimed[0]!.batchId!;
   const facts = await loadFacts(db, config.SIGNING_SECRET, claimed);
   const ready: { row: MessageRow; email: RenderedEmail }[] = [];
-  const writes = [];
+  const writes: MessageWrites[] = [];
+  const fail = (row: MessageRow, reason: string) => {
+    writes.push({ id: row.id, statements: [settle(db, [row.id], { status: "failed", attempts: row.attempts + 1, reason })], ready: false });
+    report.failed++;
+  };
   for (const row of claimed) {
     const contact = row.contactId ? facts.contacts.get(row.contactId) : undefined;
     const blocked = gate(row, contact, facts.suppressed);
     if (blocked) {
-      writes.push(settle(db, [row.id], { status: "suppressed", reason: blocked }));
+      writes.push({ id: row.id, statements: [settle(db, [row.id], { status: "suppressed", reason: blocked })], ready: false });
       report.suppressed++;
       continue;
     }
@@ -258,21 +322,53 @@ async function prepareBatch(db: Database, config: Config, claimed: MessageRow[])
     }
     const template = row.templateId ? facts.templates.get(row.templateId) : undefined;
     if (row.templateId && !template) {
-      writes.push(settle(db, [row.id], { status: "failed", reason: `template ${row.templateId} does not exist` }));
-      report.failed++;
+      fail(row, `template ${row.templateId} does not exist`);
       continue;
     }
+    let email: RenderedEmail;
     try {
-      const email = await renderMessage(row, template ?? null, contact ?? null, config);
-      ready.push({ row, email });
-      writes.push(...storeRendered(db, row, email));
+      email = await renderMessage(row, template ?? null, contact ?? null, config);
     } catch (error) {
-      writes.push(settle(db, [row.id], { status: "failed", reason: `render: ${error instanceof Error ? error.message : String(error)}` }));
-      report.failed++;
+      fail(row, `render: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
     }
+    const reason = unsendable(email);
+    if (reason) {
+      fail(row, reason);
+      continue;
+    }
+    ready.push({ row, email });
+    writes.push({ id: row.id, statements: storeRendered(db, row, email), ready: true });
   }
-  if (writes.length > 0) await db.batch(writes as [(typeof writes)[number], ...typeof writes]);
-  return { batchId, ready, report };
+  const refused = await applyWrites(db, writes);
+  report.failed += refused.size;
+  return { batchId, ready: ready.filter((r) => !refused.has(r.row.id)), report };
+}
+
+/**
+ * Applies every message's writes in one round trip. Should D1 refuse that (a limit no check foresaw), each
+ * message's writes are applied alone and a message whose writes are refused fails by itself; returns the
+ * ids of the messages that were to be sent but could not be stored.
+ */
+async function applyWrites(db: Database, writes: MessageWrites[]): Promise<Set<string>> {
+  const refused = new Set<string>();
+  const all = writes.flatMap((w) => w.statements);
+  if (all.length === 0) return refused;
+  try {
+    await db.batch(all as [(typeof all)[number], ...typeof all]);
+    return refused;
+  } catch {
+    for (const w of writes) {
+      try {
+        await db.batch(w.statements as [(typeof w.statements)[number], ...typeof w.statements]);
+      } catch (error) {
+        const reason = `store: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500);
+        await settle(db, [w.id], { status: "failed", reason });
+        if (w.ready) refused.add(w.id);
+      }
+    }
+    return refused;
+  }
 }
 
 /**
@@ -310,18 +406,43 @@ async function sendPrepared(
       report.failed += ids.length;
       return { report, recording: done };
     }
-    const retry = {
-      status: "queued" as const,
-      attempts,
-      reason: outcome.reason,
-      dueAt: now + backoffMs(attempts, outcome.retryAfterMs),
-      ...(outcome.newKey ? { batchId: newBatchId() } : {}),
-    };
+    // The batch keeps its key: it may have been accepted, and a new key would have the provider send it again.
+    const retry = { status: "queued" as const, attempts, reason: outcome.reason, dueAt: now + backoffMs(attempts, outcome.retryAfterMs) };
     await db.batch([settle(db, ids, retry), countBatchAttempt(db, batchId, now)]);
     report.retried += ids.length;
     return { report, recording: done };
   }
+  if (outcome.kind === "accepted_before") {
+    // An earlier attempt of this batch went through (the provider holds its key with another payload: members
+    // left the batch since). Each member still here was in it, so it was sent then; sending it again is the
+    // one thing not to do. The provider's ids came in the answer that was lost.
+    const rows = ready.map((r) => r.row);
+    await db.batch([
+      settle(db, ids, {
+        status: "sent",
+        attempts: rows[0]!.attempts + 1,
+        sentAt: now,
+        reason: `accepted by an earlier attempt: ${outcome.reason}`,
+      }),
+      closeBatch(db, batchId, now),
+    ]);
+    report.sent += rows.length;
+    return { report, recording: recordSends(env, db, rows, now) };
+  }
   if (outcome.kind === "failed") {
+    if (outcome.splittable && ready.length > 1) {
+      // The provider refused the request for its content, which one email can cause: each member is sent
+      // alone, keyed by its own message id, so that only the culprit fails. Refused whole, the batch was not
+      // accepted, so no member can be sent twice.
+      const reason = `sent alone after its batch was refused: ${outcome.reason}`;
+      await db.batch([
+        closeBatch(db, batchId, now),
+        ...ready.map(({ row }) => openSingleBatch(db, row.id, now)),
+        ...ready.map(({ row }) => settle(db, [row.id], { status: "queued", batchId: row.id, dueAt: now, reason })),
+      ]);
+      report.retried += ready.length;
+      return { report, recording: done };
+    }
     await db.batch([
       settle(db, ids, { status: "failed", attempts: ready[0]!.row.attempts + 1, reason: outcome.reason }),
       closeBatch(db, batchId, now),

@@ -121,6 +121,23 @@ const PropCondition = z.object({ prop: Name, op: ConditionOp, value: JsonValue.o
 });
 const TagCondition = z.object({ tag: Name }).strict();
 
+/**
+ * Most comparisons (attribute, property, tag and behaviour conditions) one condition may hold. It compiles to one
+ * SQL statement, which D1 caps at 100 KB; a comparison takes at most about 500 bytes of it.
+ */
+export const MAX_CONDITION_PARTS = 100;
+
+/** How many comparisons a condition holds, through all, any, not and behavioural `where`. */
+export function conditionParts(condition: unknown): number {
+  // Typed loosely: the schema below checks its own output with it, before `Condition` exists as a type.
+  const c = condition as { all?: unknown[]; any?: unknown[]; not?: unknown; event?: string; where?: unknown };
+  if (c.all) return c.all.reduce<number>((n, part) => n + conditionParts(part), 0);
+  if (c.any) return c.any.reduce<number>((n, part) => n + conditionParts(part), 0);
+  if (c.not) return conditionParts(c.not);
+  if (c.event !== undefined) return 1 + (c.where ? conditionParts(c.where) : 0);
+  return 1;
+}
+
 /** One condition of SPEC section 5; recursive through all, any, not and behavioural `where`. */
 export const Condition = z
   .union([
@@ -165,16 +182,21 @@ export const Condition = z
   ])
   .openapi("Condition");
 export type Condition = z.infer<typeof Condition>;
+
+/** A whole condition, as a trigger, branch, wait, exit or segment holds it: at most MAX_CONDITION_PARTS comparisons. */
+export const BoundedCondition = Condition.refine((c) => conditionParts(c) <= MAX_CONDITION_PARTS, {
+  message: `A condition may hold at most ${MAX_CONDITION_PARTS} comparisons`,
+});
 export type BehaviourCondition = Extract<Condition, { event: string }>;
 
 /** An event matcher, used by event triggers, exits and goals. */
-const EventMatch = z.object({ event: Name, where: Condition.optional() }).strict();
+const EventMatch = z.object({ event: Name, where: BoundedCondition.optional() }).strict();
 
 export const Trigger = z
   .union([
     EventMatch,
     z.object({ segment_entered: Name }).strict(),
-    z.object({ attribute_changed: Name, where: Condition.optional() }).strict(),
+    z.object({ attribute_changed: Name, where: BoundedCondition.optional() }).strict(),
     z
       .object({
         date: z
@@ -250,7 +272,7 @@ const WaitForStep = z
     type: z.literal("wait_for"),
     event: Name,
     of: StepId.optional().openapi({ description: "Only events about the email sent by this step (e.g. its open)" }),
-    where: Condition.optional(),
+    where: BoundedCondition.optional(),
     timeout: Duration,
     then: StepId.optional(),
     else: StepId.optional(),
@@ -258,7 +280,7 @@ const WaitForStep = z
   .strict();
 
 const BranchStep = z
-  .object({ ...base, type: z.literal("branch"), if: Condition, then: StepId.optional(), else: StepId.optional() })
+  .object({ ...base, type: z.literal("branch"), if: BoundedCondition, then: StepId.optional(), else: StepId.optional() })
   .strict();
 
 const SplitStep = z
@@ -341,7 +363,7 @@ export const Flow = z
     trigger: Trigger,
     reentry: Reentry.optional(),
     exit_when: z.array(EventMatch).max(20).optional(),
-    goal: z.object({ event: Name, where: Condition.optional(), within: Duration.optional() }).strict().optional(),
+    goal: z.object({ event: Name, where: BoundedCondition.optional(), within: Duration.optional() }).strict().optional(),
     settings: FlowSettings.optional(),
     steps: z.array(Step).min(1).max(200),
   })

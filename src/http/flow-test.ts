@@ -11,7 +11,7 @@ import { links, messages, type NewMessageRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
-import { deliverMessagesNow, renderedColumns } from "../delivery/sender";
+import { deliverMessagesNow, renderedColumns, unsendable } from "../delivery/sender";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput } from "./shared-schemas";
@@ -93,6 +93,8 @@ export const flowTestRoutes = createRouter().openapi(route, async (c) => {
       now,
     );
     const email = await renderMessage(message, template, contact, c.var.config);
+    const refused = unsendable(email);
+    if (refused) throw new ApiError(422, "unsendable", `Step ${step.id} cannot be sent: ${refused}`);
     rows.push({ ...message, ...renderedColumns({ ...email, subject: `[Test] ${email.subject}` }) });
     linkRows.push(...email.links.map((url, idx) => ({ messageId: message.id, idx, url })));
   }

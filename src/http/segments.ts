@@ -1,14 +1,14 @@
 /** Segments API: saved conditions (SPEC section 5) and their members, listed page by page. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { deleteSegment, findSegment, listSegments, type SegmentRow, saveSegment, segmentMembers } from "../db/segments";
-import { Condition } from "../flows/schema";
+import { BoundedCondition, Condition } from "../flows/schema";
 import { Contact, contactView } from "./contacts";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, isoTime } from "./shared-schemas";
 
 const SegmentInput = z
-  .object({ name: z.string().min(1).max(200), condition: Condition })
+  .object({ name: z.string().min(1).max(200), condition: BoundedCondition })
   .strict()
   .openapi("SegmentInput");
 const Segment = z

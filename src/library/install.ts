@@ -31,15 +31,8 @@ function editedSinceInstall(row: { libraryHash: string | null }, current: string
 
 /** The entry's templates that were edited since the library installed them (an install would conflict on them). */
 export async function editedTemplates(db: Database, entry: LibraryEntry): Promise<string[]> {
-  const existing = await db
-    .select()
-    .from(templates)
-    .where(
-      inArray(
-        templates.id,
-        entry.templates.map((t) => t.id),
-      ),
-    );
+  const ids = entry.templates.map((t) => t.id);
+  const existing = await db.select().from(templates).where(inArray(templates.id, ids));
   const byId = new Map(existing.map((r) => [r.id, r]));
   const edited: string[] = [];
   for (const t of entry.templates) {

@@ -61,10 +61,8 @@ interface MessageState {
 }
 
 async function loadStates(db: Database, ids: string[]): Promise<Map<string, MessageState>> {
-  const list = sql.join(
-    ids.map((id) => sql`${id}`),
-    sql`, `,
-  );
+  // One JSON parameter, however many messages a burst of opens names (D1 binds at most 100 parameters).
+  const list = sql`SELECT value FROM json_each(${JSON.stringify(ids)})`;
   const messages = await db.all<TrackedMessage>(sql`SELECT id, contact_id AS contactId, kind, flow_id AS flowId, step_id AS stepId,
     variant, sent_at AS sentAt, opened_at AS openedAt FROM messages WHERE id IN (${list})`);
   const clicks = await db.all<{ messageId: string; idx: number; url: string | null; at: number }>(sql`SELECT message_id AS messageId,

@@ -328,3 +328,34 @@ describe("paused flows", () => {
     expect((await messagesOf(id)).map((m) => m.template_id)).toEqual(["hold-1"]);
   });
 });
+
+describe("a pass's effects are written in statements within D1's limits", () => {
+  it("a flow with 12 consecutive emails queues all 12", async () => {
+    const steps = Array.from({ length: 12 }, (_, i) => ({ id: `mail-${i}`, type: "email", template: `burst-${i}` }));
+    await activeFlow({ id: "twelve", name: "Twelve", trigger: { event: "go" }, steps });
+    const id = await contactId("twelve@example.com");
+    await track({ contact_id: id, name: "go" });
+    const queued = await messagesOf(id);
+    expect(queued.map((m) => m.step_id).sort()).toEqual(steps.map((s) => s.id).sort());
+    expect(queued.every((m) => m.status === "sent")).toBe(true);
+  });
+
+  it("an event too large to keep as a message's context fails its email as too_large, and the flow goes on", async () => {
+    await activeFlow({
+      id: "big-event",
+      name: "Big event",
+      trigger: { event: "big" },
+      steps: [
+        { id: "mail", type: "email", template: "big-1" },
+        { id: "tag", type: "update", add_tags: ["saw-big"] },
+      ],
+    });
+    const id = await contactId("big@example.com");
+    await track({ contact_id: id, name: "big", properties: { blob: "x".repeat(300 * 1024) } });
+    const [message] = await messagesOf(id);
+    expect(message).toMatchObject({ status: "failed", step_id: "mail" });
+    expect(message?.reason).toMatch(/^too_large/);
+    const contact = await callJson(`/v1/contacts/${id}`);
+    expect(contact.body.tags).toContain("saw-big");
+  });
+});

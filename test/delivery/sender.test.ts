@@ -1,11 +1,13 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../../src/db/client";
+import { recoverExpiredLeases } from "../../src/db/outbox";
 import { type MessageKind, messages, type NewMessageRow } from "../../src/db/schema";
 import { deliverDueMessages, deliverMessagesNow, MAX_ATTEMPTS } from "../../src/delivery/sender";
 import { readClickToken } from "../../src/tracking/links";
 import { activeFlow, contactId, createTemplates, enrollmentsOf, timerOf } from "../helpers/flows";
 import { acceptAll, fakeResend, providerEnv } from "../helpers/resend";
+import { visit } from "../helpers/tracking";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -391,5 +393,152 @@ describe("without RESEND_API_KEY", () => {
     expect(stored).toMatchObject({ status: "sent", provider_id: `dev_${id}` });
     expect(stored?.html).toContain("/o/");
     expect(JSON.parse(stored?.headers)).toMatchObject({ "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" });
+  });
+});
+
+describe("every statement stays within D1's limits, whatever the email's size", () => {
+  it("an email with 60 links is sent and every link redirects", async () => {
+    const requests = fakeResend();
+    const [id] = await queue(1);
+    const anchors = Array.from({ length: 60 }, (_, i) => `<a href="https://shop.test/p/${i}">Product ${i}</a>`).join(" ");
+    await env.DB.prepare("UPDATE templates SET html = ? WHERE id = 't1'").bind(`<html><body>${anchors}</body></html>`).run();
+
+    await deliverDueMessages(providerEnv());
+
+    expect(await row(id!)).toMatchObject({ status: "sent" });
+    const tokens = [...requests[0]!.emails[0]!.html.matchAll(/href="https:\/\/nurture\.test\/c\/([^"]+)"/g)].map((m) => m[1]!);
+    expect(tokens).toHaveLength(60);
+    for (const [i, token] of tokens.entries()) {
+      const res = await visit(`/c/${token}`);
+      expect(res.status).toBe(302);
+      const location = new URL(res.headers.get("location")!);
+      expect(`${location.origin}${location.pathname}`).toBe(`https://shop.test/p/${i}`);
+    }
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM links WHERE message_id = ?").bind(id).first("n")).toBe(60);
+  });
+
+  it("a rendered message of 750 KB is stored (its bodies bound as parameters, not statement text) and sent", async () => {
+    const requests = fakeResend();
+    const [id] = await queue(1);
+    await env.DB.prepare("UPDATE templates SET html = ?, text = 'short' WHERE id = 't1'")
+      .bind("<html><body>{% for i in (1..20000) %}<p>lorem ipsum dolor sit amet {{ i }}</p>{% endfor %}</body></html>")
+      .run();
+
+    await deliverDueMessages(providerEnv());
+
+    const sent = await row(id!);
+    expect(sent).toMatchObject({ status: "sent" });
+    expect(sent?.html.length).toBeGreaterThan(700_000);
+    expect(requests[0]!.emails[0]!.html).toBe(sent?.html);
+  });
+
+  it("a rendered message over 2 MB fails as too_large and the rest of its batch is sent", async () => {
+    const requests = fakeResend();
+    const ids = await queue(3);
+    const [huge] = await queue(1, { templateId: "huge" });
+    // 60,000 paragraphs of 40 bytes: 2.4 MB of html from a small template; its own text part skips the conversion.
+    await env.DB.prepare(
+      "INSERT INTO templates (id, subject, html, text, created_at, updated_at) VALUES ('huge', 'Huge', ?, 'short', 0, 0)",
+    )
+      .bind("<html><body>{% for i in (1..60000) %}<p>lorem ipsum dolor sit amet {{ i }}</p>{% endfor %}</body></html>")
+      .run();
+
+    const report = await deliverDueMessages(providerEnv());
+
+    expect(report).toMatchObject({ sent: 3, failed: 1 });
+    const failed = await row(huge!);
+    expect(failed).toMatchObject({ status: "failed", html: null });
+    expect(failed?.reason).toMatch(/^too_large/);
+    for (const id of ids) expect(await row(id)).toMatchObject({ status: "sent" });
+    expect(requests.flatMap((r) => r.emails)).toHaveLength(3);
+  });
+});
+
+describe("no message stays sending", () => {
+  it("a message to an invalid address fails on the first try, and the others are sent", async () => {
+    const requests = fakeResend();
+    const [good] = await queue(1);
+    const [bad] = await queue(1, { kind: "notify", contactId: null, to: "not an address" });
+    await deliverDueMessages(providerEnv());
+    expect(await row(bad!)).toMatchObject({ status: "failed", attempts: 1, reason: "invalid recipient address" });
+    expect(await row(good!)).toMatchObject({ status: "sent" });
+    expect(requests.flatMap((r) => r.emails.map((e) => e.to[0]))).toEqual(["ada@example.com"]);
+  });
+
+  it("a template that cannot render fails its message alone, on the first try", async () => {
+    const requests = fakeResend();
+    const [good] = await queue(1);
+    const [broken] = await queue(1, { templateId: "broken" });
+    await env.DB.prepare("INSERT INTO templates (id, subject, html, created_at, updated_at) VALUES ('broken', 'Broken', ?, 0, 0)")
+      .bind("<p>{% if %}</p>")
+      .run();
+    await deliverDueMessages(providerEnv());
+    const failed = await row(broken!);
+    expect(failed).toMatchObject({ status: "failed", attempts: 1 });
+    expect(failed?.reason).toMatch(/^render: /);
+    expect(await row(good!)).toMatchObject({ status: "sent" });
+    expect(requests.flatMap((r) => r.emails)).toHaveLength(1);
+  });
+
+  it("a message whose lease expired 3 times fails as stuck", async () => {
+    const requests = fakeResend();
+    const [id] = await queue(1);
+    const crash = () =>
+      env.DB.prepare("UPDATE messages SET status = 'sending', batch_id = 'bat_crashing', lease_until = ? WHERE id = ?")
+        .bind(Date.now() - 1, id)
+        .run();
+    for (let expiry = 1; expiry <= 3; expiry++) {
+      await crash();
+      expect(await recoverExpiredLeases(db(), Date.now())).toEqual(expiry < 3 ? { recovered: 1, stuck: 0 } : { recovered: 0, stuck: 1 });
+      expect(await row(id!)).toMatchObject({ attempts: expiry, status: expiry < 3 ? "queued" : "failed", lease_until: null });
+    }
+    expect((await row(id!))?.reason).toMatch(/^stuck/);
+    await deliverDueMessages(providerEnv());
+    expect(requests).toHaveLength(0);
+  });
+
+  it("a batch rejected whole by the provider fails only the bad email", async () => {
+    const requests = fakeResend((request) =>
+      request.emails.some((e) => e.to[0] === "blocked@example.com")
+        ? Response.json({ statusCode: 422, name: "validation_error", message: "The `to` address is blocked." }, { status: 422 })
+        : acceptAll(request, 0),
+    );
+    const good = [...(await queue(2)), ...(await queue(1, { to: "grace@example.com" }))];
+    const [bad] = await queue(1, { to: "blocked@example.com" });
+
+    const report = await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" }));
+
+    expect(report).toMatchObject({ sent: 3, failed: 1 });
+    for (const id of good) expect(await row(id)).toMatchObject({ status: "sent" });
+    expect(await row(bad!)).toMatchObject({ status: "failed", reason: "422 validation_error: The `to` address is blocked." });
+    // The whole batch once, then each member alone under its own message id.
+    expect(requests[0]!.emails).toHaveLength(4);
+    const singles = requests.slice(1);
+    expect(singles.map((r) => r.emails.length)).toEqual([1, 1, 1, 1]);
+    expect(singles.map((r) => r.headers["idempotency-key"]).sort()).toEqual([...good, bad!].sort());
+    expect(requests.accepted.map((e) => e.to[0]).sort()).toEqual(["ada@example.com", "ada@example.com", "grace@example.com"]);
+  });
+
+  it("a retried batch that lost a member never sends an accepted member twice", async () => {
+    // The first attempt is accepted but its answer is lost; the retry finds one member cancelled meanwhile.
+    const requests = fakeResend((_, index) => (index === 0 ? "lost" : acceptAll(_, index)));
+    const ids = [
+      ...(await queue(1, { to: "ada@example.com" })),
+      ...(await queue(1, { to: "grace@example.com" })),
+      ...(await queue(1, { to: "linus@example.com" })),
+    ];
+    expect(await deliverDueMessages(providerEnv())).toMatchObject({ retried: 3 });
+    await env.DB.prepare("UPDATE messages SET status = 'cancelled', reason = 'exited' WHERE id = ?").bind(ids[1]).run();
+    await env.DB.prepare("UPDATE messages SET due_at = 0 WHERE status = 'queued'").run();
+
+    await deliverDueMessages(providerEnv());
+
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.headers["idempotency-key"]).toBe(requests[0]!.headers["idempotency-key"]);
+    const accepted = requests.accepted.map((e) => e.to[0]);
+    expect(accepted.sort()).toEqual(["ada@example.com", "grace@example.com", "linus@example.com"]);
+    expect(await row(ids[0]!)).toMatchObject({ status: "sent" });
+    expect(await row(ids[2]!)).toMatchObject({ status: "sent" });
+    expect(await row(ids[1]!)).toMatchObject({ status: "cancelled" });
   });
 });

@@ -1,8 +1,10 @@
 /**
  * A fake Resend for delivery tests: records every request that reaches it and
- * answers as told, and honours `Idempotency-Key` as Resend does: a key seen
- * before gets the first answer again and sends nothing (`accepted` lists the
- * emails that were really sent, once each).
+ * answers as told, and holds to Resend's own rules: a batch of more than 100
+ * emails is refused whole (422 validation_error); a key seen before with the
+ * same payload gets the first answer again and sends nothing; a key seen
+ * before with another payload is refused (409 invalid_idempotent_request).
+ * `accepted` lists the emails that were really sent, once each.
  */
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
@@ -37,27 +39,38 @@ export type FakeResend = ResendRequest[] & { accepted: ResendRequest["emails"] }
 /** Replaces fetch to the fake host; other URLs are refused so nothing leaks out. Returns the recorded requests. */
 export function fakeResend(answer: Answer = acceptAll): FakeResend {
   const requests = Object.assign([] as ResendRequest[], { accepted: [] as ResendRequest["emails"] });
-  const answered = new Map<string, { status: number; body: string; headers: Headers }>();
+  const answered = new Map<string, { payload: string; status: number; body: string; headers: Headers }>();
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     if (!request.url.startsWith(FAKE_RESEND)) throw new Error(`unexpected fetch to ${request.url}`);
     // The runtime's clock stands still between I/O events; a zero timer brings it up to date for `at`.
     await new Promise((resolve) => setTimeout(resolve, 0));
+    const payload = await request.text();
     const recorded: ResendRequest = {
       url: request.url,
       headers: Object.fromEntries(request.headers),
-      emails: await request.json(),
+      emails: JSON.parse(payload),
       at: Date.now(),
     };
     requests.push(recorded);
     const key = recorded.headers["idempotency-key"];
     const earlier = key ? answered.get(key) : undefined;
-    if (earlier && earlier.status < 300) return new Response(earlier.body, earlier);
+    if (earlier && earlier.payload !== payload)
+      return Response.json(
+        { statusCode: 409, name: "invalid_idempotent_request", message: "Same idempotency key used with a different request payload." },
+        { status: 409 },
+      );
+    if (earlier) return new Response(earlier.body, earlier);
+    if (recorded.emails.length > 100)
+      return Response.json(
+        { statusCode: 422, name: "validation_error", message: "Too many emails in a batch: the limit is 100." },
+        { status: 422 },
+      );
     const given = await answer(recorded, requests.length - 1);
     const response = given === "lost" ? acceptAll(recorded, 0) : given;
     if (response.ok) {
       requests.accepted.push(...recorded.emails);
-      if (key) answered.set(key, { status: response.status, body: await response.clone().text(), headers: response.headers });
+      if (key) answered.set(key, { payload, status: response.status, body: await response.clone().text(), headers: response.headers });
     }
     if (given === "lost") throw new TypeError("Network connection lost");
     return response;

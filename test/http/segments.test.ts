@@ -6,7 +6,7 @@ import { contacts } from "../../src/db/schema";
 import { evaluateCondition } from "../../src/flows/conditions";
 import type { Condition } from "../../src/flows/schema";
 import { callJson } from "../helpers/api";
-import { contactId, track } from "../helpers/flows";
+import { activeFlow, contactId, messagesOf, track } from "../helpers/flows";
 
 const DAY = 86_400_000;
 
@@ -121,5 +121,67 @@ describe("segments", () => {
     expect(await env.DB.prepare("SELECT template_id FROM messages WHERE contact_id = ?").bind(id).all()).toMatchObject({
       results: [{ template_id: "vip-welcome" }],
     });
+  });
+});
+
+describe("a condition binds one parameter however many parts it has (D1 binds at most 100)", () => {
+  const FORTY = 40;
+  const attributes = Object.fromEntries(Array.from({ length: FORTY }, (_, i) => [`k${i}`, `v${i}`]));
+  const fortyAttributes: Condition = {
+    all: Array.from(
+      { length: FORTY },
+      (_, i): Condition => (i % 2 ? { attr: `k${i}`, op: "eq", value: `v${i}` } : { attr: `k${i}`, op: "in", value: [`v${i}`, i] }),
+    ),
+  };
+
+  it("a segment of 40 conditions lists its members", async () => {
+    await contactId("all40@example.com", { attributes });
+    await contactId("missing-one@example.com", { attributes: { ...attributes, k39: "other" } });
+    const put = await callJson("/v1/segments/forty", { method: "PUT", body: { name: "Forty", condition: fortyAttributes } });
+    expect(put.status, JSON.stringify(put.body)).toBe(201);
+    const listed = await callJson("/v1/segments/forty/contacts");
+    expect(listed.status).toBe(200);
+    expect(listed.body.contacts.map((c: { email: string }) => c.email)).toEqual(["all40@example.com"]);
+  });
+
+  it("a segment of more comparisons than one statement can hold is refused with 422, and nothing is stored", async () => {
+    const grid: Condition = {
+      all: Array.from(
+        { length: 20 },
+        (_, i): Condition => ({ any: Array.from({ length: 10 }, (_, j) => ({ attr: `k${i}`, op: "eq", value: j })) }),
+      ),
+    };
+    const put = await callJson("/v1/segments/grid", { method: "PUT", body: { name: "Grid", condition: grid } });
+    expect(put.status).toBe(422);
+    expect(put.body.error.code).toBe("validation_failed");
+    expect((await callJson("/v1/segments/grid/contacts")).status).toBe(404);
+  });
+
+  it("a branch on a behaviour with 40 property conditions counts the contact's events", async () => {
+    const properties = Object.fromEntries(Array.from({ length: FORTY }, (_, i) => [`p${i}`, i]));
+    const where: Condition = { all: Array.from({ length: FORTY }, (_, i): Condition => ({ prop: `p${i}`, op: "gte", value: i })) };
+    await activeFlow({
+      id: "forty-props",
+      name: "Forty props",
+      trigger: { event: "go" },
+      steps: [
+        { id: "check", type: "branch", if: { event: "order_placed", where }, then: "yes", else: "no" },
+        { id: "yes", type: "email", template: "forty-yes", next: "done" },
+        { id: "no", type: "email", template: "forty-no" },
+        { id: "done", type: "exit" },
+      ],
+    });
+    const matching = await contactId("props-all@example.com");
+    const other = await contactId("props-short@example.com");
+    await track([
+      { contact_id: matching, name: "order_placed", properties },
+      { contact_id: other, name: "order_placed", properties: { ...properties, p39: 0 } },
+    ]);
+    await track([
+      { contact_id: matching, name: "go" },
+      { contact_id: other, name: "go" },
+    ]);
+    expect((await messagesOf(matching)).map((m) => m.template_id)).toEqual(["forty-yes"]);
+    expect((await messagesOf(other)).map((m) => m.template_id)).toEqual(["forty-no"]);
   });
 });

@@ -132,6 +132,21 @@ describe("POST /v1/flows/:id/test", () => {
   });
 });
 
+describe("POST /v1/flows/:id/test within D1's limits", () => {
+  it("answers 422 for an email that renders over the size cap (too_large), and writes nothing", async () => {
+    await activeFlow({ id: "big", name: "Big", trigger: { event: "x" }, steps: [{ id: "one", type: "email", template: "big" }] });
+    // 30,000 paragraphs of 40 bytes: 1.2 MB, over the 1 MiB cap.
+    await env.DB.prepare("UPDATE templates SET html = ?, text = 'short' WHERE id = 'big'")
+      .bind("<html><body>{% for i in (1..30000) %}<p>lorem ipsum dolor sit amet {{ i }}</p>{% endfor %}</body></html>")
+      .run();
+    const res = await callJson("/v1/flows/big/test", { method: "POST", body: { to: "me@example.com" } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe("unsendable");
+    expect(res.body.error.message).toMatch(/too_large/);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM messages").first("n")).toBe(0);
+  });
+});
+
 describe("GET /v1/messages", () => {
   it("lists the outbox with status, attempts, provider id and reason, filtered and paged", async () => {
     await activeFlow({ id: "f", name: "F", trigger: { event: "x" }, steps: [{ id: "one", type: "email", template: "o1" }] });
