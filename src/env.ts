@@ -25,6 +25,7 @@ export interface Env {
   ATTRIBUTION_CLICK_WINDOW?: string;
   ATTRIBUTION_OPEN_WINDOW?: string;
   MONTHLY_COST?: string;
+  RETENTION_DAYS?: string;
 }
 
 const optionalText = z
@@ -75,6 +76,8 @@ const configSchema = z.object({
   ATTRIBUTION_OPEN_WINDOW: windowMs("1d"),
   /** What Nurture costs per month (sending, hosting); ROI = (revenue − cost) / cost. 0 = no ROI. */
   MONTHLY_COST: z.coerce.number().min(0).max(1e9).default(0),
+  /** Days raw tracking events are kept (db/retention.ts); at least 30, so attribution windows and recent reports never lose one. */
+  RETENTION_DAYS: z.coerce.number().int().min(30).max(36_500).default(400),
 });
 
 export type Config = z.infer<typeof configSchema>;
