@@ -83,6 +83,9 @@ describe("retention deletes raw tracking events older than RETENTION_DAYS and re
     await seedHistory(OLD, "old", 1);
     await seedHistory(RECENT, "new", 2);
     const before = await reports();
+    // Something to lose: sends, unique and machine opens, clicks and attributed revenue in both periods.
+    expect(before.flow.totals).toMatchObject({ sent: 80, delivered: 80 });
+    for (const counter of ["opened", "clicked", "machine_opened", "revenue"]) expect(before.flow.totals[counter]).toBeGreaterThan(0);
     const recentBefore = await eventNames(`ts >= ${NOW - RETENTION * DAY}`);
     const oldOrders = await countEvents(`name = 'order_placed' AND ts < ${NOW - RETENTION * DAY}`);
 
