@@ -15,8 +15,8 @@
  * - Send batches answered for good once the provider's idempotency window has
  *   passed, and open batches no message waits on any more.
  * - Webhook receipts once the provider has stopped retrying.
- * Events are deleted newest-expired first, so each day's expiry is always
- * taken, and a backlog (a first run over a long history) shrinks day by day.
+ * Events are deleted newest-expired first, so each day's expiry is taken
+ * first, and a backlog (a first run over a long history) shrinks day by day.
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "./client";
