@@ -5,10 +5,12 @@
 //    emails/s over a 30 s window must be ≥ 0.95 × the 200 emails/s those limits
 //    allow, with zero 429 answers.
 // 2. Unthrottled: 10,000 queued messages drained by cron; emails/s, and the
-//    CPU time of the workerd processes per message.
+//    CPU time of the workerd processes per message (from /proc, as every bench).
+// Delivery is driven by its cron, not by requests, so this bench keeps its own
+// driver (it fires the cron and watches the fake provider) rather than wrk.
 // Loopback only, fixed counts, a hard time limit; everything stops by itself.
-import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { workerdCpuMs } from "./lib/load.mjs";
 import { startLocalWorker } from "./lib/local-worker.mjs";
 
 const LIMIT_PER_SECOND = 2;
@@ -78,21 +80,6 @@ WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count
 INSERT INTO messages (id, contact_id, to_email, kind, flow_id, step_id, template_id, context, status, due_at, created_at)
 SELECT 'm' || i, 'c' || (i % ${POOL}), 'c' || (i % ${POOL}) || '@bench.test', 'marketing', 'bench', 'hello', 'bench',
   '{"event":{"name":"checkout_started","properties":{"items":[1,2]}}}', 'queued', ${now - 1000} + i, ${now} FROM n;`;
-}
-
-/** Total CPU (user + system, ms) of the workerd processes in the dev server's process group. */
-function workerdCpuMs(groupId) {
-  const tick = 100; // USER_HZ on Linux
-  let total = 0;
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (comm.startsWith("workerd") && Number(fields[2]) === groupId) total += ((Number(fields[11]) + Number(fields[12])) * 1000) / tick;
-    } catch {}
-  }
-  return total;
 }
 
 const fire = (worker) => fetch(`${worker.url}/__scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => {});

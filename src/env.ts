@@ -31,6 +31,7 @@ export interface Env {
   ATTRIBUTION_OPEN_WINDOW?: string;
   MONTHLY_COST?: string;
   CURRENCY?: string;
+  RETENTION_DAYS?: string;
 }
 
 const optionalText = z
@@ -116,6 +117,8 @@ const configSchema = z.object({
     .regex(/^[A-Za-z]{3}$/, "CURRENCY must be a three-letter ISO 4217 code such as EUR")
     .transform((v) => v.toUpperCase())
     .default("EUR"),
+  /** Days raw tracking events are kept (db/retention.ts); at least 30, so attribution windows and recent reports never lose one. */
+  RETENTION_DAYS: z.coerce.number().int().min(30).max(36_500).default(400),
 });
 
 export type Config = z.infer<typeof configSchema>;

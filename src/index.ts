@@ -3,8 +3,9 @@ import { createApp } from "./app";
 import { redispatchUndispatched } from "./contact/record-events";
 import { scheduleTimeTriggers } from "./contact/time-triggers";
 import { openDatabase } from "./db/client";
+import { applyRetention } from "./db/retention";
 import { deliverDueMessages } from "./delivery/sender";
-import type { Env } from "./env";
+import { type Env, readConfig } from "./env";
 import { decideWinners } from "./reports/abtest";
 
 export { ContactTimer } from "./contact/contact-timer";
@@ -16,7 +17,7 @@ const app = createApp();
 const DELIVERY_CRON = "* * * * *";
 /** The hourly housekeeping cron (wrangler.toml): A/B winners. */
 const HOURLY_CRON = "7 * * * *";
-/** The daily cron (wrangler.toml): date and inactivity triggers. */
+/** The daily cron (wrangler.toml): date and inactivity triggers, then retention. */
 const DAILY_CRON = "17 3 * * *";
 
 export default {
@@ -32,6 +33,9 @@ export default {
       return;
     }
     if (controller.cron === HOURLY_CRON) await decideWinners(db, controller.scheduledTime);
-    if (controller.cron === DAILY_CRON) await scheduleTimeTriggers(env, db, controller.scheduledTime);
+    if (controller.cron === DAILY_CRON) {
+      await scheduleTimeTriggers(env, db, controller.scheduledTime);
+      await applyRetention(db, controller.scheduledTime, readConfig(env).RETENTION_DAYS);
+    }
   },
 } satisfies ExportedHandler<Env>;

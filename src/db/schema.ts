@@ -3,6 +3,7 @@
  * migrations are generated from this file by drizzle-kit and never edited by hand.
  * Times are integer milliseconds since the epoch (UTC); JSON columns hold text.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Consent states of SPEC section 3. */
@@ -67,6 +68,12 @@ export const events = sqliteTable(
     index("events_anonymous_idx").on(t.anonymousId),
     index("events_message_idx").on(t.messageId),
     index("events_ts_idx").on(t.ts),
+    // Retention (db/retention.ts) walks only the tracking events it may delete; the list matches EXPIRING_EVENT_NAMES.
+    index("events_expiring_ts_idx")
+      .on(t.ts)
+      .where(
+        sql`name IN ('email_sent', 'email_delivered', 'email_delivery_delayed', 'email_opened', 'email_clicked', 'email_bounced', 'email_complained', 'page_viewed')`,
+      ),
   ],
 );
 export type EventRow = typeof events.$inferSelect;
@@ -217,6 +224,8 @@ export const messages = sqliteTable(
     index("messages_batch_idx").on(t.batchId),
     index("messages_provider_idx").on(t.providerId),
     index("messages_created_idx").on(t.createdAt),
+    // Retention clears bodies of old sent messages; a cleared row leaves this index, so no run reads it again.
+    index("messages_body_sent_idx").on(t.sentAt).where(sql`html IS NOT NULL`),
   ],
 );
 export type MessageRow = typeof messages.$inferSelect;

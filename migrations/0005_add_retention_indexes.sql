@@ -1,0 +1,2 @@
+CREATE INDEX `events_expiring_ts_idx` ON `events` (`ts`) WHERE name IN ('email_sent', 'email_delivered', 'email_delivery_delayed', 'email_opened', 'email_clicked', 'email_bounced', 'email_complained', 'page_viewed');--> statement-breakpoint
+CREATE INDEX `messages_body_sent_idx` ON `messages` (`sent_at`) WHERE html IS NOT NULL;
