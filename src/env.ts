@@ -123,6 +123,11 @@ const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** The shop as emails and the recipient's pages name it: SHOP_NAME, else the display name of FROM_EMAIL. */
+export function shopName(config: Config): string {
+  return config.SHOP_NAME ?? /^\s*"?([^"<]+?)"?\s*</.exec(config.FROM_EMAIL)?.[1] ?? config.FROM_EMAIL;
+}
+
 const cache = new WeakMap<object, Config>();
 
 /** Parses and caches the configuration for this set of bindings; throws a readable error when it is invalid. */

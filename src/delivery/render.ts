@@ -10,7 +10,7 @@
  */
 
 import type { ContactRow, MessageKind, MessageRow, TemplateRow } from "../db/schema";
-import type { Config } from "../env";
+import { type Config, shopName } from "../env";
 import { signClickToken } from "../tracking/links";
 import { signToken } from "../tracking/tokens";
 import { htmlLiquid, plainLiquid } from "./liquid";
@@ -60,7 +60,7 @@ export function templateContext(message: MessageRow, contact: ContactRow | null,
     message: { id: message.id, kind: message.kind },
     unsubscribe_url: unsubscribeUrl,
     shop: {
-      name: config.SHOP_NAME ?? senderName(config.FROM_EMAIL),
+      name: shopName(config),
       url: config.SHOP_URL ?? config.PUBLIC_URL,
       postal_address: config.POSTAL_ADDRESS,
     },
@@ -70,11 +70,6 @@ export function templateContext(message: MessageRow, contact: ContactRow | null,
 
 function isoOrNull(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
-}
-
-function senderName(from: string): string {
-  const m = /^\s*"?([^"<]+?)"?\s*</.exec(from);
-  return m ? m[1]! : from;
 }
 
 /** The unsubscribe link for a contact (and the message it came in). */

@@ -8,6 +8,7 @@
  */
 import type { Context } from "hono";
 import { findContact } from "../db/contacts";
+import { shopName } from "../env";
 import {
   type ConfirmationState,
   confirmationId,
@@ -25,22 +26,24 @@ import { allowHit, clientIp, rateLimited } from "./throttle";
 const TOKEN_MAX = 200;
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const STYLE =
-  "body{font:16px/1.5 system-ui,sans-serif;color:#0f172a;background:#f8fafc;margin:0}main{max-width:460px;margin:12vh auto;background:#fff;padding:28px;border-radius:12px;box-shadow:0 2px 8px #0002}button{font:inherit;padding:8px 16px;border-radius:8px;border:0;background:#2563eb;color:#fff;cursor:pointer}";
+  ".shop{margin:0 0 8px;font-weight:600;color:#475569}body{font:16px/1.5 system-ui,sans-serif;color:#0f172a;background:#f8fafc;margin:0}main{max-width:460px;margin:12vh auto;background:#fff;padding:28px;border-radius:12px;box-shadow:0 2px 8px #0002}button{font:inherit;padding:8px 16px;border-radius:8px;border:0;background:#2563eb;color:#fff;cursor:pointer}";
 
 /** How long the `_nt` identity on the confirmed page ties the confirming browser to the contact. */
 const CONFIRMED_IDENTITY_TTL_MS = 30 * 86_400_000;
 
-function page(c: Context, title: string, body: string, status: 200 | 404 | 410 = 200) {
+/** A recipient's page, headed with the shop's name so that they know whose list this is. */
+function page(c: Context<AppEnv>, title: string, body: string, status: 200 | 404 | 410 = 200) {
+  const shop = escapeHtml(shopName(c.var.config));
   c.header("Content-Security-Policy", PAGE_CSP);
   c.header("Cache-Control", "no-store");
   c.header("Referrer-Policy", "no-referrer");
   return c.html(
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${title}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`,
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${title} · ${shop}</title><style>${STYLE}</style></head><body><main><p class="shop">${shop}</p>${body}</main></body></html>`,
     status,
   );
 }
 
-const invalid = (c: Context) =>
+const invalid = (c: Context<AppEnv>) =>
   page(c, "Link not valid", "<h1>This link is not valid</h1><p>It may be incomplete or out of date.</p>", 404);
 
 /** A confirmation token's contact and issue time, or null when it is forged, altered or expired. */
@@ -51,7 +54,7 @@ async function confirmationFields(c: Context<AppEnv>, now: number): Promise<{ co
 }
 
 /** The page for a link that can no longer confirm. */
-function spentConfirmation(c: Context, state: Exclude<ConfirmationState, "valid">) {
+function spentConfirmation(c: Context<AppEnv>, state: Exclude<ConfirmationState, "valid">) {
   return state === "already_confirmed"
     ? page(c, "Already subscribed", "<h1>You are already subscribed</h1><p>There is nothing more to do.</p>")
     : page(
@@ -68,7 +71,16 @@ function unsubscribeFields(c: Context<AppEnv>, token: string) {
 
 export const unsubscribeRoutes = createRouter()
   .get("/u/:token", async (c) => {
-    if (!(await unsubscribeFields(c, c.req.param("token")))) return invalid(c);
+    const fields = await unsubscribeFields(c, c.req.param("token"));
+    if (!fields) return invalid(c);
+    const contact = await findContact(c.var.db, fields[0]!);
+    if (contact && contact.id === fields[0] && contact.consent === "unsubscribed") {
+      return page(
+        c,
+        "Unsubscribed",
+        "<h1>You are already unsubscribed</h1><p>You get no marketing email from us. There is nothing more to do.</p>",
+      );
+    }
     return page(
       c,
       "Unsubscribe",

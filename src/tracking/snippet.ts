@@ -4,9 +4,10 @@
  * an automatic page view, and `nurture.identify(email, traits, signature)` /
  * `nurture.track(name, properties)`; `signature` is the `identity_signature`
  * the shop's backend renders for a logged-in customer. It posts `text/plain` JSON, a CORS-simple
- * request, so no preflight is needed. Bump the version when it changes.
+ * request, so no preflight is needed; a network failure is swallowed, never an
+ * uncaught rejection in the shop's console. Bump the version when it changes.
  */
-export const SNIPPET_VERSION = "2";
+export const SNIPPET_VERSION = "3";
 
 export const SNIPPET = `/* Nurture snippet v${SNIPPET_VERSION} */
 (function (w, d) {
@@ -26,7 +27,9 @@ export const SNIPPET = `/* Nurture snippet v${SNIPPET_VERSION} */
   function send(message) {
     message.site_key = key; message.anonymous_id = aid; message.url = w.location.href; message.ts = Date.now();
     if (nt) message.nt = nt;
-    return fetch(endpoint, { method: "POST", body: JSON.stringify(message), keepalive: true, mode: "cors", credentials: "omit", headers: { "content-type": "text/plain" } });
+    // A shop's page must never show Nurture's outages: a failed send resolves to nothing instead of rejecting.
+    return fetch(endpoint, { method: "POST", body: JSON.stringify(message), keepalive: true, mode: "cors", credentials: "omit", headers: { "content-type": "text/plain" } })
+      .catch(function () {});
   }
   w.nurture = {
     page: function (properties) { return send({ type: "page", properties: properties || { title: d.title, referrer: d.referrer } }); },

@@ -42,6 +42,24 @@ describe("unsubscribe", () => {
     expect(await eventsNamed(contact, "unsubscribed")).toHaveLength(1);
   });
 
+  it("names the shop, and tells a returning visitor who already unsubscribed so instead of asking again", async () => {
+    const { unsubscribe } = await sentEmail();
+    const ask = await (await visit(`/u/${unsubscribe}`)).text();
+    expect(ask).toContain('<p class="shop">Tea Co</p>');
+    expect(ask).toContain("<title>Unsubscribe · Tea Co</title>");
+    expect(ask).toContain("Unsubscribe?");
+    const done = await call(`/u/${unsubscribe}`, {
+      method: "POST",
+      auth: false,
+      rawBody: "confirm=all-marketing",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(await done.text()).toContain("Tea Co");
+    const again = await (await visit(`/u/${unsubscribe}`)).text();
+    expect(again).toContain("You are already unsubscribed");
+    expect(again).not.toContain('<form method="post">');
+  });
+
   it("answers a forged token with a 404 page", async () => {
     const { unsubscribe } = await sentEmail();
     expect((await visit(`/u/${unsubscribe}x`)).status).toBe(404);
@@ -89,7 +107,9 @@ describe("double opt-in", () => {
     const { id, token } = await pendingContact();
     const shown = await visit(`/confirm/${token}`);
     expect(shown.status).toBe(200);
-    expect(await shown.text()).toContain('<form method="post">');
+    const html = await shown.text();
+    expect(html).toContain('<form method="post">');
+    expect(html).toContain('<p class="shop">Tea Co</p>');
     expect((await visit(`/confirm/${token}`, BROWSER, "HEAD")).status).toBe(200);
     expect((await contactRow(id))?.consent).toBe("pending");
     expect(await eventsNamed(id, "subscribed")).toHaveLength(0);
