@@ -152,3 +152,18 @@ export function payloadProblem(error: z.ZodError): string {
   const first = error.issues[0];
   return first ? `payload did not fit: ${first.path.join(".") || "(root)"} ${first.message}` : "payload did not fit";
 }
+
+/**
+ * Parses a webhook body, keeping integers beyond 2^53 exact as strings: Shopify's 64-bit ids (e.g.
+ * 820982911946154508) would otherwise be rounded by JSON.parse and name the wrong order or product. Uses the
+ * reviver's access to the source text (V8, so workerd); `ok: false` when the body is not JSON.
+ */
+export function parseWebhookJson(body: string): { ok: true; value: unknown } | { ok: false } {
+  const keepLargeIntegers = (_key: string, value: unknown, context?: { source?: string }) =>
+    typeof value === "number" && !Number.isSafeInteger(value) && context?.source && /^-?\d+$/.test(context.source) ? context.source : value;
+  try {
+    return { ok: true, value: JSON.parse(body, keepLargeIntegers as Parameters<typeof JSON.parse>[1]) };
+  } catch {
+    return { ok: false };
+  }
+}

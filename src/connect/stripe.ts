@@ -9,7 +9,7 @@
  * decimals (Intl).
  */
 import { z } from "zod";
-import { type Connector, type Mapping, type MappingContext, payloadProblem } from "./connector";
+import { type Connector, type Mapping, type MappingContext, parseWebhookJson, payloadProblem } from "./connector";
 import { anyHmacSignatureValid } from "./signature";
 
 /** How far a signature's timestamp may be from now (Stripe's own libraries use the same). */
@@ -37,6 +37,12 @@ const invoice = z
     next_payment_attempt: z.number().nullish(),
     attempt_count: z.number().int().nullish(),
     subscription: z.union([z.string(), z.object({ id: z.string() }).passthrough()]).nullish(),
+    // Since API version 2025-03-31 the subscription is under parent.subscription_details.
+    parent: z
+      .object({ subscription_details: z.object({ subscription: z.string().nullish() }).passthrough().nullish() })
+      .passthrough()
+      .nullish()
+      .catch(null),
   })
   .passthrough();
 
@@ -109,7 +115,7 @@ function mapInvoice(eventId: string, name: "payment_failed" | "payment_succeeded
       name,
       properties: {
         invoice_id: inv.id ?? null,
-        subscription_id: idOf(inv.subscription),
+        subscription_id: idOf(inv.subscription) ?? inv.parent?.subscription_details?.subscription ?? null,
         amount,
         currency,
         hosted_invoice_url: inv.hosted_invoice_url ?? null,
@@ -176,7 +182,8 @@ export const stripe: Connector = {
     if (!(await anyHmacSignatureValid(secret, `${timestamp}.${body}`, signatures))) return { ok: false, reason: "bad_signature" };
     if (Math.abs(now - timestamp * 1000) > STRIPE_TOLERANCE_MS) return { ok: false, reason: "stale" };
     // The event id is read after verification, from the signed body.
-    const parsed = event.safeParse(safeJson(body));
+    const json = parseWebhookJson(body);
+    const parsed = event.safeParse(json.ok ? json.value : null);
     return { ok: true, delivery: { id: parsed.success ? parsed.data.id : "", topic: parsed.success ? parsed.data.type : "" } };
   },
   map(delivery, payload, context: MappingContext) {
@@ -196,11 +203,3 @@ export const stripe: Connector = {
     }
   },
 };
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}

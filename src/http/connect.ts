@@ -7,7 +7,7 @@
  */
 import type { Context } from "hono";
 import type { Connector, Mapping } from "../connect/connector";
-import { connectorSecret } from "../connect/connector";
+import { connectorSecret, parseWebhookJson } from "../connect/connector";
 import { type HandOverResult, handOverMapping } from "../connect/hand-over";
 import { shopify } from "../connect/shopify";
 import { stripe } from "../connect/stripe";
@@ -25,14 +25,6 @@ export function connectorPath(connector: Connector): string {
   return `/connect/${connector.platform}`;
 }
 
-function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(body) };
-  } catch {
-    return { ok: false };
-  }
-}
-
 async function receive(c: Context<AppEnv>, connector: Connector) {
   const secret = connectorSecret(c.var.config, connector);
   if (!secret) throw new ApiError(404, "not_found", `The ${connector.platform} connector is not configured (${connector.secretName})`);
@@ -45,7 +37,7 @@ async function receive(c: Context<AppEnv>, connector: Connector) {
     throw new ApiError(401, "invalid_signature", "The webhook signature is missing, wrong or too old");
   }
   const { delivery } = verified;
-  const json = parseJson(body);
+  const json = parseWebhookJson(body);
   const mapping: Mapping = json.ok
     ? connector.map(delivery, json.value, { shopUrl: c.var.config.SHOP_URL, now })
     : { kind: "ignored", reason: "the body is not JSON" };
