@@ -118,9 +118,8 @@ function mapInvoice(eventId: string, name: "payment_failed" | "payment_succeeded
         subscription_id: idOf(inv.subscription) ?? inv.parent?.subscription_details?.subscription ?? null,
         amount,
         currency,
-        hosted_invoice_url: inv.hosted_invoice_url ?? null,
         // The failed-payment flow's "update your card" button: Stripe's hosted invoice page takes a new card.
-        update_url: inv.hosted_invoice_url ?? null,
+        hosted_invoice_url: inv.hosted_invoice_url ?? null,
         ...(name === "payment_failed"
           ? { next_payment_attempt: isoFromSeconds(inv.next_payment_attempt), attempt_count: inv.attempt_count ?? null }
           : {}),

@@ -61,7 +61,6 @@ describe("Stripe events become Nurture events and attributes", () => {
       amount: 19,
       currency: "EUR",
       hosted_invoice_url: "https://invoice.stripe.com/i/acct_1Test/test_YWNjdF8xVGVzdA?s=ap",
-      update_url: "https://invoice.stripe.com/i/acct_1Test/test_YWNjdF8xVGVzdA?s=ap",
       next_payment_attempt: new Date(1794559100 * 1000).toISOString(),
       attempt_count: 1,
       platform: "stripe",
