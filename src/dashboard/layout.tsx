@@ -36,6 +36,7 @@ const NAV = [
   ["/admin/templates", "Templates"],
   ["/admin/mailbox", "Mailbox"],
   ["/admin/suppressions", "Suppressions"],
+  ["/admin/connect", "Connect"],
 ] as const;
 
 /** A bare page (the login form). */

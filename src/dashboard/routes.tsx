@@ -7,9 +7,12 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { connectorSecret, type Platform } from "../connect/connector";
+import { CONNECTORS } from "../connect/connectors";
 import { switchFlowStatus } from "../contact/flow-control";
 import { contactTimeline, findMessage, listSuppressions, mailboxMessages, searchContacts } from "../db/admin-views";
 import type { Database } from "../db/client";
+import { lastConnectorDeliveries } from "../db/connectors";
 import { findContact } from "../db/contacts";
 import type { TemplateRow } from "../db/schema";
 import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
@@ -22,6 +25,7 @@ import { TemplateInput, toContent } from "../http/templates";
 import { libraryEntry } from "../library/catalog";
 import { installEntry } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
+import { ConnectPage } from "./connect-page";
 import { Bare } from "./layout";
 import { LibraryPage } from "./library-page";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
@@ -150,6 +154,16 @@ dashboardRoutes.get("/admin/flows/:id", async (c) => {
 });
 
 dashboardRoutes.get("/admin/library", (c) => render(c, <LibraryPage csrf={c.var.csrf} />));
+
+dashboardRoutes.get("/admin/connect", async (c) => {
+  const config = c.var.config;
+  const secretsSet = Object.fromEntries(CONNECTORS.map((k) => [k.platform, connectorSecret(config, k) !== undefined])) as Record<
+    Platform,
+    boolean
+  >;
+  const deliveries = await lastConnectorDeliveries(c.var.db);
+  return render(c, <ConnectPage csrf={c.var.csrf} publicUrl={config.PUBLIC_URL} secretsSet={secretsSet} deliveries={deliveries} />);
+});
 
 dashboardRoutes.post("/admin/library/:name/install", async (c) => {
   const entry = libraryEntry(c.req.param("name"));

@@ -8,22 +8,12 @@
 import type { Context } from "hono";
 import type { Connector, Mapping } from "../connect/connector";
 import { connectorSecret, parseWebhookJson } from "../connect/connector";
+import { CONNECTORS, connectorPath } from "../connect/connectors";
 import { type HandOverResult, handOverMapping } from "../connect/hand-over";
-import { shopify } from "../connect/shopify";
-import { stripe } from "../connect/stripe";
-import { woocommerce } from "../connect/woocommerce";
 import { recordConnectorDelivery } from "../db/connectors";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 import { createRouter } from "./router";
-
-/** Every connector, in the order the Connect page lists them. */
-export const CONNECTORS: readonly Connector[] = [shopify, woocommerce, stripe];
-
-/** The path a platform posts to. */
-export function connectorPath(connector: Connector): string {
-  return `/connect/${connector.platform}`;
-}
 
 async function receive(c: Context<AppEnv>, connector: Connector) {
   const secret = connectorSecret(c.var.config, connector);
