@@ -120,6 +120,18 @@ export interface LineItem {
 /** An id the platform sends as a number or a string. */
 export const platformId = z.union([z.string().max(200), z.number()]).transform(String);
 
+/** A person's name as the platform sends it, cut to what a contact keeps (a long name never drops the whole delivery). */
+export const personName = z
+  .string()
+  .nullish()
+  .transform((v) => v?.trim().slice(0, 200) || null);
+
+/** A delivery id as a header carries it; an unusable one (absent, or too long for an event id) is replaced by the body's digest. */
+export function usableDeliveryId(header: string | null): string | null {
+  const id = header?.trim();
+  return id && id.length <= 200 ? id : null;
+}
+
 /** A money amount the platform sends as a decimal string ("19.90") or a number; anything else is null. */
 export const money = z
   .union([z.string(), z.number()])

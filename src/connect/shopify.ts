@@ -18,9 +18,11 @@ import {
   type MarketingConsent,
   money,
   payloadProblem,
+  personName,
   platformId,
   replenishDays,
   shortestReplenishDays,
+  usableDeliveryId,
 } from "./connector";
 import { bodyDigest, hmacSignatureValid } from "./signature";
 
@@ -30,8 +32,8 @@ const customer = z
   .object({
     id: platformId.nullish(),
     email: z.string().nullish(),
-    first_name: z.string().max(200).nullish(),
-    last_name: z.string().max(200).nullish(),
+    first_name: personName,
+    last_name: personName,
     email_marketing_consent: marketingConsent,
     accepts_marketing: z.boolean().nullish(),
     accepts_marketing_updated_at: z.string().nullish(),
@@ -239,7 +241,7 @@ export const shopify: Connector = {
     const signature = headers.get("x-shopify-hmac-sha256");
     if (!signature) return { ok: false, reason: "missing_signature" };
     if (!(await hmacSignatureValid(secret, body, signature, "base64"))) return { ok: false, reason: "bad_signature" };
-    const id = headers.get("x-shopify-webhook-id")?.trim() || headers.get("x-shopify-event-id")?.trim();
+    const id = usableDeliveryId(headers.get("x-shopify-webhook-id")) ?? usableDeliveryId(headers.get("x-shopify-event-id"));
     return { ok: true, delivery: { id: id || (await bodyDigest(body)), topic: headers.get("x-shopify-topic")?.trim() ?? "" } };
   },
   map(delivery, payload, context) {

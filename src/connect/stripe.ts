@@ -29,7 +29,6 @@ const invoice = z
     id: z.string().nullish(),
     customer: z.union([z.string(), z.object({ id: z.string() }).passthrough()]).nullish(),
     customer_email: z.string().nullish(),
-    customer_name: z.string().max(400).nullish(),
     amount_due: z.number().int().nullish(),
     amount_paid: z.number().int().nullish(),
     currency: z.string().nullish(),

@@ -16,9 +16,11 @@ import {
   type MappingContext,
   money,
   payloadProblem,
+  personName,
   platformId,
   replenishDays,
   shortestReplenishDays,
+  usableDeliveryId,
 } from "./connector";
 import { bodyDigest, hmacSignatureValid } from "./signature";
 
@@ -56,10 +58,7 @@ const order = z
     total: money,
     date_created_gmt: z.string().nullish(),
     customer_id: platformId.nullish(),
-    billing: z
-      .object({ email: z.string().nullish(), first_name: z.string().max(200).nullish(), last_name: z.string().max(200).nullish() })
-      .passthrough()
-      .nullish(),
+    billing: z.object({ email: z.string().nullish(), first_name: personName, last_name: personName }).passthrough().nullish(),
     line_items: z.array(lineItem).default([]),
   })
   .passthrough();
@@ -131,7 +130,7 @@ export const woocommerce: Connector = {
     const signature = headers.get("x-wc-webhook-signature");
     if (!signature) return { ok: false, reason: "missing_signature" };
     if (!(await hmacSignatureValid(secret, body, signature, "base64"))) return { ok: false, reason: "bad_signature" };
-    const id = headers.get("x-wc-webhook-delivery-id")?.trim();
+    const id = usableDeliveryId(headers.get("x-wc-webhook-delivery-id"));
     return { ok: true, delivery: { id: id || (await bodyDigest(body)), topic: headers.get("x-wc-webhook-topic")?.trim() ?? "" } };
   },
   map(delivery, payload, context) {

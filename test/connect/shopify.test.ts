@@ -165,6 +165,18 @@ describe("Shopify topics become Nurture events and contact fields", () => {
   });
 });
 
+describe("a Shopify payload is read leniently", () => {
+  it("a 300-character name is cut to 200 and a 300-character webhook id replaced by the body's digest: the order still counts", async () => {
+    const email = "shop-long@example.com";
+    const body = variant(orderFor(email, "5004"), { '"first_name": "Jon"': `"first_name": "${"J".repeat(300)}"` });
+    const res = await postShopify("orders/create", body, "w".repeat(300));
+    expect(res.body.result).toBe("processed");
+    const contact = await contactOf(email);
+    expect(contact.first_name).toHaveLength(200);
+    expect(contact).toMatchObject({ orders_count: 1, total_spent: 59.9 });
+  });
+});
+
 describe("a Shopify delivery is processed once", () => {
   it("a redelivery with the same webhook id, or the same order under another id, records one order", async () => {
     const email = "shop-twice@example.com";
