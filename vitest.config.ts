@@ -21,6 +21,10 @@ export default defineConfig({
           MONTHLY_COST: "100",
           // The secret of the published Svix known-answer vector (../shared/reference/svix-known-answer.md).
           RESEND_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+          // The connectors' secrets; test/fixtures/connect/signatures.json was computed with the first two.
+          SHOPIFY_WEBHOOK_SECRET: "shpss_test_0123456789abcdef",
+          WOOCOMMERCE_WEBHOOK_SECRET: "woo-test-secret-0123456789",
+          STRIPE_WEBHOOK_SECRET: "whsec_test_0123456789abcdef",
         },
       },
     })),

@@ -9,6 +9,7 @@ import { openDatabase } from "./db/client";
 import { readConfig } from "./env";
 import { adminAuth } from "./http/admin-auth";
 import { collectRoutes } from "./http/collect";
+import { connectRoutes } from "./http/connect";
 import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
@@ -55,6 +56,7 @@ export function createApp() {
   app.route("/", trackingRoutes);
   app.route("/", unsubscribeRoutes);
   app.route("/", webhookRoutes);
+  app.route("/", connectRoutes);
   // Before the admin key guard on /v1/*: the snippet's endpoint is authorised by SITE_KEY and CORS.
   app.route("/", collectRoutes);
   // The dashboard has its own cookie session; /v1/* keeps the bearer key.

@@ -22,6 +22,9 @@ export interface Env {
   RESEND_API_KEY?: string;
   RESEND_BASE_URL?: string;
   RESEND_WEBHOOK_SECRET?: string;
+  SHOPIFY_WEBHOOK_SECRET?: string;
+  WOOCOMMERCE_WEBHOOK_SECRET?: string;
+  STRIPE_WEBHOOK_SECRET?: string;
   FROM_EMAIL?: string;
   POSTAL_ADDRESS?: string;
   SHOP_NAME?: string;
@@ -97,6 +100,10 @@ const configSchema = z.object({
   RESEND_API_KEY: optionalText,
   RESEND_BASE_URL: z.url().default("https://api.resend.com"),
   RESEND_WEBHOOK_SECRET: optionalText,
+  /** Signing secrets of the connectors (SPEC section 11); an unset one turns its /connect/* route off (404). */
+  SHOPIFY_WEBHOOK_SECRET: optionalText,
+  WOOCOMMERCE_WEBHOOK_SECRET: optionalText,
+  STRIPE_WEBHOOK_SECRET: optionalText,
   FROM_EMAIL: z.string().min(3).default("Nurture <hello@example.com>"),
   POSTAL_ADDRESS: z.string().default(""),
   /** The shop as templates name it (`shop.name`); defaults to the sender's display name. */

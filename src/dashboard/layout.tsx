@@ -39,6 +39,7 @@ const NAV = [
   ["/admin/mailbox", "Mailbox"],
   ["/admin/suppressions", "Suppressions"],
   ["/admin/setup", "Set up your site"],
+  ["/admin/connect", "Connect"],
 ] as const;
 
 /** A bare page (the login form). */

@@ -7,6 +7,8 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { connectorSecret, type Platform } from "../connect/connector";
+import { CONNECTORS } from "../connect/connectors";
 import { switchFlowStatus } from "../contact/flow-control";
 import {
   contactTimeline,
@@ -18,6 +20,7 @@ import {
   searchContacts,
 } from "../db/admin-views";
 import type { Database } from "../db/client";
+import { lastConnectorDeliveries } from "../db/connectors";
 import { findContact } from "../db/contacts";
 import { flowsByIds } from "../db/flows";
 import type { TemplateRow } from "../db/schema";
@@ -33,6 +36,7 @@ import { THROTTLE_RULES } from "../http/throttle";
 import { libraryEntry } from "../library/catalog";
 import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdited, restoreLibraryTemplate } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
+import { ConnectPage } from "./connect-page";
 import { Bare } from "./layout";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
 import { untrackedHtml, untrackedText } from "./mail-frame";
@@ -179,6 +183,16 @@ dashboardRoutes.get("/admin/library", async (c) => {
 });
 
 const ON_EDITED: readonly OnEdited[] = ["refuse", "keep", "overwrite"];
+
+dashboardRoutes.get("/admin/connect", async (c) => {
+  const config = c.var.config;
+  const secretsSet = Object.fromEntries(CONNECTORS.map((k) => [k.platform, connectorSecret(config, k) !== undefined])) as Record<
+    Platform,
+    boolean
+  >;
+  const deliveries = await lastConnectorDeliveries(c.var.db);
+  return render(c, <ConnectPage csrf={c.var.csrf} publicUrl={config.PUBLIC_URL} secretsSet={secretsSet} deliveries={deliveries} />);
+});
 
 dashboardRoutes.post("/admin/library/:name/install", async (c) => {
   const entry = libraryEntry(c.req.param("name"));

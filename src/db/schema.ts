@@ -293,6 +293,18 @@ export const webhookReceipts = sqliteTable("webhook_receipts", {
   receivedAt: integer("received_at").notNull(),
 });
 
+/** The last webhook each connector (src/connect) received, so the dashboard's Connect page shows it working. */
+export const connectorDeliveries = sqliteTable("connector_deliveries", {
+  platform: text("platform").primaryKey(),
+  deliveryId: text("delivery_id"),
+  topic: text("topic"),
+  /** `processed`, `duplicate` or `ignored`; a request with a bad signature writes nothing, so it never appears here. */
+  result: text("result", { enum: ["processed", "duplicate", "ignored"] }).notNull(),
+  detail: text("detail"),
+  receivedAt: integer("received_at").notNull(),
+});
+export type ConnectorDeliveryRow = typeof connectorDeliveries.$inferSelect;
+
 /**
  * Report rollups: one row per UTC day × flow × step × variant, maintained as
  * events are recorded so that reports never scan `events`. `flow_id` is ''

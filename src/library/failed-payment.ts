@@ -2,13 +2,15 @@
 import type { LibraryEntry } from "./catalog";
 import { emailLayout } from "./layout";
 
-const fixUrl = "{{ event.properties.update_url | default: shop.url | default: 'https://example.com' }}";
+/** Stripe's hosted invoice page (the connector's hosted_invoice_url) takes a new card and pays at once; else the shop's update_url. */
+const fixUrl =
+  "{{ event.properties.hosted_invoice_url | default: event.properties.update_url | default: shop.url | default: 'https://example.com' }}";
 
 /** Failed payment library entry. */
 export const failedPayment: LibraryEntry = {
   name: "failed-payment",
   description:
-    "Use it for subscriptions and recurring billing: on payment_failed the customer gets a transactional email at once with a direct link to update their card (send update_url in the event properties), and a reminder after 2 days. It stops as soon as payment_succeeded arrives.",
+    "Use it for subscriptions and recurring billing: on payment_failed the customer gets a transactional email at once with a direct link to update their card (the Stripe connector sends Stripe's hosted invoice page as hosted_invoice_url; from your own backend, send update_url), and a reminder after 2 days. It stops as soon as payment_succeeded arrives.",
   flow: {
     name: "Failed payment",
     trigger: { event: "payment_failed" },

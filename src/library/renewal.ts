@@ -1,9 +1,9 @@
-/** Renewal: a notice with a usage summary 30 days before the contact's renewal_date, and a reminder 7 days before. */
+/** Renewal: a notice with a usage summary 30 days before the contact's renewal_at, and a reminder 7 days before. */
 import type { LibraryEntry } from "./catalog";
 import { emailLayout } from "./layout";
 
 const manageUrl = "{{ contact.attributes.manage_url | default: shop.url | default: 'https://example.com' }}";
-const renewsOn = "{{ contact.attributes.renewal_date | date: '%-d %B %Y' }}";
+const renewsOn = "{{ contact.attributes.renewal_at | date: '%-d %B %Y' }}";
 const plan = "{{ contact.attributes.plan | default: 'your plan' }}";
 const amount =
   "{% if contact.attributes.renewal_amount %}{{ contact.attributes.renewal_amount | money: contact.attributes.currency }}{% else %}the same price as your last invoice{% endif %}";
@@ -23,23 +23,23 @@ ${row("Hours saved (estimate)", "{{ contact.attributes.hours_saved | default: 'â
 export const renewal: LibraryEntry = {
   name: "renewal",
   description:
-    "Use it for annual subscriptions and contracts. It needs the contact attribute renewal_date (YYYY-MM-DD): 30 days before it, at 09:00 in the contact's time zone, the customer gets a renewal notice with a summary of their year (attributes plan, active_users, projects_count and hours_saved, each with a default), the amount (renewal_amount and currency, else the last invoice's price) and a link to manage the subscription (manage_url, else your site); 7 days before, a reminder. It stops on subscription_renewed or subscription_cancelled. Sent as transactional: customers must hear about an upcoming charge. Update renewal_date after each renewal and the flow runs again next year.",
+    "Use it for annual subscriptions and contracts. It needs the contact attribute renewal_at (a date or ISO date-time; the Stripe connector keeps it, with plan and renewal_amount, from each subscription update): 30 days before it, at 09:00 in the contact's time zone, the customer gets a renewal notice with a summary of their year (attributes plan, active_users, projects_count and hours_saved, each with a default), the amount (renewal_amount and currency, else the last invoice's price) and a link to manage the subscription (manage_url, else your site); 7 days before, a reminder. It stops on subscription_renewed or subscription_cancelled. Sent as transactional: customers must hear about an upcoming charge. Update renewal_at after each renewal (Stripe does, with each new period) and the flow runs again for the next one.",
   flow: {
     name: "Renewal reminders",
-    trigger: { date: { attribute: "renewal_date", offset: "-30d", at: "09:00" } },
+    trigger: { date: { attribute: "renewal_at", offset: "-30d", at: "09:00" } },
     reentry: "after_exit",
     exit_when: [{ event: "subscription_renewed" }, { event: "subscription_cancelled" }],
     settings: { transactional: true },
     steps: [
       { id: "notice", type: "email", template: "renewal-30" },
-      { id: "wait_week_before", type: "wait", until_attribute: { attribute: "renewal_date", offset: "-7d", at: "09:00" } },
+      { id: "wait_week_before", type: "wait", until_attribute: { attribute: "renewal_at", offset: "-7d", at: "09:00" } },
       { id: "reminder", type: "email", template: "renewal-7" },
     ],
   },
   templates: [
     {
       id: "renewal-30",
-      subject: "Your subscription renews on {{ contact.attributes.renewal_date | date: '%-d %B' | default: 'soon' }}",
+      subject: "Your subscription renews on {{ contact.attributes.renewal_at | date: '%-d %B' | default: 'soon' }}",
       html: emailLayout(
         `<p>Hi {{ contact.first_name | default: 'there' }},</p><p>A heads-up: ${plan} renews on <strong>${renewsOn}</strong>, for ${amount}. You do not need to do anything to keep going.</p><p>Here is what your team did with us this year:</p>${usageSummary}<p>If your needs have changed, you can switch plans, add or remove users, or update your billing details before the renewal date.</p>`,
         { label: "Manage your subscription", url: manageUrl },

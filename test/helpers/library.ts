@@ -1,6 +1,9 @@
 /** Library flows for engine runs: the real definitions with their waits shortened to seconds. */
+import { expect } from "vitest";
 import type { Flow } from "../../src/flows/schema";
 import { libraryEntry } from "../../src/library/catalog";
+import { callJson } from "./api";
+import { activeFlow } from "./flows";
 
 export type Definition = { id: string; steps: unknown[] } & Record<string, unknown>;
 
@@ -20,4 +23,11 @@ export function shortened(name: string): Definition {
     return s;
   });
   return { ...flow, id: `${name}-run`, steps };
+}
+
+/** Installs a library entry (its real templates) and activates `definition` (usually `shortened(name)`) on them. */
+export async function activeLibraryFlow(name: string, definition: Definition = shortened(name)): Promise<void> {
+  const installed = await callJson(`/v1/library/${name}/install`, { method: "POST" });
+  expect(installed.status).toBe(200);
+  await activeFlow(definition);
 }

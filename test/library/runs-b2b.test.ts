@@ -4,18 +4,11 @@ import { describe, expect, it } from "vitest";
 import type { ContactTimer } from "../../src/contact/contact-timer";
 import type { Flow } from "../../src/flows/schema";
 import worker from "../../src/index";
-import { callJson } from "../helpers/api";
-import { activeFlow, contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, timerOf, track } from "../helpers/flows";
-import { shortened } from "../helpers/library";
+import { contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, timerOf, track } from "../helpers/flows";
+import { activeLibraryFlow, shortened } from "../helpers/library";
 import { eventsNamed, eventually, visit } from "../helpers/tracking";
 
 /** Installs the entry's real templates (the flow it installs stays paused), then activates `definition`. */
-async function activeLibraryFlow(name: string, definition: { id: string; steps: unknown[] } & Record<string, unknown>) {
-  const installed = await callJson(`/v1/library/${name}/install`, { method: "POST" });
-  expect(installed.status).toBe(200);
-  await activeFlow(definition);
-}
-
 const templatesOf = async (id: string) => (await messagesOf(id)).map((m) => m.template_id);
 
 async function tagsOf(id: string): Promise<string[]> {
@@ -236,14 +229,14 @@ describe("webinar run", () => {
 });
 
 describe("renewal run", () => {
-  it("sends the notice with the usage summary 30 days before renewal_date, waits for 09:00 7 days before, and stops on renewal", async () => {
+  it("sends the notice with the usage summary 30 days before renewal_at, waits for 09:00 7 days before, and stops on renewal", async () => {
     const flow = shortened("renewal");
-    // renewal_date is a date-time here, and the trigger drops its 09:00, so that the notice is due a minute ago.
-    await activeLibraryFlow("renewal", { ...flow, trigger: { date: { attribute: "renewal_date", offset: "-30d" } } });
+    // renewal_at is a date-time here, and the trigger drops its 09:00, so that the notice is due a minute ago.
+    await activeLibraryFlow("renewal", { ...flow, trigger: { date: { attribute: "renewal_at", offset: "-30d" } } });
     const renewsAt = new Date(Date.now() + 30 * DAY - 60_000);
     const id = await contactId("libb-renewal@example.com", {
       timezone: "UTC",
-      attributes: { renewal_date: renewsAt.toISOString(), plan: "Team", renewal_amount: 480, currency: "EUR", active_users: 7 },
+      attributes: { renewal_at: renewsAt.toISOString(), plan: "Team", renewal_amount: 480, currency: "EUR", active_users: 7 },
     });
     await runDailyCron();
     const [notice] = await messagesOf(id);
@@ -257,16 +250,16 @@ describe("renewal run", () => {
     expect(await enrollmentsOf(id)).toMatchObject([{ flow_id: "renewal-run", status: "exited", exit_reason: "exit_event" }]);
   });
 
-  it("sends the 7-day reminder when renewal_date minus 7 days comes", async () => {
+  it("sends the 7-day reminder when renewal_at minus 7 days comes", async () => {
     const flow = shortened("renewal");
     // Started by an event instead of the date, and the wait without its 09:00, so that 7 days before renewal is 2 s away.
     const steps = (flow.steps as Flow["steps"]).map((s) =>
-      s.type === "wait" ? { ...s, until_attribute: { attribute: "renewal_date", offset: "-7d" } } : s,
+      s.type === "wait" ? { ...s, until_attribute: { attribute: "renewal_at", offset: "-7d" } } : s,
     );
     await activeLibraryFlow("renewal", { ...flow, trigger: { event: "libb_renewal_started" }, steps });
     const weekBefore = Date.now() + 2000;
     const id = await contactId("libb-renewal-week@example.com", {
-      attributes: { renewal_date: new Date(weekBefore + 7 * DAY).toISOString() },
+      attributes: { renewal_at: new Date(weekBefore + 7 * DAY).toISOString() },
     });
     await track({ email: "libb-renewal-week@example.com", name: "libb_renewal_started" });
     expect(await wakeAt(id)).toBe(weekBefore);
