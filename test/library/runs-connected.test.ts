@@ -37,7 +37,7 @@ describe("abandoned cart links to the platform's recovery URL", () => {
     const html = await htmlOf(reminder!.id);
     expect(html).toContain("Sencha green tea");
     expect(html).toContain("× 2");
-    expect(html).toContain("28 EUR");
+    expect(html).toContain("€28.00");
     expect(await buttonTarget(html, "Return to your cart")).toMatch(
       /^https:\/\/tea-co\.myshopify\.com\/548380009\/checkouts\/123123123\/recover\?key=example-secret-token/,
     );
@@ -53,7 +53,7 @@ describe("post-purchase and replenishment read the connector's line items", () =
     const [thanks] = await messagesOf(id);
     expect(thanks?.template_id).toBe("post-purchase-1");
     const html = await htmlOf(thanks!.id);
-    for (const fact of ["Sencha green tea", "× 2", "14 EUR", "Cast-iron teapot", "26 EUR", "59.9 EUR"]) expect(html).toContain(fact);
+    for (const fact of ["Sencha green tea", "× 2", "€14.00", "Cast-iron teapot", "€26.00", "€59.90"]) expect(html).toContain(fact);
     expect(await buttonTarget(html, "View your order")).toMatch(
       /^https:\/\/tea-co\.myshopify\.com\/548380009\/orders\/123456abcd\/authenticate\?key=abcdefg/,
     );
@@ -85,7 +85,7 @@ describe("failed payment links to the hosted invoice", () => {
     const [notice] = await messagesOf(id);
     expect(notice).toMatchObject({ template_id: "failed-payment-1", kind: "transactional" });
     const html = await htmlOf(notice!.id);
-    expect(html).toContain("19 EUR");
+    expect(html).toContain("€19.00");
     expect(await buttonTarget(html, "Update payment details")).toMatch(
       /^https:\/\/invoice\.stripe\.com\/i\/acct_1Test\/test_YWNjdF8xVGVzdA\?s=ap/,
     );
