@@ -117,7 +117,11 @@ describe("POST /v1/contacts/batch upserts JSON and CSV by normalised email", () 
     const counted = new Proxy(env.DB, {
       get(target, key) {
         const value = Reflect.get(target, key);
-        if (key === "prepare") return (query: string) => (queries++, target.prepare(query));
+        if (key === "prepare")
+          return (query: string) => {
+            queries++;
+            return target.prepare(query);
+          };
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
