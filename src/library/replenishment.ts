@@ -8,7 +8,7 @@ const reorderUrl = "{{ event.properties.reorder_url | default: shop.url | defaul
 export const replenishment: LibraryEntry = {
   name: "replenishment",
   description:
-    "Use it for products that run out: coffee, tea, cosmetics, pet food. Send replenish_days on order_placed, the number of days the order lasts (for several consumables, the shortest of them); orders without it, or lasting a week or less, are left out. A week before the order runs out the customer gets a reminder showing what they bought, with a link to reorder (reorder_url, else your shop). A new order before then ends the wait and starts the count again from that order. To read the days from the first item instead, change the wait's property to items.0.replenish_days.",
+    "Use it for products that run out: coffee, tea, cosmetics, pet food. Send replenish_days on order_placed, the number of days the order lasts (for several consumables, the shortest of them); orders without it, or lasting a week or less, are left out. A week before the order runs out the customer gets a reminder showing what they bought, with a link to reorder (reorder_url, else your shop). A new order before then ends the wait and starts the count again from that order. To read the days from the first item instead, change the wait's property to items.0.replenish_days. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.",
   flow: {
     name: "Replenishment",
     trigger: { event: "order_placed", where: { prop: "replenish_days", op: "gt", value: 7 } },
