@@ -169,7 +169,8 @@ export const contactListRoutes = createRouter()
     const firstRowOf = new Map<string, number>();
     for (const { row, input } of rows) {
       const parsed = ContactInput.safeParse(input);
-      const email = typeof input === "object" && input !== null && "email" in input ? String(input.email).slice(0, 254) : undefined;
+      const given = typeof input === "object" && input !== null && "email" in input ? input.email : undefined;
+      const email = typeof given === "string" ? given.slice(0, 254) : undefined;
       if (!parsed.success) {
         const reason = parsed.error.issues.map((i) => `${i.path.join(".") || "row"}: ${i.message}`).join("; ");
         errors.push({ row, ...(email ? { email } : {}), reason });
