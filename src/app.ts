@@ -10,6 +10,7 @@ import { readConfig } from "./env";
 import { adminAuth } from "./http/admin-auth";
 import { collectRoutes } from "./http/collect";
 import { connectRoutes } from "./http/connect";
+import { contactListRoutes } from "./http/contact-lists";
 import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
@@ -63,6 +64,8 @@ export function createApp() {
   app.route("/", dashboardRoutes);
 
   app.use("/v1/*", adminAuth());
+  // Before contactRoutes: /v1/contacts/export is not a contact's id.
+  app.route("/", contactListRoutes);
   app.route("/", contactRoutes);
   app.route("/", eventRoutes);
   app.route("/", flowRoutes);

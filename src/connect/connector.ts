@@ -94,11 +94,8 @@ export function consentToWrite(marketing: MarketingConsent | undefined, existing
   return wanted;
 }
 
-/**
- * The consent of a contact a connector creates without an opt-in: none written, so the store's default applies
- * (SPEC section 9 makes it `none` once that state exists; then this is the one line to change).
- */
-const CONSENT_WITHOUT_OPT_IN: Consent | undefined = undefined;
+/** The consent of a contact a connector creates without an opt-in: a guest checkout is not a subscription (SPEC section 9). */
+const CONSENT_WITHOUT_OPT_IN: Consent = "none";
 
 /** The most line items an event keeps (an email shows them all; the order's value stays the platform's total). */
 export const MAX_ITEMS = 100;

@@ -51,7 +51,7 @@ export async function handOverMapping(
     },
     now,
   );
-  const rows: EventInsert[] = contactChangeEvents(contact.id, changes, consent, now);
+  const rows: EventInsert[] = contactChangeEvents(contact.id, changes, now);
   const event = mapping.event;
   if (event) {
     rows.push({

@@ -1,7 +1,7 @@
 /**
  * Turns a contact write into the system events of SPEC section 6:
  * `attribute_changed` for each changed attribute, and `subscribed` /
- * `unsubscribed` when consent was explicitly moved.
+ * `unsubscribed` whenever consent became one of them, by whichever path (SPEC section 9).
  */
 import type { AttributeChange } from "../db/contacts";
 import type { EventInsert } from "../db/events";
@@ -28,19 +28,16 @@ export function systemEvent(contactId: string, name: string, properties: Record<
   };
 }
 
-/** The events a contact write emits, given what changed and which consent the caller asked for. */
-export function contactChangeEvents(
-  contactId: string,
-  changes: AttributeChange[],
-  requestedConsent: Consent | undefined,
-  now: number,
-): EventInsert[] {
+/**
+ * The events a contact write emits, given what changed. A change of consent is the only source of `subscribed`, so
+ * it is emitted exactly once per opt-in, and a contact created as `subscribed` (change from null) emits it too.
+ */
+export function contactChangeEvents(contactId: string, changes: AttributeChange[], now: number): EventInsert[] {
   const out: EventInsert[] = [];
   for (const change of changes) {
     if (change.attribute === "consent") {
-      if (requestedConsent === "subscribed" || requestedConsent === "unsubscribed") {
-        out.push(systemEvent(contactId, requestedConsent, { from: change.from }, now));
-      }
+      const to = change.to as Consent;
+      if (to === "subscribed" || to === "unsubscribed") out.push(systemEvent(contactId, to, { from: change.from }, now));
       continue;
     }
     out.push(systemEvent(contactId, "attribute_changed", { attribute: change.attribute, from: change.from, to: change.to }, now));

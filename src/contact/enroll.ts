@@ -87,7 +87,7 @@ export async function applyEffects(
           },
           now,
         );
-        const { stored } = await storeEvents(env, db, contactChangeEvents(updated.id, changes, undefined, now), now);
+        const { stored } = await storeEvents(env, db, contactChangeEvents(updated.id, changes, now), now);
         applied.emitted.push(...stored);
         break;
       }

@@ -114,7 +114,7 @@ export async function upsertContact(
       lastName: patch.lastName ?? null,
       timezone: patch.timezone ?? null,
       lifecycleStage: patch.lifecycleStage ?? null,
-      consent: patch.consent ?? "subscribed",
+      consent: patch.consent ?? "none",
       consentChangedAt: now,
       attributes: initialAttributes,
       tags: [...new Set(patch.tags ?? [])].filter((t) => !patch.removeTags?.includes(t)),
@@ -141,7 +141,7 @@ export async function createContactIfAbsent(
       firstName: fields.firstName ?? null,
       lastName: fields.lastName ?? null,
       timezone: fields.timezone ?? null,
-      consent: fields.consent ?? "subscribed",
+      consent: fields.consent ?? "none",
       consentChangedAt: now,
       attributes: fields.attributes ?? {},
       createdAt: now,
@@ -154,14 +154,14 @@ export async function createContactIfAbsent(
 
 /**
  * Resolves emails to contact ids, creating the contacts that do not exist yet
- * (consent `subscribed`, as for a contact the shop's backend reports).
+ * (consent `none`: a contact the shop's backend reports, such as a guest checkout, never opted in).
  */
 export async function resolveContactsByEmail(db: Database, emails: string[], now: number): Promise<Map<string, string>> {
   const unique = [...new Set(emails.map(normaliseEmail))];
   if (unique.length === 0) return new Map();
   const list = JSON.stringify(unique.map((email) => ({ id: newContactId(), email })));
   await db.run(sql`INSERT INTO contacts (id, email, consent, consent_changed_at, created_at, updated_at)
-    SELECT json_extract(value, '$.id'), json_extract(value, '$.email'), 'subscribed', ${now}, ${now}, ${now}
+    SELECT json_extract(value, '$.id'), json_extract(value, '$.email'), 'none', ${now}, ${now}, ${now}
     FROM json_each(${list}) WHERE true
     ON CONFLICT(email) DO NOTHING`);
   const rows = await db
@@ -169,6 +169,29 @@ export async function resolveContactsByEmail(db: Database, emails: string[], now
     .from(contacts)
     .where(sql`${contacts.email} IN (SELECT value FROM json_each(${JSON.stringify(unique)}))`);
   return new Map(rows.map((r) => [r.email, r.id]));
+}
+
+/** Where a visitor's browser is, from Cloudflare's `request.cf`. */
+export interface VisitorLocation {
+  country?: string;
+  region?: string;
+  city?: string;
+  timezone?: string;
+}
+
+/**
+ * Records a visitor's location on their contacts as the attributes `country`, `region` and `city`, and their time
+ * zone only where none is set (one the contact or the shop set always wins). One statement; a row already up to
+ * date is not written.
+ */
+export async function recordLocation(db: Database, ids: string[], location: VisitorLocation, now: number): Promise<void> {
+  const place = Object.fromEntries((["country", "region", "city"] as const).flatMap((k) => (location[k] ? [[k, location[k]]] : [])));
+  const timezone = location.timezone ?? null;
+  if (ids.length === 0 || (Object.keys(place).length === 0 && !timezone)) return;
+  const attributes = sql`json_patch(CASE WHEN json_valid(${contacts.attributes}) THEN ${contacts.attributes} ELSE '{}' END, ${JSON.stringify(place)})`;
+  await db.run(sql`UPDATE ${contacts} SET attributes = ${attributes}, timezone = coalesce(${contacts.timezone}, ${timezone}), updated_at = ${now}
+    WHERE ${contacts.id} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))
+      AND (${contacts.attributes} IS NOT ${attributes} OR (${contacts.timezone} IS NULL AND ${timezone} IS NOT NULL))`);
 }
 
 /** Returns which of the given contact ids exist. */

@@ -6,8 +6,11 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-/** Consent states of SPEC section 3. */
-export const CONSENT_STATES = ["subscribed", "pending", "unsubscribed"] as const;
+/**
+ * Consent states of SPEC section 9; `none` is a customer or lead who never opted in (transactional mail only). The
+ * column's SQL default stays `subscribed` (changing it would rebuild the table): every insert sets consent itself.
+ */
+export const CONSENT_STATES = ["subscribed", "pending", "unsubscribed", "none"] as const;
 export type Consent = (typeof CONSENT_STATES)[number];
 
 export const contacts = sqliteTable(

@@ -37,6 +37,15 @@ export async function suppress(db: Database, email: string, reason: SuppressionR
   await db.insert(suppressions).values({ email: email.toLowerCase(), reason, detail, createdAt: now }).onConflictDoNothing();
 }
 
+/** Suppresses addresses by hand in one statement; returns those that were not suppressed before. */
+export async function suppressManually(db: Database, emails: string[], detail: string | null, now: number): Promise<string[]> {
+  const added = await db.all<{ email: string }>(sql`INSERT INTO suppressions (email, reason, detail, created_at)
+    SELECT DISTINCT value, 'manual', ${detail}, ${now} FROM json_each(${JSON.stringify(emails)}) WHERE true
+    ON CONFLICT(email) DO NOTHING
+    RETURNING email`);
+  return added.map((r) => r.email);
+}
+
 /**
  * The statement that turns an address's suppression into its erased key, to run in the erase's batch before the
  * address's own row is deleted: it keeps a bounce or complaint reason (else `erased`) and drops the detail, which

@@ -16,7 +16,7 @@ export interface ContactFacts {
   first_name: string | null;
   last_name: string | null;
   timezone: string | null;
-  consent: "subscribed" | "pending" | "unsubscribed";
+  consent: "subscribed" | "pending" | "unsubscribed" | "none";
   lifecycle_stage: string | null;
   attributes: Record<string, unknown>;
   tags: string[];

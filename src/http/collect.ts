@@ -15,10 +15,11 @@ import { sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
-import { createContactIfAbsent, findContact, normaliseEmail } from "../db/contacts";
+import { createContactIfAbsent, findContact, normaliseEmail, recordLocation, type VisitorLocation } from "../db/contacts";
 import type { EventInsert } from "../db/events";
 import type { ContactRow } from "../db/schema";
 import { type Config, SNIPPET_TRAIT_FIELDS } from "../env";
+import { isValidTimeZone } from "../flows/schedule";
 import { JsonObject } from "../flows/schema";
 import { sendConfirmation } from "../tracking/consent";
 import { readIdentityToken } from "../tracking/links";
@@ -216,6 +217,23 @@ async function admit(c: Context<AppEnv>, messages: CollectMessage[]): Promise<Ad
   return admitted;
 }
 
+const MAX_PLACE_LENGTH = 100;
+
+/** The visitor's location from Cloudflare's `request.cf` (set by the edge, never by the client); absent parts are left out. */
+export function visitorLocation(cf: Record<string, unknown> | undefined): VisitorLocation {
+  const text = (v: unknown) => (typeof v === "string" && v.trim() ? v.trim().slice(0, MAX_PLACE_LENGTH) : undefined);
+  const location: VisitorLocation = {};
+  const country = text(cf?.country);
+  const region = text(cf?.region);
+  const city = text(cf?.city);
+  const timezone = text(cf?.timezone);
+  if (country) location.country = country;
+  if (region) location.region = region;
+  if (city) location.city = city;
+  if (timezone && isValidTimeZone(timezone)) location.timezone = timezone;
+  return location;
+}
+
 function toEvent(m: CollectMessage, contactId: string | null, now: number): EventInsert {
   const name = m.type === "page" ? "page_viewed" : m.type === "identify" ? "identified" : m.event!;
   const ts = m.ts && Math.abs(m.ts - now) < 86_400_000 ? m.ts : now; // a visitor's clock is trusted only within a day
@@ -279,6 +297,9 @@ export const collectRoutes = createRouter()
     const now = Date.now();
     const events: EventInsert[] = [];
     for (const m of admitted) events.push(toEvent(m, await resolveVisitor(c, m, now), now));
+    // The visitor's own browser: where it is, is where the contact is (the connectors' requests come from servers).
+    const known = events.flatMap((e) => (e.contactId ? [e.contactId] : []));
+    await recordLocation(c.var.db, known, visitorLocation(c.req.raw.cf as Record<string, unknown> | undefined), now);
     await recordEvents(c.env, c.var.db, events, now);
     return c.body(null, 202);
   });

@@ -192,7 +192,7 @@ export const contactRoutes = createRouter()
       },
       now,
     );
-    await recordEvents(c.env, c.var.db, contactChangeEvents(contact.id, changes, input.consent, now), now);
+    await recordEvents(c.env, c.var.db, contactChangeEvents(contact.id, changes, now), now);
     // Double opt-in: a contact who just became pending gets the confirmation email.
     if (contact.consent === "pending" && (created || changes.some((ch) => ch.attribute === "consent"))) {
       await sendConfirmation(c.env, c.var.db, contact, now);

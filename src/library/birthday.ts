@@ -8,7 +8,7 @@ const shopUrl = "{{ shop.url | default: 'https://example.com' }}";
 export const birthday: LibraryEntry = {
   name: "birthday",
   description:
-    "Use it to make customers feel remembered. Every year at 09:00 in the contact's time zone on the date in their birthday attribute (e.g. 1990-05-14), they get a birthday greeting with the gift code in their birthday_code attribute; create the codes in your shop and store them on the contacts beforehand. Without a code the email is a warm greeting with a link to the shop and promises nothing. Contacts with a code who have not ordered get a reminder 5 days later; an order ends the flow and counts as the goal.",
+    "Use it to make customers feel remembered. Every year at 09:00 in the contact's time zone on the date in their birthday attribute (e.g. 1990-05-14), they get a birthday greeting with the gift code in their birthday_code attribute; create the codes in your shop and store them on the contacts beforehand. Without a code the email is a warm greeting with a link to the shop and promises nothing. Contacts with a code who have not ordered get a reminder 5 days later; an order ends the flow and counts as the goal. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.",
   flow: {
     name: "Birthday",
     trigger: { date: { attribute: "birthday", at: "09:00", repeat: "yearly" } },

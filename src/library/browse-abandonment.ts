@@ -8,7 +8,7 @@ const productUrl = "{{ event.properties.url | default: shop.url | default: 'http
 export const browseAbandonment: LibraryEntry = {
   name: "browse-abandonment",
   description:
-    "Use it to follow up on interest that did not turn into a cart. When an identified visitor (a contact, or a browser tied to one: it came through a tracked link, confirmed its sign-up, or your backend signed its identify) triggers product_viewed with name, url, image_url and price, the flow waits 1 hour; if they added something to their cart or ordered around that view, nothing is sent (the abandoned cart flow takes over), otherwise one email shows the product they looked at. A contact enters at most once every 7 days, whatever happened, so frequent browsers are not pestered.",
+    "Use it to follow up on interest that did not turn into a cart. When an identified visitor (a contact, or a browser tied to one: it came through a tracked link, confirmed its sign-up, or your backend signed its identify) triggers product_viewed with name, url, image_url and price, the flow waits 1 hour; if they added something to their cart or ordered around that view, nothing is sent (the abandoned cart flow takes over), otherwise one email shows the product they looked at. A contact enters at most once every 7 days, whatever happened, so frequent browsers are not pestered. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.",
   flow: {
     name: "Browse abandonment",
     trigger: { event: "product_viewed" },

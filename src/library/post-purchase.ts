@@ -6,7 +6,7 @@ import { emailLayout, itemsTable } from "./layout";
 export const postPurchase: LibraryEntry = {
   name: "post-purchase",
   description:
-    "Use it after every order to turn buyers into regulars. On order_placed (with items, value, currency and optionally order_url, care_url, related_url and review_url; orders from the Shopify and WooCommerce connectors carry their line items, and Shopify's the order status page as order_url) the customer gets a thank-you with their order at once, tips to get the most out of it after 3 days and products that go well with it after 7 days. First-time customers (orders_count is 1) are also asked for feedback after 10 days. A new order while the contact is still in the flow does not restart it.",
+    "Use it after every order to turn buyers into regulars. On order_placed (with items, value, currency and optionally order_url, care_url, related_url and review_url; orders from the Shopify and WooCommerce connectors carry their line items, and Shopify's the order status page as order_url) the customer gets a thank-you with their order at once, tips to get the most out of it after 3 days and products that go well with it after 7 days. First-time customers (orders_count is 1) are also asked for feedback after 10 days. A new order while the contact is still in the flow does not restart it. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.",
   flow: {
     name: "Post-purchase",
     trigger: { event: "order_placed" },

@@ -8,7 +8,7 @@ const shopUrl = "{{ shop.url | default: 'https://example.com' }}";
 export const reEngagement: LibraryEntry = {
   name: "re-engagement",
   description:
-    'Use it to win back subscribers who went quiet, and to stop mailing those who will not come back. A contact with no open or click for 30 days gets a fresh offer (their winback_code attribute if set, otherwise your new arrivals), a follow-up after 4 days and a last \'still interested?\' email after 9. A click on any email ends the flow and counts as the goal. Two weeks after the offer, a contact who opened nothing is tagged dormant: leave that tag out of your regular sends. To start it after 5 unopened emails instead, create a segment whose condition is {"attr": "unopened_streak", "op": "gte", "value": 5} and set the trigger to {"segment_entered": "<that segment\'s id>"}.',
+    'Use it to win back subscribers who went quiet, and to stop mailing those who will not come back. A contact with no open or click for 30 days gets a fresh offer (their winback_code attribute if set, otherwise your new arrivals), a follow-up after 4 days and a last \'still interested?\' email after 9. A click on any email ends the flow and counts as the goal. Two weeks after the offer, a contact who opened nothing is tagged dormant: leave that tag out of your regular sends. To start it after 5 unopened emails instead, create a segment whose condition is {"attr": "unopened_streak", "op": "gte", "value": 5} and set the trigger to {"segment_entered": "<that segment\'s id>"}. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.',
   flow: {
     name: "Re-engagement",
     trigger: { inactive_for: "30d" },

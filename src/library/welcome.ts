@@ -6,7 +6,7 @@ import { emailLayout } from "./layout";
 export const welcomeSeries: LibraryEntry = {
   name: "welcome-series",
   description:
-    "Use it for every new subscriber: a warm hello at once, your best products after 2 days and your story after 4 days. If email 2 has not been opened 3 days after it went out, it is resent with a new subject on day 5. Contacts leave on unsubscribe; placing an order counts as the goal.",
+    "Use it for every new subscriber: it starts once when a contact's consent becomes subscribed (a confirmed double opt-in, an explicit subscribed through the API, or an import sent with trigger_flows=true); customers who never opted in (consent none) do not enter. A warm hello at once, your best products after 2 days and your story after 4 days. If email 2 has not been opened 3 days after it went out, it is resent with a new subject on day 5. Contacts leave on unsubscribe; placing an order counts as the goal.",
   flow: {
     name: "Welcome series",
     trigger: { event: "subscribed" },

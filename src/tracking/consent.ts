@@ -27,7 +27,7 @@ export async function unsubscribeContact(env: Env, db: Database, contactId: stri
     WHERE contact_id = ${contactId} AND status = 'queued' AND kind = 'marketing'`);
   if (contact.consent === "unsubscribed") return true;
   const { changes } = await upsertContact(db, { email: contact.email, consent: "unsubscribed" }, now);
-  await recordEvents(env, db, contactChangeEvents(contactId, changes, "unsubscribed", now), now);
+  await recordEvents(env, db, contactChangeEvents(contactId, changes, now), now);
   return true;
 }
 
@@ -59,7 +59,7 @@ export async function confirmSubscription(
   // Opting in again themselves is the one way an erased address may be mailed again.
   await clearErasedKey(db, readConfig(env).SIGNING_SECRET, contact.email);
   const { changes } = await upsertContact(db, { email: contact.email, consent: "subscribed" }, now);
-  await recordEvents(env, db, contactChangeEvents(contactId, changes, "subscribed", now), now);
+  await recordEvents(env, db, contactChangeEvents(contactId, changes, now), now);
   return "valid";
 }
 

@@ -67,6 +67,8 @@ describe("erasing a contact keeps only a keyed hash of the address", () => {
       id: "erased-go",
       name: "On go",
       trigger: { event: "erased_go" },
+      // Transactional: the event re-creates the address with consent none, and only the erased key may stop the mail.
+      settings: { transactional: true },
       steps: [{ id: "hi", type: "email", template: "erased-hi" }],
     });
     await erase(await contactId("comeback@example.com"));

@@ -17,7 +17,7 @@ describe("PUT /v1/contacts upserts by email", () => {
       first_name: "Ada",
       timezone: "Europe/London",
       tags: ["vip"],
-      consent: "subscribed",
+      consent: "none",
     });
     const row = await env.DB.prepare("SELECT email, first_name, attributes, tags FROM contacts WHERE id = ?").bind(body.id).first();
     expect(row).toEqual({ email: "ada@example.com", first_name: "Ada", attributes: '{"plan":"pro"}', tags: '["vip"]' });
