@@ -1,9 +1,10 @@
 /** Worker entry: HTTP through the Hono app, cron through `scheduled`, and the Durable Object classes. */
 import { createApp } from "./app";
+import { advanceBroadcasts } from "./broadcasts/run";
 import { scheduleTimeTriggers } from "./contact/time-triggers";
 import { openDatabase } from "./db/client";
 import { deliverDueMessages } from "./delivery/sender";
-import type { Env } from "./env";
+import { type Env, readConfig } from "./env";
 import { decideWinners } from "./reports/abtest";
 
 export { ContactTimer } from "./contact/contact-timer";
@@ -11,7 +12,7 @@ export { Throttle } from "./http/throttle";
 
 const app = createApp();
 
-/** The every-minute cron (wrangler.toml): delivery of due messages. */
+/** The every-minute cron (wrangler.toml): broadcasts' fan-out, then delivery of due messages. */
 const DELIVERY_CRON = "* * * * *";
 /** The hourly housekeeping cron (wrangler.toml): A/B winners. */
 const HOURLY_CRON = "7 * * * *";
@@ -22,6 +23,10 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env, _ctx) {
     if (controller.cron === DELIVERY_CRON) {
+      // A broadcast that fails to advance must not hold up the delivery of everyone's due mail.
+      await advanceBroadcasts(openDatabase(env.DB), readConfig(env).SIGNING_SECRET, controller.scheduledTime).catch((error) =>
+        console.error(JSON.stringify({ level: "error", message: "broadcast fan-out failed", error: String(error) })),
+      );
       await deliverDueMessages(env);
       return;
     }

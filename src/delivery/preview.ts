@@ -55,6 +55,7 @@ export function draftMessage(
     enrollmentId: null,
     stepId: null,
     variant: null,
+    broadcastId: null,
     context: {},
     status: "queued",
     dueAt: now,

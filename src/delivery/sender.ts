@@ -263,7 +263,9 @@ async function prepareBatch(db: Database, config: Config, claimed: MessageRow[])
       continue;
     }
     try {
-      const email = await renderMessage(row, template ?? null, contact ?? null, config);
+      // A subject stored before rendering overrides the template's: a broadcast's A/B subject variant.
+      const source = template && row.subject !== null ? { ...template, subject: row.subject } : (template ?? null);
+      const email = await renderMessage(row, source, contact ?? null, config);
       ready.push({ row, email });
       writes.push(...storeRendered(db, row, email));
     } catch (error) {
