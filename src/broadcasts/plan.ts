@@ -33,11 +33,12 @@ export function zoned(plan: Pick<BroadcastInput, "local_time" | "quiet_hours">):
 }
 
 /**
- * How many of the first `audience` contacts (by their ordinal in the fixed audience) are in the sample: the ordinals
- * whose remainder mod 100 is below `sample_percent`, so any prefix of the audience is sampled at the same rate.
+ * How many of the first `audience` contacts (by their ordinal in the fixed audience) are in the sample. Ordinal g is
+ * sampled when ⌊(g+1)·p/100⌋ > ⌊g·p/100⌋, so every prefix of the audience holds exactly ⌊n·p/100⌋ of them, spread
+ * evenly through it (db/broadcasts applies the same rule in SQL), and the k-th of them gets variant k mod the count.
  */
 export function sampleSize(audience: number, samplePercent: number): number {
-  return Math.floor(audience / 100) * samplePercent + Math.min(audience % 100, samplePercent);
+  return Math.floor((audience * samplePercent) / 100);
 }
 
 /** Why a test cannot run on an audience of this size, or null when every variant and the remainder get someone. */

@@ -4,8 +4,9 @@
  * broadcast row; a page is queued by ONE `INSERT … SELECT` whose message ids
  * derive from broadcast and contact (`ON CONFLICT DO NOTHING`) and that, like
  * the cursor's update in the same batch, only applies while the cursor is the
- * one the page was read after. A page is therefore queued whole or not at all,
- * once, whatever crashes, retries or overlapping crons do.
+ * one the page was read after. A contact is therefore queued once, whatever
+ * crashes, retries or overlapping crons do, and the cursor never passes a page
+ * that was not queued.
  */
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
 import type { Condition } from "../flows/schema";
@@ -130,9 +131,9 @@ export interface AudiencePage {
 }
 
 /**
- * Queues one page, in one batch: the messages (an A/B remainder held until the winner is known; recently mailed
- * contacts recorded as `suppressed` with the smart-sending reason) and the cursor's step. Both apply only while
- * the broadcast is sending with the cursor the page was read after, so a page is queued once or not at all.
+ * Queues one page: the messages (an A/B remainder held until the winner is known; recently mailed
+ * contacts recorded as `suppressed` with the smart-sending reason), then the cursor's step. Both apply only while
+ * the broadcast is sending with the cursor the page was read after; false when another run moved it first.
  */
 export async function queueAudiencePage(db: Database, p: AudiencePage): Promise<boolean> {
   const stillAt = sql`EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = ${p.broadcastId} AND b.status = 'sending'
@@ -142,7 +143,7 @@ export async function queueAudiencePage(db: Database, p: AudiencePage): Promise<
   const percent = p.sample?.percent ?? 0;
   const variants = JSON.stringify(p.sample?.variants ?? []);
   const k = Math.max(1, p.sample?.variants.length ?? 1);
-  const variant = (field: string) => sql`json_extract(${variants}, '$[' || (p.slot % ${k}) || '].' || ${field})`;
+  const variant = (field: string) => sql`json_extract(${variants}, '$[' || (p.sampled_before % ${k}) || '].' || ${field})`;
   const due = p.dueByZone
     ? sql`coalesce((SELECT value FROM json_each(${JSON.stringify(p.dueByZone)}) WHERE key = coalesce(p.timezone, ${p.defaultZone})), ${p.sendAt})`
     : sql`${p.sendAt}`;
@@ -154,27 +155,32 @@ export async function queueAudiencePage(db: Database, p: AudiencePage): Promise<
   const insert = sql`INSERT INTO messages (id, contact_id, to_email, kind, broadcast_id, variant, template_id, subject, context,
       status, reason, due_at, attempts, created_at)
     SELECT p.id, p.contact_id, p.email, 'marketing', ${p.broadcastId},
-      CASE WHEN p.slot < ${percent} THEN ${variant("name")} END,
-      CASE WHEN p.slot < ${percent} THEN coalesce(${variant("template")}, ${p.template}) ELSE ${p.template} END,
-      CASE WHEN p.slot < ${percent} THEN ${variant("subject")} END,
+      CASE WHEN p.sampled THEN ${variant("name")} END,
+      CASE WHEN p.sampled THEN coalesce(${variant("template")}, ${p.template}) ELSE ${p.template} END,
+      CASE WHEN p.sampled THEN ${variant("subject")} END,
       ${JSON.stringify(p.context)},
       CASE WHEN p.recent THEN 'suppressed' ELSE 'queued' END,
       CASE WHEN p.recent THEN ${p.skipReason} END,
-      CASE WHEN p.slot >= ${percent} AND ${percent} > 0 THEN ${p.heldUntil} ELSE ${due} END,
+      CASE WHEN NOT p.sampled AND ${percent} > 0 THEN ${p.heldUntil} ELSE ${due} END,
       0, ${p.now}
     FROM (
-      SELECT ${messageIdSql(p.broadcastId)} AS id, c.id AS contact_id, c.email, c.timezone, ${recent} AS recent,
-        ((${fixed} + row_number() OVER (ORDER BY c.id) - 1) % 100) AS slot
+      SELECT q.*, CAST((q.g + 1) * ${percent} / 100 AS INTEGER) > CAST(q.g * ${percent} / 100 AS INTEGER) AS sampled,
+        CAST(q.g * ${percent} / 100 AS INTEGER) AS sampled_before
+      FROM (SELECT ${messageIdSql(p.broadcastId)} AS id, c.id AS contact_id, c.email, c.timezone, ${recent} AS recent,
+        (${fixed} + row_number() OVER (ORDER BY c.id) - 1) AS g
       FROM contacts c
       WHERE c.id > ${p.cursor} AND c.id <= ${p.last} AND ${p.audience}
-        AND c.id NOT IN (SELECT value FROM json_each(${JSON.stringify(p.excluded)}))
+        AND c.id NOT IN (SELECT value FROM json_each(${JSON.stringify(p.excluded)}))) AS q
     ) AS p
     WHERE ${stillAt}
     ON CONFLICT DO NOTHING`;
   const step = sql`UPDATE broadcasts SET cursor = ${p.last}, fixed = fixed + ${p.count}, updated_at = ${p.now}
     WHERE id = ${p.broadcastId} AND status = 'sending' AND coalesce(cursor, '') = ${p.cursor} RETURNING id`;
-  const [, moved] = await db.batch([db.run(insert), db.all<{ id: string }>(step)]);
-  return (moved as { id: string }[]).length > 0;
+  // Insert first, then step: a crash between the two leaves the cursor behind, and the page's second INSERT adds nobody
+  // already queued (their ids conflict), so the page is simply finished by the next run.
+  await db.run(insert);
+  const moved = await db.all<{ id: string }>(step);
+  return moved.length > 0;
 }
 
 /** Marks the audience as fully queued (once). */
