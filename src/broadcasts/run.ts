@@ -128,7 +128,8 @@ async function fanOut(
         variants: test.variants.map((v, i) => ({ name: VARIANT_NAMES[i]!, ...v })),
       }
     : null;
-  const skipEmailedSince = definition.skip_if_emailed_within ? now - durationMs(definition.skip_if_emailed_within) : null;
+  const skipWithin = definition.skip_if_emailed_within;
+  const skipEmailedSince = skipWithin ? now - durationMs(skipWithin) : null;
   let cursor = row.cursor ?? "";
   let pages = 0;
   while (pages < budget) {
@@ -155,7 +156,7 @@ async function fanOut(
       sendAt,
       heldUntil: HELD_UNTIL_WINNER,
       skipEmailedSince,
-      skipReason: `${SMART_SENDING_REASON}: emailed within ${definition.skip_if_emailed_within}`,
+      skipReason: `${SMART_SENDING_REASON}: emailed within ${skipWithin ?? "-"}`,
       now,
     });
     pages++;

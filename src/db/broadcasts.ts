@@ -143,7 +143,8 @@ export async function queueAudiencePage(db: Database, p: AudiencePage): Promise<
   const percent = p.sample?.percent ?? 0;
   const variants = JSON.stringify(p.sample?.variants ?? []);
   const k = Math.max(1, p.sample?.variants.length ?? 1);
-  const variant = (field: string) => sql`json_extract(${variants}, '$[' || (p.sampled_before % ${k}) || '].' || ${field})`;
+  // D1 binds numbers as REAL, so the array index is cast back to an integer for the JSON path.
+  const variant = (field: string) => sql`json_extract(${variants}, '$[' || CAST(p.sampled_before % ${k} AS INTEGER) || '].' || ${field})`;
   const due = p.dueByZone
     ? sql`coalesce((SELECT value FROM json_each(${JSON.stringify(p.dueByZone)}) WHERE key = coalesce(p.timezone, ${p.defaultZone})), ${p.sendAt})`
     : sql`${p.sendAt}`;
