@@ -71,7 +71,7 @@ export async function advanceBroadcasts(
   let budget = pageBudget;
   for (const id of sending) {
     const row = await findBroadcast(db, id);
-    if (!row || row.status !== "sending") continue;
+    if (row?.status !== "sending") continue;
     const definition = BroadcastInput.parse(row.definition);
     if (row.fannedOutAt === null) {
       const queued = await fanOut(db, secret, row, definition, now, budget);
