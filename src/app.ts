@@ -8,6 +8,7 @@ import { dashboardRoutes } from "./dashboard/routes";
 import { openDatabase } from "./db/client";
 import { readConfig } from "./env";
 import { adminAuth } from "./http/admin-auth";
+import { broadcastRoutes } from "./http/broadcasts";
 import { collectRoutes } from "./http/collect";
 import { connectRoutes } from "./http/connect";
 import { contactListRoutes } from "./http/contact-lists";
@@ -76,6 +77,7 @@ export function createApp() {
   app.route("/", messageRoutes);
   app.route("/", flowTestRoutes);
   app.route("/", suppressionRoutes);
+  app.route("/", broadcastRoutes);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -1,5 +1,6 @@
 /** Worker entry: HTTP through the Hono app, cron through `scheduled`, and the Durable Object classes. */
 import { createApp } from "./app";
+import { advanceBroadcasts } from "./broadcasts/run";
 import { redispatchUndispatched } from "./contact/record-events";
 import { scheduleTimeTriggers } from "./contact/time-triggers";
 import { openDatabase } from "./db/client";
@@ -13,7 +14,7 @@ export { Throttle } from "./http/throttle";
 
 const app = createApp();
 
-/** The every-minute cron (wrangler.toml): events a ContactTimer has not taken yet, then delivery of due messages. */
+/** The every-minute cron (wrangler.toml): events a ContactTimer has not taken yet, broadcasts' fan-out, then delivery of due messages. */
 const DELIVERY_CRON = "* * * * *";
 /** The hourly housekeeping cron (wrangler.toml): A/B winners. */
 const HOURLY_CRON = "7 * * * *";
@@ -29,6 +30,10 @@ export default {
       await redispatchUndispatched(env, db, controller.scheduledTime).catch((error) => {
         console.error(JSON.stringify({ msg: "re-dispatching kept events failed", error: String(error) }));
       });
+      // A broadcast that fails to advance must not hold up the delivery of everyone's due mail.
+      await advanceBroadcasts(db, readConfig(env).SIGNING_SECRET, controller.scheduledTime).catch((error) =>
+        console.error(JSON.stringify({ level: "error", message: "broadcast fan-out failed", error: String(error) })),
+      );
       await deliverDueMessages(env);
       return;
     }

@@ -91,6 +91,7 @@ const RETURNING = [
   "step_id AS stepId",
   "variant",
   "template_id AS templateId",
+  "broadcast_id AS broadcastId",
   "context",
   "status",
   "due_at AS dueAt",

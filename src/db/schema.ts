@@ -196,6 +196,8 @@ export const messages = sqliteTable(
     stepId: text("step_id"),
     variant: text("variant"),
     templateId: text("template_id"),
+    /** The broadcast this message belongs to (SPEC section 10); null for flow mail. */
+    broadcastId: text("broadcast_id"),
     /** The triggering event and other data the template may read. */
     context: text("context", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
     status: text("status", { enum: MESSAGE_STATUSES }).notNull(),
@@ -229,10 +231,40 @@ export const messages = sqliteTable(
     index("messages_created_idx").on(t.createdAt),
     // Retention clears bodies of old sent messages; a cleared row leaves this index, so no run reads it again.
     index("messages_body_sent_idx").on(t.sentAt).where(sql`html IS NOT NULL`),
+    index("messages_broadcast_idx").on(t.broadcastId, t.status),
   ],
 );
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessageRow = typeof messages.$inferInsert;
+
+export const BROADCAST_STATUSES = ["draft", "scheduled", "sending", "sent", "cancelled"] as const;
+export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
+
+/**
+ * One-off campaigns (SPEC section 10). `definition` is the validated input; the rest is the fan-out's progress:
+ * `cursor` is the last contact id queued (contacts are paged in id order), `fixed` how many audience rows are queued
+ * so far (the A/B sample is drawn from that ordinal), `winner` the A/B decision once made.
+ */
+export const broadcasts = sqliteTable(
+  "broadcasts",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    definition: text("definition", { mode: "json" }).$type<unknown>().notNull(),
+    status: text("status", { enum: BROADCAST_STATUSES }).notNull().default("draft"),
+    sendAt: integer("send_at"),
+    cursor: text("cursor"),
+    fixed: integer("fixed").notNull().default(0),
+    fannedOutAt: integer("fanned_out_at"),
+    winner: text("winner", { mode: "json" }).$type<Record<string, unknown>>(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("broadcasts_status_send_idx").on(t.status, t.sendAt)],
+);
+export type BroadcastRow = typeof broadcasts.$inferSelect;
 
 /**
  * One row: when the next provider request may start. Every sender (cron runs,

@@ -56,6 +56,7 @@ export function draftMessage(
     enrollmentId: null,
     stepId: null,
     variant: null,
+    broadcastId: null,
     context: {},
     status: "queued",
     dueAt: now,

@@ -327,7 +327,9 @@ async function prepareBatch(db: Database, config: Config, claimed: MessageRow[])
     }
     let email: RenderedEmail;
     try {
-      email = await renderMessage(row, template ?? null, contact ?? null, config);
+      // A subject stored before rendering overrides the template's: a broadcast's A/B subject variant.
+      const source = template && row.subject !== null ? { ...template, subject: row.subject } : (template ?? null);
+      email = await renderMessage(row, source, contact ?? null, config);
     } catch (error) {
       fail(row, `render: ${error instanceof Error ? error.message : String(error)}`);
       continue;

@@ -30,14 +30,16 @@ export function daysIn(range: DayRange): string[] {
 }
 
 /** The summed counter columns, named as `Counters`. */
-const COUNTER_SUMS = sql.raw(`sum(entered) AS entered, sum(sent) AS sent, sum(delivered) AS delivered,
+export const COUNTER_SUMS = sql.raw(`sum(entered) AS entered, sum(sent) AS sent, sum(delivered) AS delivered,
   sum(unique_opens) AS opened, sum(unique_clicks) AS clicked, sum(machine_opens) AS machine_opened,
   sum(machine_clicks) AS machine_clicked, sum(bounces) AS bounced, sum(complaints) AS complained,
   sum(unsubscribes) AS unsubscribed, sum(conversions) AS converted, sum(goals) AS goals, sum(revenue) AS revenue`);
 
-type SummedRow = { [K in keyof Counters]: number | null };
+/** A row of `COUNTER_SUMS`. */
+export type SummedRow = { [K in keyof Counters]: number | null };
 
-function countersOf(row: SummedRow): Counters {
+/** The counters of a `COUNTER_SUMS` row. */
+export function countersOf(row: SummedRow): Counters {
   const c = zeroCounters();
   for (const key of Object.keys(c) as (keyof Counters)[]) c[key] = Number(row[key] ?? 0);
   c.revenue = Math.round(c.revenue * 100) / 100;
@@ -48,7 +50,8 @@ function countersOf(row: SummedRow): Counters {
 export const Measured = Counters.extend({ rates: Rates }).openapi("StatsMeasured");
 export type Measured = z.infer<typeof Measured>;
 const Daily = Counters.extend({ day: z.string() });
-const measured = (c: Counters): Measured => ({ ...c, rates: ratesOf(c) });
+/** Counters with their rates. */
+export const measured = (c: Counters): Measured => ({ ...c, rates: ratesOf(c) });
 
 /** The A/B result of a step: the comparison plus the recorded winner, if any. */
 export const AbResult = AbComparison.extend({

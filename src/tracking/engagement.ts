@@ -16,7 +16,10 @@ import { machineClick, machineOpen } from "./machine";
 /** Kinds whose engagement is tracked: the contact's own mail. */
 const TRACKED_KINDS = new Set(["marketing", "transactional"]);
 
-type TrackedMessage = Pick<MessageRow, "id" | "contactId" | "kind" | "flowId" | "stepId" | "variant" | "sentAt" | "openedAt">;
+type TrackedMessage = Pick<
+  MessageRow,
+  "id" | "contactId" | "kind" | "flowId" | "stepId" | "variant" | "broadcastId" | "sentAt" | "openedAt"
+>;
 
 function engagementEvent(
   m: TrackedMessage & { contactId: string },
@@ -30,7 +33,15 @@ function engagementEvent(
     contactId: m.contactId,
     anonymousId: null,
     name,
-    properties: { flow_id: m.flowId, step_id: m.stepId, variant: m.variant, ...extra, ...(machine ? { machine_reason: machine } : {}) },
+    properties: {
+      flow_id: m.flowId,
+      step_id: m.stepId,
+      variant: m.variant,
+      // A broadcast's opens and clicks name it, so that flows can trigger on and wait for them (SPEC section 10).
+      ...(m.broadcastId ? { broadcast_id: m.broadcastId } : {}),
+      ...extra,
+      ...(machine ? { machine_reason: machine } : {}),
+    },
     value: null,
     source: "system",
     machine: machine !== null,
@@ -64,7 +75,7 @@ async function loadStates(db: Database, ids: string[]): Promise<Map<string, Mess
   // One JSON parameter, however many messages a burst of opens names (D1 binds at most 100 parameters).
   const list = sql`SELECT value FROM json_each(${JSON.stringify(ids)})`;
   const messages = await db.all<TrackedMessage>(sql`SELECT id, contact_id AS contactId, kind, flow_id AS flowId, step_id AS stepId,
-    variant, sent_at AS sentAt, opened_at AS openedAt FROM messages WHERE id IN (${list})`);
+    variant, broadcast_id AS broadcastId, sent_at AS sentAt, opened_at AS openedAt FROM messages WHERE id IN (${list})`);
   const clicks = await db.all<{ messageId: string; idx: number; url: string | null; at: number }>(sql`SELECT message_id AS messageId,
     coalesce(properties ->> '$.link_index', -1) AS idx, properties ->> '$.url' AS url, max(ts) AS at
     FROM events WHERE message_id IN (${list}) AND name = 'email_clicked' GROUP BY 1, 2, 3`);
