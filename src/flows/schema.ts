@@ -183,10 +183,41 @@ export const Condition = z
   .openapi("Condition");
 export type Condition = z.infer<typeof Condition>;
 
-/** A whole condition, as a trigger, branch, wait, exit or segment holds it: at most MAX_CONDITION_PARTS comparisons. */
+/** How deep all/any/not groups may nest: D1 refuses an expression tree deeper than 100, and each group adds several levels. */
+export const MAX_CONDITION_NESTING = 8;
+
+/** How deeply groups nest in a condition, and whether a behaviour's `where` holds another behaviour (D1 cannot compile it). */
+function conditionShape(condition: unknown, insideBehaviour = false): { nesting: number; behaviourInBehaviour: boolean } {
+  const c = condition as { all?: unknown[]; any?: unknown[]; not?: unknown; event?: string; where?: unknown };
+  const parts = c.all ?? c.any ?? (c.not !== undefined ? [c.not] : null);
+  if (parts) {
+    const inner = parts.map((part) => conditionShape(part, insideBehaviour));
+    return {
+      nesting: 1 + Math.max(0, ...inner.map((i) => i.nesting)),
+      behaviourInBehaviour: inner.some((i) => i.behaviourInBehaviour),
+    };
+  }
+  if (c.event !== undefined) {
+    if (insideBehaviour) return { nesting: 0, behaviourInBehaviour: true };
+    return c.where ? conditionShape(c.where, true) : { nesting: 0, behaviourInBehaviour: false };
+  }
+  return { nesting: 0, behaviourInBehaviour: false };
+}
+
+/**
+ * A whole condition, as a trigger, branch, wait, exit or segment holds it: at most MAX_CONDITION_PARTS comparisons,
+ * groups nested at most MAX_CONDITION_NESTING deep, and no behaviour inside a behaviour's `where`, so that its SQL
+ * always fits one D1 statement.
+ */
 export const BoundedCondition = Condition.refine((c) => conditionParts(c) <= MAX_CONDITION_PARTS, {
   message: `A condition may hold at most ${MAX_CONDITION_PARTS} comparisons`,
-});
+})
+  .refine((c) => conditionShape(c).nesting <= MAX_CONDITION_NESTING, {
+    message: `all, any and not may nest at most ${MAX_CONDITION_NESTING} deep`,
+  })
+  .refine((c) => !conditionShape(c).behaviourInBehaviour, {
+    message: "A behaviour's where may compare the event's properties and the contact, not count other events",
+  });
 export type BehaviourCondition = Extract<Condition, { event: string }>;
 
 /** An event matcher, used by event triggers, exits and goals. */

@@ -157,6 +157,24 @@ describe("a condition binds one parameter however many parts it has (D1 binds at
     expect((await callJson("/v1/segments/grid/contacts")).status).toBe(404);
   });
 
+  it("a segment nested as deep as allowed lists its members; deeper, or a behaviour inside a behaviour, is refused with 422", async () => {
+    await contactId("deep@example.com", { attributes });
+    let deep: Condition = { attr: "k0", op: "eq", value: 0 };
+    for (let level = 0; level < 8; level++) deep = level % 2 ? { any: [deep] } : { not: { not: deep } };
+    const nested = (condition: Condition, id: string) => callJson(`/v1/segments/${id}`, { method: "PUT", body: { name: id, condition } });
+    const put = await nested(deep, "deep");
+    expect(put.status, JSON.stringify(put.body)).toBe(422);
+    let allowed: Condition = { attr: "k0", op: "eq", value: 0 };
+    for (let level = 0; level < 8; level++) allowed = level % 2 ? { any: [allowed] } : { not: allowed };
+    expect((await nested(allowed, "allowed")).status).toBe(201);
+    const listed = await callJson("/v1/segments/allowed/contacts");
+    expect(listed.status).toBe(200);
+    const inner: Condition = { event: "order_placed", within: "30d", where: { event: "page_viewed", within: "1d" } };
+    const refused = await nested(inner, "inner");
+    expect(refused.status).toBe(422);
+    expect((await callJson("/v1/segments/inner/contacts")).status).toBe(404);
+  });
+
   it("a branch on a behaviour with 40 property conditions counts the contact's events", async () => {
     const properties = Object.fromEntries(Array.from({ length: FORTY }, (_, i) => [`p${i}`, i]));
     const where: Condition = { all: Array.from({ length: FORTY }, (_, i): Condition => ({ prop: `p${i}`, op: "gte", value: i })) };
