@@ -2,6 +2,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ContactTimer } from "../../src/contact/contact-timer";
+import { recordEvents } from "../../src/contact/record-events";
+import { openDatabase } from "../../src/db/client";
 import { callJson } from "../helpers/api";
 import { activeFlow, contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, timerOf, track } from "../helpers/flows";
 
@@ -351,7 +353,28 @@ describe("a pass's effects are written in statements within D1's limits", () => 
       ],
     });
     const id = await contactId("big@example.com");
-    await track({ contact_id: id, name: "big", properties: { blob: "x".repeat(300 * 1024) } });
+    // The API bounds properties to 32 KB now; an event stored by another path (or before that bound) can still be
+    // this large, so it goes straight into the one event path.
+    const now = Date.now();
+    await recordEvents(
+      env,
+      openDatabase(env.DB),
+      [
+        {
+          id: "evt_big",
+          contactId: id,
+          anonymousId: null,
+          name: "big",
+          properties: { blob: "x".repeat(300 * 1024) },
+          value: null,
+          source: "api",
+          machine: false,
+          messageId: null,
+          ts: now,
+        },
+      ],
+      now,
+    );
     const [message] = await messagesOf(id);
     expect(message).toMatchObject({ status: "failed", step_id: "mail" });
     expect(message?.reason).toMatch(/^too_large/);
