@@ -69,7 +69,11 @@ async function seed() {
   await api("/v1/flows/first-look/activate", {});
   const longEmail = `${"a-very-long-local-part".repeat(2)}@${"subdomain-".repeat(6)}example.com`;
   contactId = (
-    await api<{ id: string }>("/v1/contacts", { email: "grace@example.com", first_name: "Grace", attributes: { note: longUrl } }, "PUT")
+    await api<{ id: string }>(
+      "/v1/contacts",
+      { email: "grace@example.com", first_name: "Grace", consent: "subscribed", attributes: { note: longUrl } },
+      "PUT",
+    )
   ).id;
   await api("/v1/contacts", { email: longEmail, attributes: { favourite: longUrl } }, "PUT");
   await api("/v1/events", { contact_id: contactId, name: "signed_up", properties: { url: longUrl } });
@@ -192,6 +196,7 @@ describe("no dashboard page is wider than a 1280 px window", () => {
       `/admin/mailbox/${messageId}`,
       "/admin/suppressions",
       "/admin/setup",
+      "/admin/connect",
     ];
     const widths: Record<string, number> = {};
     for (const pathname of pages) {

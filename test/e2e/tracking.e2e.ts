@@ -82,8 +82,8 @@ describe("tracking in a real browser", () => {
       "PUT",
     );
     await api("/v1/flows/welcome/activate", {});
-    const contact = (await api("/v1/contacts", { email: "reader@example.com" }, "PUT")) as { id: string };
-    await api("/v1/events", { contact_id: contact.id, name: "subscribed" });
+    // Subscribing emits `subscribed`, which starts the welcome flow.
+    const contact = (await api("/v1/contacts", { email: "reader@example.com", consent: "subscribed" }, "PUT")) as { id: string };
     const [message] = await eventually(
       () => querySql<{ id: string; html: string }>(worker.persistDir, "SELECT id, html FROM messages WHERE status = 'sent'"),
       (rows) => rows.length === 1,
