@@ -3,6 +3,7 @@
  * people, who are kept only as a keyed hash of their address (SPEC section 9) so that nothing readable remains.
  */
 import { and, desc, eq, lt, notLike, or, sql } from "drizzle-orm";
+import { hmacKey } from "../tracking/tokens";
 import type { Database } from "./client";
 import { type SuppressionRow, suppressions } from "./schema";
 
@@ -10,16 +11,6 @@ import { type SuppressionRow, suppressions } from "./schema";
 export const ERASED_KEY_PREFIX = "hmac:";
 
 const encoder = new TextEncoder();
-const keyCache = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keyCache.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    keyCache.set(secret, key);
-  }
-  return key;
-}
 
 /**
  * The key an erased address is suppressed under: HMAC-SHA256 of the normalised address with SIGNING_SECRET. A plain
