@@ -217,6 +217,10 @@ export const BoundedCondition = Condition.refine((c) => conditionParts(c) <= MAX
   })
   .refine((c) => !conditionShape(c).behaviourInBehaviour, {
     message: "A behaviour's where may compare the event's properties and the contact, not count other events",
+  })
+  // A component of its own: a refined schema would otherwise carry the name "Condition" as a second schema.
+  .openapi("BoundedCondition", {
+    description: `A Condition of at most ${MAX_CONDITION_PARTS} comparisons, groups nested at most ${MAX_CONDITION_NESTING} deep, and no behaviour inside a behaviour's where`,
   });
 export type BehaviourCondition = Extract<Condition, { event: string }>;
 
