@@ -10,13 +10,13 @@ import { exportableAttributeKeys, exportHeader, exportRecord, recordsToInputs } 
 import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
 import { conditionSql } from "../db/conditions";
-import { attributeKeys, type BatchPatch, type ContactFilter, contactPage, erasedAddresses, upsertContactBatch } from "../db/contact-batch";
+import { attributeKeys, type ContactFilter, contactPage, erasedAddresses, upsertContactBatch } from "../db/contact-batch";
 import { diffContact } from "../db/contacts";
 import type { EventInsert } from "../db/events";
 import { CONSENT_STATES, type ContactRow } from "../db/schema";
 import { findSegmentCondition } from "../db/segments";
 import { sendConfirmation } from "../tracking/consent";
-import { Contact, ContactInput, contactView, MAX_STORED_ATTRIBUTES_BYTES } from "./contacts";
+import { Contact, ContactInput, contactPatch, contactView, MAX_STORED_ATTRIBUTES_BYTES } from "./contacts";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 import { createRouter, jsonResponse } from "./router";
@@ -135,20 +135,6 @@ function tooMany(count: number): ApiError {
   return new ApiError(422, "too_many_contacts", `The batch holds ${count} contacts; at most ${MAX_BATCH_CONTACTS} are taken per call`);
 }
 
-/** A row's input as the store's patch. */
-function toPatch(input: z.infer<typeof ContactInput>): BatchPatch {
-  return {
-    email: input.email,
-    firstName: input.first_name,
-    lastName: input.last_name,
-    timezone: input.timezone,
-    lifecycleStage: input.lifecycle_stage,
-    consent: input.consent,
-    attributes: input.attributes,
-    tags: input.tags,
-  };
-}
-
 /** The list filter of a query, its segment compiled to SQL; a missing segment is a 404. */
 async function contactFilter(db: Database, query: { q?: string; segment?: string; consent?: ContactFilter["consent"] }, now: number) {
   const filter: ContactFilter = { prefix: query.q, consent: query.consent };
@@ -202,7 +188,7 @@ export const contactListRoutes = createRouter()
 
     const outcomes = await upsertContactBatch(
       db,
-      accepted.map((a) => toPatch(a.input)),
+      accepted.map((a) => contactPatch(a.input)),
       now,
       MAX_STORED_ATTRIBUTES_BYTES,
     );

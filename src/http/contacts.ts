@@ -173,25 +173,26 @@ async function assertAttributesFit(db: Database, email: string, attributes: Reco
   }
 }
 
+/** A ContactInput as the store's patch: the one mapping of wire names to columns, for a PUT and for each row of a batch. */
+export function contactPatch(input: z.infer<typeof ContactInput>) {
+  return {
+    email: input.email,
+    firstName: input.first_name,
+    lastName: input.last_name,
+    timezone: input.timezone,
+    lifecycleStage: input.lifecycle_stage,
+    consent: input.consent,
+    attributes: input.attributes,
+    tags: input.tags,
+  };
+}
+
 export const contactRoutes = createRouter()
   .openapi(upsertRoute, async (c) => {
     const input = c.req.valid("json");
     const now = Date.now();
     await assertAttributesFit(c.var.db, input.email, input.attributes);
-    const { contact, created, changes } = await upsertContact(
-      c.var.db,
-      {
-        email: input.email,
-        firstName: input.first_name,
-        lastName: input.last_name,
-        timezone: input.timezone,
-        lifecycleStage: input.lifecycle_stage,
-        consent: input.consent,
-        attributes: input.attributes,
-        tags: input.tags,
-      },
-      now,
-    );
+    const { contact, created, changes } = await upsertContact(c.var.db, contactPatch(input), now);
     await recordEvents(c.env, c.var.db, contactChangeEvents(contact.id, changes, now), now);
     // Double opt-in: a contact who just became pending gets the confirmation email.
     if (contact.consent === "pending" && (created || changes.some((ch) => ch.attribute === "consent"))) {
