@@ -1,6 +1,10 @@
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+
+// The islands are static assets (wrangler.toml [assets]); the pool does not run wrangler's [build].
+execFileSync(process.execPath, [path.join(import.meta.dirname, "scripts", "build-client.mjs")], { stdio: "inherit" });
 
 export default defineConfig({
   plugins: [

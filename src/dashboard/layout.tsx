@@ -43,13 +43,15 @@ const NAV = [
 ] as const;
 
 /** A bare page (the login form). */
-export function Bare(props: { title: string; refreshSeconds?: number; children: Child }) {
+export function Bare(props: { title: string; refreshSeconds?: number; csrf?: string; children: Child }) {
   return (
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         {props.refreshSeconds ? <meta http-equiv="refresh" content={String(props.refreshSeconds)} /> : null}
+        {/* The islands' admin API calls send it as X-CSRF-Token (client/api.ts). */}
+        {props.csrf ? <meta name="csrf-token" content={props.csrf} /> : null}
         <title>{`${props.title} · Nurture`}</title>
         <style>{STYLE}</style>
       </head>
@@ -61,7 +63,7 @@ export function Bare(props: { title: string; refreshSeconds?: number; children: 
 /** A dashboard page with navigation; `section` marks the current entry. */
 export function Layout(props: { title: string; section: string; csrf: string; refreshSeconds?: number; children: Child }) {
   return (
-    <Bare title={props.title} refreshSeconds={props.refreshSeconds}>
+    <Bare title={props.title} refreshSeconds={props.refreshSeconds} csrf={props.csrf}>
       <header>
         <strong>Nurture</strong>
         <nav>

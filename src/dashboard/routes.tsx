@@ -30,6 +30,7 @@ import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
 import type { Config, Env } from "../env";
 import { checkAdminKey } from "../http/admin-auth";
+import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "../http/session";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
 import { THROTTLE_RULES } from "../http/throttle";
@@ -42,7 +43,6 @@ import { LibraryConflictPage, LibraryPage } from "./library-page";
 import { untrackedHtml, untrackedText } from "./mail-frame";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
 import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
-import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "./session";
 import { SetupPage } from "./setup-page";
 import { whyNoMail } from "./why";
 
@@ -52,9 +52,9 @@ export interface DashboardEnv {
   Variables: { config: Config; db: Database; session: Session; csrf: string };
 }
 
-/** Dashboard pages load nothing from anywhere: inline styles and SVG only, forms post to this origin, no framing. */
+/** Dashboard pages load nothing from elsewhere: inline styles and SVG, this origin's island scripts (no inline script) and API, forms post here, no framing. */
 export const DASHBOARD_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** An email's HTML framed in the dashboard: sandboxed (no scripts, opaque origin; links may open a new tab), its images allowed, framable only by the dashboard. */
 const MAIL_FRAME_CSP =

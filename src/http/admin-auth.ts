@@ -1,6 +1,9 @@
 /**
  * Admin API authentication: `Authorization: Bearer $ADMIN_API_KEY`, compared in
- * constant time. Anything else is a 401 in the SPEC's error shape; a client IP
+ * constant time, or — for the dashboard's editors, which call the same API — the
+ * dashboard's session cookie with its CSRF token in `X-CSRF-Token` (a header no
+ * other site can set on a credentialed request without passing CORS, which /v1/*
+ * never grants). Anything else is a 401 in the SPEC's error shape; a client IP
  * with too many failures (bearer checks and dashboard logins together) gets
  * 429 for every attempt, right or wrong, until its window ends.
  */
@@ -8,6 +11,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Env } from "../env";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
+import { csrfTokenValid, readSession, sameOrigin } from "./session";
 import { allowHit, clientIp, isExhausted, rateLimited } from "./throttle";
 
 const encoder = new TextEncoder();
@@ -38,9 +42,20 @@ export async function checkAdminKey(
   return "rejected";
 }
 
-/** Requires the admin bearer key on every request it guards. */
+/** Whether a request without a bearer key carries a live dashboard session, its CSRF token and, to change anything, this origin. */
+async function dashboardSessionAllows(c: Context<AppEnv>): Promise<boolean> {
+  const now = Date.now();
+  const session = await readSession(c, c.var.config, now);
+  if (!session) return false;
+  const token = c.req.header("x-csrf-token") ?? "";
+  if (!(await csrfTokenValid(c.var.config.SIGNING_SECRET, session, token, now))) return false;
+  return c.req.method === "GET" || c.req.method === "HEAD" || sameOrigin(c);
+}
+
+/** Requires the admin bearer key (or a dashboard session with its CSRF token) on every request it guards. */
 export function adminAuth(): MiddlewareHandler<AppEnv> {
   return async function requireAdminKey(c, next) {
+    if (c.req.header("authorization") === undefined && (await dashboardSessionAllows(c))) return next();
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const verdict = await checkAdminKey(c, c.env, c.var.config.ADMIN_API_KEY, match?.[1]);

@@ -73,6 +73,8 @@ describe("every README example runs top to bottom on a fresh database", () => {
           .replaceAll("localhost:8787", new URL(worker.url).host);
       const run = spawnSync("bash", ["-c", script], {
         encoding: "utf8",
+        // The README's blocks write files (an export > contacts.csv): into the scratch folder, not the repo.
+        cwd: work,
         env: { ...process.env, KEY: worker.adminKey, WORK: work },
         timeout: 60_000,
       });

@@ -41,3 +41,21 @@ export function post(path: string, cookie: string, fields: Record<string, string
     headers: { cookie, origin, "content-type": "application/x-www-form-urlencoded" },
   });
 }
+
+/** The CSRF token a dashboard page gives its islands (`<meta name="csrf-token">`). */
+export const islandCsrfOf = (html: string) => /<meta name="csrf-token" content="([^"]+)"/.exec(html)![1]!;
+
+/** Calls the admin API as a dashboard island does: session cookie, `X-CSRF-Token`, this origin; no bearer key. */
+export function callAsIsland(path: string, session: { cookie: string; csrf: string; origin?: string }, method = "GET", json?: unknown) {
+  return call(path, {
+    method,
+    auth: false,
+    rawBody: json === undefined ? undefined : JSON.stringify(json),
+    headers: {
+      cookie: session.cookie,
+      "x-csrf-token": session.csrf,
+      origin: session.origin ?? ORIGIN,
+      ...(json === undefined ? {} : { "content-type": "application/json" }),
+    },
+  });
+}

@@ -4,7 +4,9 @@
  * kind `session`) that names a random session id and a fingerprint of the
  * admin key, so rotating ADMIN_API_KEY logs every session out. Each form
  * carries a CSRF token (kind `csrf`) bound to the session id; POSTs also
- * need a same-origin `Origin` (or `Sec-Fetch-Site: same-origin`).
+ * need a same-origin `Origin` (or `Sec-Fetch-Site: same-origin`). The cookie's
+ * path is `/` because the dashboard's editors call the admin API at /v1/* with it
+ * (http/admin-auth); SameSite=Strict and the CSRF header keep other sites out.
  */
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
@@ -36,7 +38,7 @@ export async function startSession(c: Context, config: Config, now: number): Pro
     httpOnly: true,
     secure: true,
     sameSite: "Strict",
-    path: "/admin",
+    path: "/",
     maxAge: Math.floor(SESSION_TTL_MS / 1000),
   });
   return session;
@@ -55,7 +57,7 @@ export async function readSession(c: Context, config: Config, now: number): Prom
 
 /** Ends the session (clears the cookie). */
 export function endSession(c: Context): void {
-  deleteCookie(c, SESSION_COOKIE, { path: "/admin", secure: true, httpOnly: true, sameSite: "Strict" });
+  deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true, httpOnly: true, sameSite: "Strict" });
 }
 
 /** The CSRF token for forms of this session (valid as long as a session can be). */
