@@ -23,6 +23,7 @@ import { messageRoutes } from "./http/messages";
 import { createRouter } from "./http/router";
 import { segmentRoutes } from "./http/segments";
 import { statsRoutes } from "./http/stats";
+import { subscribeRoutes } from "./http/subscribe";
 import { suppressionRoutes } from "./http/suppressions";
 import { templateRoutes } from "./http/templates";
 import { trackingRoutes } from "./http/tracking";
@@ -57,6 +58,7 @@ export function createApp() {
   // Public surfaces: tokens and signatures are their authorisation.
   app.route("/", trackingRoutes);
   app.route("/", unsubscribeRoutes);
+  app.route("/", subscribeRoutes);
   app.route("/", webhookRoutes);
   app.route("/", connectRoutes);
   // Before the admin key guard on /v1/*: the snippet's endpoint is authorised by SITE_KEY and CORS.

@@ -16,6 +16,10 @@ export interface Env {
   SITE_KEY?: string;
   IDENTITY_SECRET?: string;
   SNIPPET_TRAITS?: string;
+  SIGNUP_OPT_IN?: string;
+  TURNSTILE_SITE_KEY?: string;
+  TURNSTILE_SECRET_KEY?: string;
+  TURNSTILE_VERIFY_URL?: string;
   ALLOWED_ORIGINS?: string;
   SIGNING_SECRET?: string;
   PUBLIC_URL?: string;
@@ -71,62 +75,78 @@ const FORBIDDEN_SNIPPET_TRAITS: ReadonlySet<string> = new Set([
   "suppressed",
 ]);
 
-const configSchema = z.object({
-  ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters"),
-  SIGNING_SECRET: z.string().min(16, "SIGNING_SECRET must be at least 16 characters"),
-  SITE_KEY: optionalText,
-  /** HMAC key the shop's backend signs a logged-in customer's email with (`identity_signature`); unset → no signatures. */
-  IDENTITY_SECRET: optionalText.pipe(z.string().min(16, "IDENTITY_SECRET must be at least 16 characters").optional()),
-  /** Traits a snippet `identify` may set on a new contact (comma-separated); default first and last name. */
-  SNIPPET_TRAITS: optionalText.transform((v, ctx) => {
-    const names = (v ?? "first_name,last_name")
-      .split(",")
-      .map((n) => n.trim())
-      .filter(Boolean);
-    const forbidden = names.filter((n) => FORBIDDEN_SNIPPET_TRAITS.has(n) || !/^[A-Za-z_][\w-]{0,63}$/.test(n));
-    if (forbidden.length > 0) {
-      ctx.addIssue({ code: "custom", message: `the snippet may never set ${forbidden.join(", ")}` });
-      return z.NEVER;
-    }
-    return names;
-  }),
-  ALLOWED_ORIGINS: optionalText.transform((v) =>
-    (v ?? "")
-      .split(",")
-      .map((o) => o.trim())
-      .filter(Boolean),
-  ),
-  PUBLIC_URL: z.url().default("http://localhost:8787"),
-  RESEND_API_KEY: optionalText,
-  RESEND_BASE_URL: z.url().default("https://api.resend.com"),
-  RESEND_WEBHOOK_SECRET: optionalText,
-  /** Signing secrets of the connectors (SPEC section 11); an unset one turns its /connect/* route off (404). */
-  SHOPIFY_WEBHOOK_SECRET: optionalText,
-  WOOCOMMERCE_WEBHOOK_SECRET: optionalText,
-  STRIPE_WEBHOOK_SECRET: optionalText,
-  FROM_EMAIL: z.string().min(3).default("Nurture <hello@example.com>"),
-  POSTAL_ADDRESS: z.string().default(""),
-  /** The shop as templates name it (`shop.name`); defaults to the sender's display name. */
-  SHOP_NAME: optionalText,
-  /** The shop's website (`shop.url`), where emails' buttons lead; defaults to PUBLIC_URL. */
-  SHOP_URL: optionalText.pipe(z.url().optional()),
-  SEND_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
-  /** An order is attributed to the last email clicked within this window… */
-  ATTRIBUTION_CLICK_WINDOW: windowMs("5d"),
-  /** …else to the last email opened within this one. */
-  ATTRIBUTION_OPEN_WINDOW: windowMs("1d"),
-  /** What Nurture costs per month (sending, hosting); ROI = (revenue − cost) / cost. 0 = no ROI. */
-  MONTHLY_COST: z.coerce.number().min(0).max(1e9).default(0),
-  /** The ISO 4217 currency the dashboard shows revenue in. */
-  CURRENCY: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z]{3}$/, "CURRENCY must be a three-letter ISO 4217 code such as EUR")
-    .transform((v) => v.toUpperCase())
-    .default("EUR"),
-  /** Days raw tracking events are kept (db/retention.ts); at least 30, so attribution windows and recent reports never lose one. */
-  RETENTION_DAYS: z.coerce.number().int().min(30).max(36_500).default(400),
-});
+const configSchema = z
+  .object({
+    ADMIN_API_KEY: z.string().min(16, "ADMIN_API_KEY must be at least 16 characters"),
+    SIGNING_SECRET: z.string().min(16, "SIGNING_SECRET must be at least 16 characters"),
+    SITE_KEY: optionalText,
+    /** HMAC key the shop's backend signs a logged-in customer's email with (`identity_signature`); unset → no signatures. */
+    IDENTITY_SECRET: optionalText.pipe(z.string().min(16, "IDENTITY_SECRET must be at least 16 characters").optional()),
+    /** Traits a snippet `identify` may set on a new contact (comma-separated); default first and last name. */
+    SNIPPET_TRAITS: optionalText.transform((v, ctx) => {
+      const names = (v ?? "first_name,last_name")
+        .split(",")
+        .map((n) => n.trim())
+        .filter(Boolean);
+      const forbidden = names.filter((n) => FORBIDDEN_SNIPPET_TRAITS.has(n) || !/^[A-Za-z_][\w-]{0,63}$/.test(n));
+      if (forbidden.length > 0) {
+        ctx.addIssue({ code: "custom", message: `the snippet may never set ${forbidden.join(", ")}` });
+        return z.NEVER;
+      }
+      return names;
+    }),
+    /**
+     * How a sign-up form (the snippet's `data-nurture-signup`, `/subscribe`) subscribes a new address: `double`
+     * (default) sends the confirmation email first; `single` subscribes at once, which lets anyone subscribe anyone.
+     */
+    SIGNUP_OPT_IN: optionalText.pipe(z.enum(["double", "single"]).default("double")),
+    /** Cloudflare Turnstile's widget key; with the secret below, every sign-up must carry a token Cloudflare verifies. */
+    TURNSTILE_SITE_KEY: optionalText,
+    TURNSTILE_SECRET_KEY: optionalText,
+    /** Where Turnstile tokens are verified; tests point it at a fake. */
+    TURNSTILE_VERIFY_URL: z.url().default("https://challenges.cloudflare.com/turnstile/v0/siteverify"),
+    ALLOWED_ORIGINS: optionalText.transform((v) =>
+      (v ?? "")
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
+    PUBLIC_URL: z.url().default("http://localhost:8787"),
+    RESEND_API_KEY: optionalText,
+    RESEND_BASE_URL: z.url().default("https://api.resend.com"),
+    RESEND_WEBHOOK_SECRET: optionalText,
+    /** Signing secrets of the connectors (SPEC section 11); an unset one turns its /connect/* route off (404). */
+    SHOPIFY_WEBHOOK_SECRET: optionalText,
+    WOOCOMMERCE_WEBHOOK_SECRET: optionalText,
+    STRIPE_WEBHOOK_SECRET: optionalText,
+    FROM_EMAIL: z.string().min(3).default("Nurture <hello@example.com>"),
+    POSTAL_ADDRESS: z.string().default(""),
+    /** The shop as templates name it (`shop.name`); defaults to the sender's display name. */
+    SHOP_NAME: optionalText,
+    /** The shop's website (`shop.url`), where emails' buttons lead; defaults to PUBLIC_URL. */
+    SHOP_URL: optionalText.pipe(z.url().optional()),
+    SEND_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
+    /** An order is attributed to the last email clicked within this window… */
+    ATTRIBUTION_CLICK_WINDOW: windowMs("5d"),
+    /** …else to the last email opened within this one. */
+    ATTRIBUTION_OPEN_WINDOW: windowMs("1d"),
+    /** What Nurture costs per month (sending, hosting); ROI = (revenue − cost) / cost. 0 = no ROI. */
+    MONTHLY_COST: z.coerce.number().min(0).max(1e9).default(0),
+    /** The ISO 4217 currency the dashboard shows revenue in. */
+    CURRENCY: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z]{3}$/, "CURRENCY must be a three-letter ISO 4217 code such as EUR")
+      .transform((v) => v.toUpperCase())
+      .default("EUR"),
+    /** Days raw tracking events are kept (db/retention.ts); at least 30, so attribution windows and recent reports never lose one. */
+    RETENTION_DAYS: z.coerce.number().int().min(30).max(36_500).default(400),
+  })
+  .refine((config) => !config.TURNSTILE_SECRET_KEY || config.TURNSTILE_SITE_KEY, {
+    // The hosted /subscribe page renders the widget with the site key; a secret alone would refuse every sign-up there.
+    message: "TURNSTILE_SECRET_KEY needs TURNSTILE_SITE_KEY too",
+    path: ["TURNSTILE_SITE_KEY"],
+  });
 
 export type Config = z.infer<typeof configSchema>;
 

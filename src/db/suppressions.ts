@@ -57,6 +57,12 @@ export function keepErasedKey(db: Database, email: string, erasedKey: string, no
     });
 }
 
+/** Whether this address was erased (its keyed hash is on the list). */
+export async function isErasedAddress(db: Database, secret: string, email: string): Promise<boolean> {
+  const key = await erasedAddressKey(secret, email);
+  return !!(await db.select({ email: suppressions.email }).from(suppressions).where(eq(suppressions.email, key)).get());
+}
+
 /** Lifts an erased person's key once they have opted in again themselves (a confirmed double opt-in). */
 export async function clearErasedKey(db: Database, secret: string, email: string): Promise<void> {
   await db.delete(suppressions).where(eq(suppressions.email, await erasedAddressKey(secret, email)));

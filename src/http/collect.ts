@@ -6,7 +6,9 @@
  * and ties a browser to a contact only with proof — a signed `_nt` identity
  * or an `identity_signature` the shop's backend computed. Without proof an
  * `identify` can only add an unknown address as a `pending` contact, which
- * gets the confirmation email; a known address changes nothing. Requests are
+ * gets the confirmation email; a known address changes nothing. A `signup`
+ * (a `data-nurture-signup` form) follows the shop's opt-in mode
+ * (tracking/signup.ts) and, with Turnstile on, needs a verified token. Requests are
  * rate-limited per client IP and per address. Answers 202 with nothing in it:
  * the public learns nothing about contacts.
  */
@@ -18,13 +20,15 @@ import { recordEvents } from "../contact/record-events";
 import { createContactIfAbsent, findContact, normaliseEmail, recordLocation, type VisitorLocation } from "../db/contacts";
 import type { EventInsert } from "../db/events";
 import type { ContactRow } from "../db/schema";
-import { type Config, SNIPPET_TRAIT_FIELDS } from "../env";
+import type { Config } from "../env";
 import { isValidTimeZone } from "../flows/schedule";
 import { JsonObject } from "../flows/schema";
 import { sendConfirmation } from "../tracking/consent";
 import { readIdentityToken } from "../tracking/links";
 import { originAllowed } from "../tracking/origins";
+import { allowedTraits, signUpFromForm, signupMayMail } from "../tracking/signup";
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
+import { MAX_TURNSTILE_TOKEN, turnstilePassed, turnstileRequired } from "../tracking/turnstile";
 import { secretsEqual } from "./admin-auth";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
@@ -34,7 +38,6 @@ import { emailInput, SnippetTraits } from "./shared-schemas";
 import { allowHit, clientIp, rateLimited } from "./throttle";
 
 const MAX_MESSAGES = 50;
-const MAX_TRAIT_LENGTH = 200;
 
 /**
  * Event names only Nurture itself emits (SPEC section 6) or that the snippet's own message types stand for
@@ -70,7 +73,9 @@ const CollectMessage = z
   .object({
     site_key: z.string().min(1).max(200),
     anonymous_id: z.string().min(8).max(100),
-    type: z.enum(["page", "track", "identify"]),
+    type: z.enum(["page", "track", "identify", "signup"]).openapi({
+      description: "`signup` is a sign-up form (`data-nurture-signup`): double or single opt-in as SIGNUP_OPT_IN says",
+    }),
     event: EventName.optional(),
     properties: JsonObject.optional(),
     email: emailInput.optional(),
@@ -83,6 +88,9 @@ const CollectMessage = z
       .regex(/^[0-9a-fA-F]{64}$/, "An identity signature is 64 hex digits")
       .optional()
       .openapi({ description: "HMAC-SHA256 of the lowercased email with IDENTITY_SECRET, hex, rendered by the shop's backend" }),
+    turnstile_token: z.string().max(MAX_TURNSTILE_TOKEN).optional().openapi({
+      description: "A signup's Turnstile token (the form's `cf-turnstile-response`); required when TURNSTILE_SECRET_KEY is set",
+    }),
   })
   .strict()
   .refine((m) => m.type !== "track" || m.event === undefined || !isSystemEventName(m.event), {
@@ -90,7 +98,10 @@ const CollectMessage = z
     path: ["event"],
   })
   .refine((m) => m.type !== "track" || m.event !== undefined, { message: "A track message needs an event name", path: ["event"] })
-  .refine((m) => m.type !== "identify" || m.email !== undefined, { message: "An identify message needs an email", path: ["email"] });
+  .refine((m) => (m.type !== "identify" && m.type !== "signup") || m.email !== undefined, {
+    message: "An identify or signup message needs an email",
+    path: ["email"],
+  });
 type CollectMessage = z.infer<typeof CollectMessage>;
 
 const CollectBody = z.union([CollectMessage, z.array(CollectMessage).min(1).max(MAX_MESSAGES)]);
@@ -129,23 +140,6 @@ async function identitySignatureValid(config: Config, email: string, signature: 
   return crypto.subtle.verify("HMAC", key, mac, encoder.encode(normaliseEmail(email)));
 }
 
-/** The allow-listed traits (SNIPPET_TRAITS) as contact fields and attributes; other names and non-scalar values are dropped. */
-function allowedTraits(config: Config, traits: Record<string, unknown> | undefined) {
-  const fields: Partial<Record<(typeof SNIPPET_TRAIT_FIELDS)[keyof typeof SNIPPET_TRAIT_FIELDS], string>> = {};
-  const attributes: Record<string, string | number | boolean> = {};
-  for (const name of config.SNIPPET_TRAITS) {
-    const value = traits?.[name];
-    const field = SNIPPET_TRAIT_FIELDS[name as keyof typeof SNIPPET_TRAIT_FIELDS];
-    if (field) {
-      const text = typeof value === "string" ? value.trim().slice(0, MAX_TRAIT_LENGTH) : "";
-      // SnippetTraits has already dropped a time zone that Intl does not know.
-      if (text) fields[field] = text;
-    } else if (typeof value === "string") attributes[name] = value.slice(0, MAX_TRAIT_LENGTH);
-    else if (typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) attributes[name] = value;
-  }
-  return { fields, attributes };
-}
-
 /** A message as the handler works with it: `signed` when it is an identify whose `identity_signature` is valid. */
 type Admitted = CollectMessage & { signed: boolean };
 
@@ -181,6 +175,8 @@ async function resolveVisitor(c: Context<AppEnv>, m: Admitted, now: number): Pro
     const contact = await signUp(c, { ...m, email: m.email }, now);
     if (m.signed) provenId = contact.id;
   }
+  // A form's address is never proof: only the browser that confirms is tied to the contact.
+  if (m.type === "signup" && m.email) await signUpFromForm(c.env, db, { email: m.email, traits: m.traits }, now);
   if (!provenId && m.nt) provenId = await identityContactId(c, m.nt, now);
   if (provenId) {
     await db.run(sql`INSERT INTO identities (anonymous_id, contact_id, created_at) VALUES (${m.anonymous_id}, ${provenId}, ${now})
@@ -193,26 +189,47 @@ async function resolveVisitor(c: Context<AppEnv>, m: Admitted, now: number): Pro
   return known?.contact_id ?? null;
 }
 
+/** Refuses a batch whose signups do not each carry a Turnstile token Cloudflare accepts (when Turnstile is on). */
+async function checkTurnstile(c: Context<AppEnv>, messages: CollectMessage[], ip: string | null): Promise<void> {
+  const config = c.var.config;
+  if (!turnstileRequired(config)) return;
+  for (const m of messages) {
+    if (m.type !== "signup") continue;
+    if (!m.turnstile_token) throw new ApiError(400, "turnstile_required", "This sign-up needs the Turnstile check (cf-turnstile-response)");
+    if (!(await turnstilePassed(config, m.turnstile_token, ip))) {
+      throw new ApiError(403, "turnstile_failed", "The Turnstile check failed; reload the page and try again");
+    }
+  }
+}
+
 /**
- * Checks identity signatures and counts the request against its rate limits before anything is written: the
- * client IP's collect rate and, for identifies without a valid signature (a stranger's word), each address's
- * rate and the confirmation mails the IP can cause (addresses unknown or still pending).
+ * Checks identity signatures, Turnstile tokens and the request's rate limits before anything is written: the
+ * client IP's collect rate and, for signups and identifies without a valid signature (a stranger's word), each
+ * address's rate and the confirmation mails the IP can cause.
  */
 async function admit(c: Context<AppEnv>, messages: CollectMessage[]): Promise<Admitted[]> {
   const ip = clientIp(c);
   if (ip && !(await allowHit(c.env, "collect", ip))) throw rateLimited(c, "collect");
+  await checkTurnstile(c, messages, ip);
   const admitted = await Promise.all(
     messages.map(async (m) => ({
       ...m,
       signed: m.type === "identify" && !!m.email && (await identitySignatureValid(c.var.config, m.email, m.identity_signature)),
     })),
   );
-  const unsigned = new Set(admitted.flatMap((m) => (m.type === "identify" && m.email && !m.signed ? [normaliseEmail(m.email)] : [])));
-  for (const email of unsigned) {
+  // Per address: whether any message signs it up on a form (which may mail more contacts than an identify does).
+  const unsigned = new Map<string, boolean>();
+  for (const m of admitted) {
+    if (!m.email || m.signed || (m.type !== "identify" && m.type !== "signup")) continue;
+    const email = normaliseEmail(m.email);
+    unsigned.set(email, unsigned.get(email) === true || m.type === "signup");
+  }
+  for (const [email, form] of unsigned) {
     if (!(await allowHit(c.env, "identify", email))) throw rateLimited(c, "identify");
     if (!ip) continue;
     const contact = await findContact(c.var.db, email);
-    if ((!contact || contact.consent === "pending") && !(await allowHit(c.env, "signup", ip))) throw rateLimited(c, "signup");
+    const mayMail = form ? signupMayMail(contact) : !contact || contact.consent === "pending";
+    if (mayMail && !(await allowHit(c.env, "signup", ip))) throw rateLimited(c, "signup");
   }
   return admitted;
 }
@@ -235,14 +252,15 @@ export function visitorLocation(cf: Record<string, unknown> | undefined): Visito
 }
 
 function toEvent(m: CollectMessage, contactId: string | null, now: number): EventInsert {
-  const name = m.type === "page" ? "page_viewed" : m.type === "identify" ? "identified" : m.event!;
+  const form = m.type === "signup" ? { signup: true } : {};
+  const name = m.type === "page" ? "page_viewed" : m.type === "track" ? m.event! : "identified";
   const ts = m.ts && Math.abs(m.ts - now) < 86_400_000 ? m.ts : now; // a visitor's clock is trusted only within a day
   return {
     id: newEventId(),
     contactId,
     anonymousId: m.anonymous_id,
     name,
-    properties: { ...(m.properties ?? {}), ...(m.url ? { url: m.url } : {}) },
+    properties: { ...(m.properties ?? {}), ...form, ...(m.url ? { url: m.url } : {}) },
     value: null,
     source: "snippet",
     machine: false,

@@ -8,7 +8,6 @@
  */
 import type { Context } from "hono";
 import { findContact } from "../db/contacts";
-import { shopName } from "../env";
 import {
   type ConfirmationState,
   confirmationId,
@@ -20,31 +19,16 @@ import {
 import { signIdentityToken } from "../tracking/links";
 import { verifyExpiringToken, verifyToken } from "../tracking/tokens";
 import type { AppEnv } from "./context";
+import { recipientPage } from "./recipient-page";
 import { createRouter } from "./router";
 import { allowHit, clientIp, rateLimited } from "./throttle";
 
 const TOKEN_MAX = 200;
-const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const STYLE =
-  ".shop{margin:0 0 8px;font-weight:600;color:#475569}body{font:16px/1.5 system-ui,sans-serif;color:#0f172a;background:#f8fafc;margin:0}main{max-width:460px;margin:12vh auto;background:#fff;padding:28px;border-radius:12px;box-shadow:0 2px 8px #0002}button{font:inherit;padding:8px 16px;border-radius:8px;border:0;background:#2563eb;color:#fff;cursor:pointer}";
-
 /** How long the `_nt` identity on the confirmed page ties the confirming browser to the contact. */
 const CONFIRMED_IDENTITY_TTL_MS = 30 * 86_400_000;
 
-/** A recipient's page, headed with the shop's name so that they know whose list this is. */
-function page(c: Context<AppEnv>, title: string, body: string, status: 200 | 404 | 410 = 200) {
-  const shop = escapeHtml(shopName(c.var.config));
-  c.header("Content-Security-Policy", PAGE_CSP);
-  c.header("Cache-Control", "no-store");
-  c.header("Referrer-Policy", "no-referrer");
-  return c.html(
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${title} · ${shop}</title><style>${STYLE}</style></head><body><main><p class="shop">${shop}</p>${body}</main></body></html>`,
-    status,
-  );
-}
-
 const invalid = (c: Context<AppEnv>) =>
-  page(c, "Link not valid", "<h1>This link is not valid</h1><p>It may be incomplete or out of date.</p>", 404);
+  recipientPage(c, "Link not valid", "<h1>This link is not valid</h1><p>It may be incomplete or out of date.</p>", 404);
 
 /** A confirmation token's contact and issue time, or null when it is forged, altered or expired. */
 async function confirmationFields(c: Context<AppEnv>, now: number): Promise<{ contactId: string; issuedAt: number } | null> {
@@ -56,8 +40,8 @@ async function confirmationFields(c: Context<AppEnv>, now: number): Promise<{ co
 /** The page for a link that can no longer confirm. */
 function spentConfirmation(c: Context<AppEnv>, state: Exclude<ConfirmationState, "valid">) {
   return state === "already_confirmed"
-    ? page(c, "Already subscribed", "<h1>You are already subscribed</h1><p>There is nothing more to do.</p>")
-    : page(
+    ? recipientPage(c, "Already subscribed", "<h1>You are already subscribed</h1><p>There is nothing more to do.</p>")
+    : recipientPage(
         c,
         "Link no longer valid",
         "<h1>This link is no longer valid</h1><p>Your subscription changed since it was sent. To subscribe again, sign up on our site.</p>",
@@ -75,13 +59,13 @@ export const unsubscribeRoutes = createRouter()
     if (!fields) return invalid(c);
     const contact = await findContact(c.var.db, fields[0]!);
     if (contact && contact.id === fields[0] && contact.consent === "unsubscribed") {
-      return page(
+      return recipientPage(
         c,
         "Unsubscribed",
         "<h1>You are already unsubscribed</h1><p>You get no marketing email from us. There is nothing more to do.</p>",
       );
     }
-    return page(
+    return recipientPage(
       c,
       "Unsubscribe",
       `<h1>Unsubscribe?</h1><p>You will get no more marketing email from us. Receipts and other mail about your orders still arrive.</p>
@@ -92,7 +76,7 @@ export const unsubscribeRoutes = createRouter()
     // RFC 8058 one-click (body List-Unsubscribe=One-Click) and the page's form both land here.
     const fields = await unsubscribeFields(c, c.req.param("token"));
     if (!fields || !(await unsubscribeContact(c.env, c.var.db, fields[0]!, Date.now()))) return invalid(c);
-    return page(c, "Unsubscribed", "<h1>You are unsubscribed</h1><p>You will get no more marketing email from us.</p>");
+    return recipientPage(c, "Unsubscribed", "<h1>You are unsubscribed</h1><p>You will get no more marketing email from us.</p>");
   })
   .get("/confirm/:token", async (c) => {
     // Scanners fetch (GET and HEAD) every link: this only shows the button.
@@ -102,7 +86,7 @@ export const unsubscribeRoutes = createRouter()
     const contact = await findContact(c.var.db, fields.contactId);
     const state = confirmationState(contact?.id === fields.contactId ? contact : undefined, fields.issuedAt);
     if (state !== "valid") return spentConfirmation(c, state);
-    return page(
+    return recipientPage(
       c,
       "Confirm your subscription",
       `<h1>Confirm your subscription</h1><p>Press the button to start receiving our emails.</p>
@@ -124,7 +108,7 @@ export const unsubscribeRoutes = createRouter()
     const confirmed = await findContact(c.var.db, fields.contactId);
     const identity = { contactId: fields.contactId, messageId: await confirmationId(confirmed?.email ?? "", fields.issuedAt) };
     shop.searchParams.set("_nt", await signIdentityToken(SIGNING_SECRET, identity, now + CONFIRMED_IDENTITY_TTL_MS));
-    return page(
+    return recipientPage(
       c,
       "Subscribed",
       `<h1>Thank you, you are subscribed</h1><p>Your first email is on its way.</p><p><a href="${escapeHtml(shop.toString())}">Continue to the shop</a></p>`,

@@ -36,12 +36,14 @@ export type ConfirmationState = "valid" | "already_confirmed" | "no_longer_valid
 
 /**
  * Whether a confirmation issued at `issuedAt` may still confirm. A link is single-use and never re-subscribes
- * anyone: once consent changed after it was issued (confirmed, unsubscribed, re-sent), it is spent.
+ * anyone: once consent changed after it was issued (confirmed, unsubscribed, re-sent), it is spent. A link sent to
+ * a contact who was not pending (a customer, or someone who had unsubscribed, signing up on a form) confirms as
+ * long as their consent stays what it was when they asked.
  */
 export function confirmationState(contact: ContactRow | undefined, issuedAt: number): ConfirmationState {
   if (!contact) return "no_longer_valid";
   if (contact.consent === "subscribed") return "already_confirmed";
-  if (contact.consent !== "pending" || (contact.consentChangedAt ?? 0) > issuedAt) return "no_longer_valid";
+  if ((contact.consentChangedAt ?? 0) > issuedAt) return "no_longer_valid";
   return "valid";
 }
 
@@ -77,7 +79,7 @@ export async function confirmationId(email: string, now: number): Promise<string
 }
 
 /**
- * Queues and sends the double opt-in email for a contact whose consent is pending: at most one per address
+ * Queues and sends the double opt-in email for a contact not yet subscribed: at most one per address
  * and UTC day (a repeat that day is a no-op). The link carries its issue time, which makes it single-use.
  */
 export async function sendConfirmation(env: Env, db: Database, contact: ContactRow, now: number): Promise<void> {

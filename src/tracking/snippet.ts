@@ -3,11 +3,14 @@
  * the `_nt` identity a tracked email link carries (taken off the address bar),
  * an automatic page view, and `nurture.identify(email, traits, signature)` /
  * `nurture.track(name, properties)`; `signature` is the `identity_signature`
- * the shop's backend renders for a logged-in customer. It posts `text/plain` JSON, a CORS-simple
+ * the shop's backend renders for a logged-in customer. A `<form data-nurture-signup>` is sent as a `signup`
+ * (its `email`, `name` or `first_name`/`last_name`, Turnstile's `cf-turnstile-response`, every other named field
+ * as a trait the server filters by SNIPPET_TRAITS) and answered inline in its `[data-nurture-message]` element
+ * (added when absent) with the form's `data-success` / `data-error` text. It posts `text/plain` JSON, a CORS-simple
  * request, so no preflight is needed; a network failure is swallowed, never an
  * uncaught rejection in the shop's console. Bump the version when it changes.
  */
-export const SNIPPET_VERSION = "3";
+export const SNIPPET_VERSION = "4";
 
 export const SNIPPET = `/* Nurture snippet v${SNIPPET_VERSION} */
 (function (w, d) {
@@ -40,6 +43,35 @@ export const SNIPPET = `/* Nurture snippet v${SNIPPET_VERSION} */
       return send(message);
     }
   };
+  // One listener on the document catches every sign-up form, also those the page adds later.
+  d.addEventListener("submit", function (e) {
+    var form = e.target, traits = {}, message = { type: "signup", traits: traits }, say;
+    if (!form.hasAttribute || !form.hasAttribute("data-nurture-signup")) return;
+    e.preventDefault();
+    new FormData(form).forEach(function (v, k) {
+      if (typeof v != "string") return;
+      if (k == "email") message.email = v.trim();
+      else if (k == "cf-turnstile-response") message.turnstile_token = v;
+      else if (k == "name") {
+        var parts = v.trim().split(/\\s+/);
+        traits.first_name = parts.shift();
+        if (parts.length) traits.last_name = parts.join(" ");
+      } else traits[k] = v;
+    });
+    say = form.querySelector("[data-nurture-message]");
+    if (!say) {
+      say = form.appendChild(d.createElement("p"));
+      say.setAttribute("data-nurture-message", "");
+      say.setAttribute("role", "status");
+    }
+    send(message).then(function (res) {
+      var ok = !!res && res.status == 202;
+      form.setAttribute("data-nurture-state", ok ? "success" : "error");
+      say.textContent = form.getAttribute(ok ? "data-success" : "data-error") ||
+        (ok ? "Thank you for signing up! Please check your inbox." : "Sorry, that did not work. Please check your email address and try again.");
+      if (ok) form.reset();
+    });
+  });
   w.nurture.page();
 })(window, document);
 `;

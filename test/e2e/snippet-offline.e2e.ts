@@ -1,7 +1,8 @@
 /**
  * The snippet on a shop's page when Nurture cannot be reached: the page shows no error. A loopback server plays
  * both the shop (a page with the tag) and an unreachable Nurture (it serves /s.js, then drops every /v1/collect
- * connection), and Chromium records every uncaught error and console error the page produces.
+ * connection), and Chromium records every uncaught error and console error the page produces; the page's sign-up
+ * form shows its error text.
  */
 import { createServer, type Server } from "node:http";
 import type { Browser } from "playwright-core";
@@ -28,7 +29,8 @@ beforeAll(async () => {
         .writeHead(200, { "content-type": "text/html" })
         .end(
           `<!doctype html><html><body><h1>Tea shop</h1><script src="/s.js" data-site-key="site_test"></script>` +
-            `<script>setTimeout(function () { nurture.track("product_viewed", { sku: "tea-1" }); nurture.identify("ada@example.com"); }, 50);</script></body></html>`,
+            `<script>setTimeout(function () { nurture.track("product_viewed", { sku: "tea-1" }); nurture.identify("ada@example.com"); }, 50);</script>` +
+            `<form data-nurture-signup><input name="email" value="ada@example.com"><button>Sign up</button></form></body></html>`,
         );
     }
   });
@@ -54,6 +56,13 @@ describe("the snippet swallows network failures", () => {
     // The page view, the track and the identify were all tried…
     await expect.poll(() => collectAttempts, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
     await page.waitForTimeout(500);
+    // A sign-up form answers with its error text instead of an uncaught failure, and does not navigate.
+    await page.click("button");
+    await expect
+      .poll(() => page.textContent("[data-nurture-message]"), { timeout: 10_000 })
+      .toBe("Sorry, that did not work. Please check your email address and try again.");
+    expect(collectAttempts).toBeGreaterThanOrEqual(4);
+    expect(page.url()).toBe(`${base}/shop.html`);
     // …and none of their failures reached the page.
     expect(problems).toEqual([]);
     await page.close();
