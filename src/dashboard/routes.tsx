@@ -1,6 +1,6 @@
 /**
  * The dashboard at /admin: server-rendered pages behind a cookie session
- * (dashboard/session.ts), separate from the bearer-key auth of /v1/*. Every
+ * (http/session.ts), separate from the bearer-key auth of /v1/*. Every
  * POST must come from this origin and carry the session's CSRF token. Pages
  * read reports from the rollups (reports/stats) and the rest through db/
  * helpers; the flow status switch is `switchFlowStatus`, shared with the API.
