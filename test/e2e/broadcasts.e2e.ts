@@ -147,4 +147,14 @@ describe("a broadcast from the dashboard", () => {
     expect(row[2]).toBe("Segment VIPs (vip)");
     expect(row[4]).toBe("3");
   });
+
+  it("every broadcast page fits: scrollWidth ≤ 1280 at a 1280 px viewport", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    for (const pathname of ["/admin/broadcasts", "/admin/broadcasts/new", "/admin/broadcasts/spring-sale"]) {
+      const res = await page.goto(`${worker.url}${pathname}`);
+      expect(res?.status(), pathname).toBe(200);
+      const width = await page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth));
+      expect(width, pathname).toBeLessThanOrEqual(1280);
+    }
+  });
 });
