@@ -9,64 +9,15 @@
 // Delivery is driven by its cron, not by requests, so this bench keeps its own
 // driver (it fires the cron and watches the fake provider) rather than wrk.
 // Loopback only, fixed counts, a hard time limit; everything stops by itself.
-import { createServer } from "node:http";
+import { BATCH_LIMIT, LIMIT_PER_SECOND, startFakeResend } from "./lib/fake-resend.mjs";
 import { workerdCpuMs } from "./lib/load.mjs";
 import { startLocalWorker } from "./lib/local-worker.mjs";
 
-const LIMIT_PER_SECOND = 2;
-const BATCH_LIMIT = 100;
 const ALLOWED = LIMIT_PER_SECOND * BATCH_LIMIT;
 const GOAL = 0.95;
 const WINDOW_MS = 30_000;
 const DRAIN = Number(process.env.BENCH_DELIVERY_MESSAGES ?? 10_000);
 const POOL = 200;
-
-/** A fake Resend: POST /emails/batch, honouring idempotency keys; optionally throttled as Resend is by default. */
-async function startFakeResend({ throttled }) {
-  const accepted = [];
-  const answered = new Map();
-  const recent = [];
-  let rejected429 = 0;
-  let overBatch = 0;
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      const now = Date.now();
-      const reply = (status, body) => {
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(JSON.stringify(body));
-      };
-      if (throttled) {
-        while (recent.length && recent[0] <= now - 1000) recent.shift();
-        if (recent.length >= LIMIT_PER_SECOND) {
-          rejected429++;
-          res.setHeader("retry-after", "1");
-          return reply(429, { name: "rate_limit_exceeded", message: "Too many requests" });
-        }
-        recent.push(now);
-      }
-      const emails = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      if (emails.length > BATCH_LIMIT) {
-        overBatch++;
-        return reply(422, { name: "validation_error", message: "Too many emails in the batch" });
-      }
-      const key = req.headers["idempotency-key"];
-      if (key && answered.has(key)) return reply(200, answered.get(key));
-      const body = { data: emails.map((_, i) => ({ id: `re_${accepted.length + i}` })) };
-      for (const _ of emails) accepted.push(now);
-      if (key) answered.set(key, body);
-      reply(200, body);
-    });
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    accepted,
-    stats: () => ({ rejected429, overBatch }),
-    stop: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
 
 /** Queues `count` marketing messages over a pool of subscribed contacts (SQL, while the dev server is stopped). */
 function queueSql(count) {

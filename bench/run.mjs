@@ -20,7 +20,7 @@ if (benches.length === 0) {
 let failed = 0;
 for (const file of benches) {
   console.log(`\n=== bench/${file}`);
-  const result = spawnSync(process.execPath, [path.join(here, file)], { stdio: "inherit", timeout: 10 * 60_000 });
+  const result = spawnSync(process.execPath, [path.join(here, file)], { stdio: "inherit", timeout: 15 * 60_000 });
   if (result.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

@@ -96,11 +96,15 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
     }
   }
 
-  /** Stops the dev server gracefully, runs `during` (e.g. bulk seeding of its state), and starts it again on the same state. */
-  async function restart(during) {
+  /**
+   * Stops the dev server (gracefully, or with `signal: "SIGKILL"` as a crash would, mid-request), runs `during` (e.g.
+   * bulk seeding of its state), and starts it again on the same state, with `vars` merged into its vars.
+   */
+  async function restart(during = () => {}, { vars: changedVars = {}, signal = "SIGTERM" } = {}) {
+    Object.assign(allVars, changedVars);
     if (child?.pid && child.exitCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
-      process.kill(-child.pid, "SIGTERM");
+      process.kill(-child.pid, signal);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
     }

@@ -92,7 +92,7 @@ export async function advanceBroadcasts(
 }
 
 /** The audience's condition: the segment's (null when the segment is gone: nobody), the condition, or all (no condition). */
-async function audienceCondition(db: Database, definition: BroadcastInput): Promise<Condition | null | "nobody"> {
+async function audienceCondition(db: Database, definition: Pick<BroadcastInput, "audience">): Promise<Condition | null | "nobody"> {
   const audience = definition.audience;
   if ("segment" in audience && typeof audience.segment === "string") return (await findSegmentCondition(db, audience.segment)) ?? "nobody";
   if ("all" in audience && audience.all === true) return null;
@@ -100,7 +100,7 @@ async function audienceCondition(db: Database, definition: BroadcastInput): Prom
 }
 
 /** The audience as SQL over `contacts AS c`, fixed at `now`. */
-export async function audienceOf(db: Database, definition: BroadcastInput, now: number): Promise<SQL | null> {
+export async function audienceOf(db: Database, definition: Pick<BroadcastInput, "audience">, now: number): Promise<SQL | null> {
   const condition = await audienceCondition(db, definition);
   return condition === "nobody" ? null : audienceSql(condition, now);
 }

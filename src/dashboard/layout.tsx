@@ -28,11 +28,16 @@ form.inline{display:inline}.muted{color:#64748b}.error{color:#b91c1c}.login{max-
 iframe.mail{display:block;width:100%;height:520px;border:1px solid #cbd5e1;background:#fff;border-radius:8px;margin-top:10px}pre.mail-text{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;padding:10px;border-radius:8px}
 pre.code{white-space:pre-wrap;overflow-wrap:anywhere;background:#0f172a;color:#e2e8f0;padding:10px 12px;border-radius:8px;font:12px/1.5 ui-monospace,Menlo,monospace}
 td,th,code,p,li{overflow-wrap:anywhere}
+.compose fieldset{border:1px solid #cbd5e1;border-radius:8px;margin:12px 0;padding:8px 12px}.compose legend{font-weight:600}
+.compose select,.compose input[type=number],.compose input[type=time],.compose input[type=datetime-local],.compose input[type=email]{display:block;font:inherit;padding:4px 6px;border:1px solid #94a3b8;border-radius:6px;margin-top:2px}
+.compose label.choice{font-weight:400}.compose small{display:block;font-weight:400}.compose .error{display:block;font-weight:400}
+.notice{background:#dcfce7;color:#166534;padding:6px 10px;border-radius:6px}.badge.sending,.badge.scheduled{background:#dbeafe;color:#1e40af}.badge.sent{background:#dcfce7;color:#166534}
 `;
 
 const NAV = [
   ["/admin", "Overview"],
   ["/admin/flows", "Flows"],
+  ["/admin/broadcasts", "Broadcasts"],
   ["/admin/library", "Library"],
   ["/admin/contacts", "Contacts"],
   ["/admin/templates", "Templates"],

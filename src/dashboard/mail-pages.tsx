@@ -138,7 +138,11 @@ export function TemplatePage(props: {
   );
 }
 
-function RenderedView(props: { email: { subject: string; from: string; text: string; headers: Record<string, string> }; frame: string }) {
+/** An email as rendered: subject, From, headers, the HTML framed (sandboxed) and the text. */
+export function RenderedView(props: {
+  email: { subject: string; from: string; text: string; headers: Record<string, string> };
+  frame: string;
+}) {
   return (
     <div class="rendered">
       <table>

@@ -38,7 +38,8 @@ function RangeForm(props: { action: string; range: { from: string; to: string } 
   );
 }
 
-function Card(props: { stat: string; label: string; value: string; raw: number | null }) {
+/** A headline number. */
+export function Card(props: { stat: string; label: string; value: string; raw: number | null }) {
   return (
     <div class="card" data-stat={props.stat} data-value={props.raw === null ? "" : String(props.raw)}>
       <b>{props.value}</b>
@@ -191,7 +192,8 @@ export function FlowsPage(props: { overview: Overview; csrf: string; currency: s
   );
 }
 
-function NumbersRow(props: { label: string; m: Measured; currency: string; testId?: string }) {
+/** One row of sent/opened/clicked/… counters, as the flow page and the broadcast report show them. */
+export function NumbersRow(props: { label: string; m: Measured; currency: string; testId?: string }) {
   const m = props.m;
   return (
     <tr data-row={props.testId}>
@@ -210,9 +212,10 @@ function NumbersRow(props: { label: string; m: Measured; currency: string; testI
   );
 }
 
-const NUMBERS_HEAD = (
+/** The head of a NumbersRow table; `first` names what each row is. */
+export const NumbersHead = (props: { first: string }) => (
   <tr>
-    <th>Step</th>
+    <th>{props.first}</th>
     <th class="n">Sent</th>
     <th class="n">Opened</th>
     <th class="n">Open rate</th>
@@ -293,7 +296,9 @@ export function FlowPage(props: { stats: FlowStats; why: WhyCount[]; csrf: strin
       </div>
       <h2>Steps</h2>
       <table id="steps">
-        <thead>{NUMBERS_HEAD}</thead>
+        <thead>
+          <NumbersHead first="Step" />
+        </thead>
         <tbody>
           {steps
             .filter((s) => s.type === "email" || s.type === "removed")
@@ -317,7 +322,9 @@ export function FlowPage(props: { stats: FlowStats; why: WhyCount[]; csrf: strin
                   : "no leader yet"}
             </p>
             <table>
-              <thead>{NUMBERS_HEAD}</thead>
+              <thead>
+                <NumbersHead first="Step" />
+              </thead>
               <tbody>
                 {s.variants.map((v) => (
                   <NumbersRow label={v.template} m={v} currency={props.currency} />

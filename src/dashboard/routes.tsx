@@ -3,10 +3,15 @@
  * (http/session.ts), separate from the bearer-key auth of /v1/*. Every
  * POST must come from this origin and carry the session's CSRF token. Pages
  * read reports from the rollups (reports/stats) and the rest through db/
- * helpers; the flow status switch is `switchFlowStatus`, shared with the API.
+ * helpers; the flow status switch is `switchFlowStatus`, shared with the API,
+ * and the broadcast pages check, store, send and cancel through the broadcast
+ * API's own functions (http/broadcasts), so a form is refused exactly as the
+ * API would refuse its JSON.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { sampleProblem } from "../broadcasts/plan";
+import { BroadcastInput } from "../broadcasts/schema";
 import { connectorSecret, type Platform } from "../connect/connector";
 import { CONNECTORS } from "../connect/connectors";
 import { switchFlowStatus } from "../contact/flow-control";
@@ -19,25 +24,52 @@ import {
   recentSnippetEvents,
   searchContacts,
 } from "../db/admin-views";
+import { findBroadcast, listBroadcasts } from "../db/broadcasts";
 import type { Database } from "../db/client";
 import { lastConnectorDeliveries } from "../db/connectors";
 import { findContact } from "../db/contacts";
 import { flowsByIds } from "../db/flows";
-import type { TemplateRow } from "../db/schema";
+import type { BroadcastRow, TemplateRow } from "../db/schema";
+import { listSegments } from "../db/segments";
 import { liftSuppression } from "../db/suppressions";
 import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
 import type { Config, Env } from "../env";
 import { checkAdminKey } from "../http/admin-auth";
+import {
+  audienceNow,
+  BroadcastId,
+  BroadcastTestInput,
+  broadcastReport,
+  cancelBroadcast,
+  definitionProblems,
+  saveDraft,
+  sendDraft,
+  testBroadcast,
+} from "../http/broadcasts";
+import { ApiError } from "../http/errors";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "../http/session";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
 import { THROTTLE_RULES } from "../http/throttle";
 import { libraryEntry } from "../library/catalog";
 import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdited, restoreLibraryTemplate } from "../library/install";
+import { broadcastTotals } from "../reports/broadcasts";
 import { flowStats, overviewStats } from "../reports/stats";
+import {
+  audienceOfValues,
+  type BroadcastFormValues,
+  emptyForm,
+  type FieldProblems,
+  formOf,
+  parseForm,
+  placeProblems,
+  readForm,
+} from "./broadcast-form";
+import { audienceLabel, BroadcastComposePage, BroadcastConfirmPage, BroadcastReportPage, BroadcastsPage } from "./broadcast-pages";
 import { ConnectPage } from "./connect-page";
+import { formatCount } from "./format";
 import { Bare } from "./layout";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
 import { untrackedHtml, untrackedText } from "./mail-frame";
@@ -433,4 +465,208 @@ dashboardRoutes.get("/admin/mailbox/:id/html", async (c) => {
   const message = await findMessage(c.var.db, c.req.param("id"));
   if (!message?.html) return render(c, <ProblemPage title="No such message" message="There is no rendered message with that id." />, 404);
   return mailFrame(c, message.html);
+});
+
+/** The compose page for these values: templates and segments to pick from, who the audience holds now, the preview. */
+async function composePage(
+  c: Context<DashboardEnv>,
+  values: BroadcastFormValues,
+  problems: FieldProblems,
+  options: { isNew: boolean; notice?: string | null; status?: ContentfulStatusCode },
+) {
+  const db = c.var.db;
+  const [templates, segments] = await Promise.all([listTemplates(db), listSegments(db)]);
+  const audience = audienceOfValues(values);
+  const count = audience ? await audienceNow(db, { audience }, Date.now()) : null;
+  const chosen = values.template ? templates.find((t) => t.id === values.template) : undefined;
+  const preview = chosen
+    ? await previewFor(c, chosen, "")
+    : values.template
+      ? { email: null, problem: `No template ${values.template}.` }
+      : null;
+  return render(
+    c,
+    <BroadcastComposePage
+      values={values}
+      problems={problems}
+      isNew={options.isNew}
+      templates={templates.map((t) => ({ id: t.id, subject: t.subject }))}
+      segments={segments.map((s) => ({ id: s.id, name: s.name }))}
+      count={count}
+      preview={preview}
+      notice={options.notice ?? null}
+      csrf={c.var.csrf}
+    />,
+    options.status,
+  );
+}
+
+async function segmentNames(db: Database): Promise<Map<string, string>> {
+  return new Map((await listSegments(db)).map((s) => [s.id, s.name]));
+}
+
+const noBroadcast = (c: Context<DashboardEnv>) =>
+  render(c, <ProblemPage title="No such broadcast" message="There is no broadcast with that id." />, 404);
+
+const broadcastPath = (id: string) => `/admin/broadcasts/${encodeURIComponent(id)}`;
+
+function broadcastNotice(query: Record<string, string>): string | null {
+  const to = (query.to ?? "").slice(0, 254);
+  const notices: Record<string, string> = {
+    saved: "Saved as a draft.",
+    tested: `A test of each version went to ${to}.`,
+    sending: "Sending: the audience is being queued now.",
+    scheduled: "Scheduled.",
+    cancelled: `Cancelled: ${formatCount(Number(query.n) || 0)} unsent messages were stopped; sent ones stay sent.`,
+  };
+  return notices[query.done ?? ""] ?? null;
+}
+
+dashboardRoutes.get("/admin/broadcasts", async (c) => {
+  const db = c.var.db;
+  const rows = await listBroadcasts(db);
+  const [totals, names] = await Promise.all([
+    broadcastTotals(
+      db,
+      rows.map((r) => r.id),
+    ),
+    segmentNames(db),
+  ]);
+  return render(
+    c,
+    <BroadcastsPage
+      rows={rows.map((row) => ({
+        row,
+        audience: audienceLabel(BroadcastInput.parse(row.definition).audience, names),
+        totals: totals.get(row.id)!,
+      }))}
+      csrf={c.var.csrf}
+      currency={c.var.config.CURRENCY}
+    />,
+  );
+});
+
+dashboardRoutes.get("/admin/broadcasts/new", (c) => composePage(c, emptyForm(), {}, { isNew: true }));
+
+dashboardRoutes.post("/admin/broadcasts", async (c) => {
+  const db = c.var.db;
+  const form = await c.req.parseBody();
+  const values = readForm(form, MAX_FIELD);
+  const isNew = form.new === "1";
+  const action = typeof form.action === "string" ? form.action : "save";
+  const idValid = BroadcastId.safeParse(values.id);
+  const existing = idValid.success ? await findBroadcast(db, values.id) : undefined;
+  if (!isNew && !existing) return noBroadcast(c);
+  if (existing && existing.status !== "draft") return c.redirect(broadcastPath(existing.id), 303);
+  // Counting and previewing show the form again as typed; nothing is checked beyond the audience, nothing is stored.
+  if (action === "count" || action === "preview") {
+    const problems: FieldProblems = audienceOfValues(values) ? {} : { audience: ["Choose who receives it"] };
+    return composePage(c, values, problems, { isNew });
+  }
+  const previous = existing ? BroadcastInput.parse(existing.definition) : undefined;
+  const { input, issues } = parseForm(values, previous);
+  if (!idValid.success) issues.push({ path: ["id"], code: "invalid_id", message: idValid.error.issues[0]!.message });
+  else if (isNew && existing) issues.push({ path: ["id"], code: "id_taken", message: `A broadcast ${values.id} exists already` });
+  const testTo = BroadcastTestInput.safeParse({ to: values.test_to });
+  if (action === "test" && !testTo.success)
+    issues.push({ path: ["test_to"], code: "invalid_email", message: "Type the address to send the test to" });
+  const now = Date.now();
+  if (input && issues.length === 0) {
+    try {
+      await saveDraft(db, values.id, input, now);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      issues.push(...(error.issues ?? [{ path: [], code: error.code, message: error.message }]));
+    }
+  }
+  if (!input || issues.length > 0) return composePage(c, values, placeProblems(issues), { isNew, status: 422 });
+  const path = broadcastPath(values.id);
+  if (action === "review") return c.redirect(`${path}/confirm`, 303);
+  if (action === "test" && testTo.success) {
+    try {
+      await testBroadcast(c.env, db, c.var.config, values.id, testTo.data.to, now);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      return composePage(c, values, placeProblems([{ path: ["test_to"], message: error.message }]), { isNew: false, status: 422 });
+    }
+    return c.redirect(`${path}?done=tested&to=${encodeURIComponent(testTo.data.to)}`, 303);
+  }
+  return c.redirect(`${path}?done=saved`, 303);
+});
+
+dashboardRoutes.get("/admin/broadcasts/:id", async (c) => {
+  const db = c.var.db;
+  const row = await findBroadcast(db, c.req.param("id"));
+  if (!row) return noBroadcast(c);
+  const input = BroadcastInput.parse(row.definition);
+  const notice = broadcastNotice(c.req.query());
+  if (row.status === "draft") return composePage(c, formOf(row.id, input), {}, { isNew: false, notice });
+  return render(
+    c,
+    <BroadcastReportPage
+      row={row}
+      input={input}
+      stats={await broadcastReport(db, row)}
+      audience={audienceLabel(input.audience, await segmentNames(db))}
+      notice={notice}
+      csrf={c.var.csrf}
+      currency={c.var.config.CURRENCY}
+    />,
+  );
+});
+
+/** The confirmation page: the final count now, and what sending would refuse (the same checks as the send). */
+async function confirmPage(c: Context<DashboardEnv>, row: BroadcastRow, extra: string[] = [], status?: ContentfulStatusCode) {
+  const db = c.var.db;
+  const input = BroadcastInput.parse(row.definition);
+  const now = Date.now();
+  const count = await audienceNow(db, input, now);
+  const sampleIssue = input.ab_test ? sampleProblem(count, input.ab_test) : null;
+  const problems = [...(await definitionProblems(db, input, now)).map((i) => i.message), ...(sampleIssue ? [sampleIssue] : []), ...extra];
+  const names = await segmentNames(db);
+  return render(
+    c,
+    <BroadcastConfirmPage
+      row={row}
+      input={input}
+      audience={audienceLabel(input.audience, names)}
+      count={count}
+      problems={[...new Set(problems)]}
+      csrf={c.var.csrf}
+    />,
+    status,
+  );
+}
+
+dashboardRoutes.get("/admin/broadcasts/:id/confirm", async (c) => {
+  const row = await findBroadcast(c.var.db, c.req.param("id"));
+  if (!row) return noBroadcast(c);
+  if (row.status !== "draft") return c.redirect(broadcastPath(row.id), 303);
+  return confirmPage(c, row);
+});
+
+dashboardRoutes.post("/admin/broadcasts/:id/send", async (c) => {
+  const id = c.req.param("id");
+  try {
+    const { broadcast } = await sendDraft(c.var.db, id, Date.now());
+    return c.redirect(`${broadcastPath(id)}?done=${broadcast.status}`, 303);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.status === 404) return noBroadcast(c);
+    const row = await findBroadcast(c.var.db, id);
+    if (error.status === 422 && row) return confirmPage(c, row, [], 422);
+    return render(c, <ProblemPage title="Not sent" message={error.message} />, 409);
+  }
+});
+
+dashboardRoutes.post("/admin/broadcasts/:id/cancel", async (c) => {
+  const id = c.req.param("id");
+  try {
+    const { cancelled } = await cancelBroadcast(c.var.db, id, Date.now());
+    return c.redirect(`${broadcastPath(id)}?done=cancelled&n=${cancelled}`, 303);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.status === 404) return noBroadcast(c);
+    return render(c, <ProblemPage title="Not cancelled" message={error.message} />, 409);
+  }
 });

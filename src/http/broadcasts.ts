@@ -8,6 +8,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { HELD_UNTIL_WINNER, sampleProblem, VARIANT_NAMES } from "../broadcasts/plan";
 import { audienceOf, SMART_SENDING_REASON } from "../broadcasts/run";
 import { BroadcastInput } from "../broadcasts/schema";
+import { sendBroadcastTest, TestSendProblem, type TestSent } from "../broadcasts/test-send";
 import {
   cancelUnsent,
   countAudience,
@@ -22,10 +23,11 @@ import type { Database } from "../db/client";
 import { existingTemplateIds } from "../db/flows";
 import { BROADCAST_STATUSES, type BroadcastRow } from "../db/schema";
 import { findSegmentCondition } from "../db/segments";
+import type { Config, Env } from "../env";
 import { type BroadcastOutcomes, BroadcastStats, broadcastStats } from "../reports/broadcasts";
 import { ApiError, type ErrorIssue } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
-import { ErrorSchema, isoTime } from "./shared-schemas";
+import { ErrorSchema, emailInput, isoTime } from "./shared-schemas";
 
 const Broadcast = z
   .object({
@@ -63,11 +65,11 @@ function broadcastView(b: BroadcastRow): z.infer<typeof Broadcast> {
   };
 }
 
+/** A broadcast's id, as the URL names it. */
+export const BroadcastId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "Broadcast ids are 1-64 letters, digits, '-' or '_'");
+
 const idParam = z.object({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "Broadcast ids are 1-64 letters, digits, '-' or '_'")
-    .openapi({ param: { name: "id", in: "path" }, example: "spring-sale" }),
+  id: BroadcastId.openapi({ param: { name: "id", in: "path" }, example: "spring-sale" }),
 });
 const notFound = jsonResponse(ErrorSchema, "No such broadcast");
 const conflict = jsonResponse(ErrorSchema, "Not possible in the broadcast's current status");
@@ -76,6 +78,17 @@ const invalid = jsonResponse(ErrorSchema, "Invalid, with every problem listed");
 const SendResult = z
   .object({ broadcast: Broadcast, audience: z.number().int().openapi({ description: "Who would receive it now" }) })
   .openapi("BroadcastSendResult");
+
+/** A test send's address. */
+export const BroadcastTestInput = z.object({ to: emailInput }).strict().openapi("BroadcastTestInput");
+
+const BroadcastTestResult = z
+  .object({
+    messages: z.array(
+      z.object({ id: z.string(), variant: z.string().nullable(), subject: z.string(), status: z.string(), reason: z.string().nullable() }),
+    ),
+  })
+  .openapi("BroadcastTestResult");
 
 const routes = {
   list: createRoute({
@@ -129,6 +142,14 @@ const routes = {
       409: conflict,
     },
   }),
+  test: createRoute({
+    method: "post",
+    path: "/v1/broadcasts/{id}/test",
+    tags: ["broadcasts"],
+    summary: "Send each version of the broadcast (every A/B variant) to a test address now, marked [Test]; it counts nowhere",
+    request: { params: idParam, body: jsonBody(BroadcastTestInput) },
+    responses: { 200: jsonResponse(BroadcastTestResult, "The test messages and how each ended"), 404: notFound, 422: invalid },
+  }),
   stats: createRoute({
     method: "get",
     path: "/v1/broadcasts/{id}/stats",
@@ -140,7 +161,7 @@ const routes = {
 };
 
 /** Every problem a definition has that its schema cannot see: unknown templates or segment, a send_at in the past. */
-async function definitionProblems(db: Database, input: BroadcastInput, now: number): Promise<ErrorIssue[]> {
+export async function definitionProblems(db: Database, input: BroadcastInput, now: number): Promise<ErrorIssue[]> {
   const issues: ErrorIssue[] = [];
   const wanted = [input.template, ...(input.ab_test?.variants.flatMap((v) => (v.template ? [v.template] : [])) ?? [])];
   const known = await existingTemplateIds(db, wanted);
@@ -168,23 +189,88 @@ async function mustFind(db: Database, id: string): Promise<BroadcastRow> {
   return row;
 }
 
+/** How many contacts would receive the broadcast if it were sent now, after consent and suppression. */
+export async function audienceNow(db: Database, input: Pick<BroadcastInput, "audience">, now: number): Promise<number> {
+  const audience = await audienceOf(db, input, now);
+  return audience ? countAudience(db, audience) : 0;
+}
+
+/** Checks a definition in full and stores it as a draft (new or replacing one); throws the 422 or 409 the API answers. */
+export async function saveDraft(db: Database, id: string, input: BroadcastInput, now: number) {
+  const issues = await definitionProblems(db, input, now);
+  if (input.id !== undefined && input.id !== id)
+    issues.push({ path: ["id"], code: "id_mismatch", message: "The body's id differs from the URL's" });
+  if (issues.length > 0) throw problems(issues);
+  const existing = await findBroadcast(db, id);
+  if (existing && existing.status !== "draft")
+    throw new ApiError(409, "not_editable", `A ${existing.status} broadcast cannot be edited; cancel it or create another`);
+  const { id: _ignored, ...definition } = input;
+  const sendAt = input.send_at === undefined ? null : Date.parse(input.send_at);
+  return saveBroadcast(db, id, input.name, definition, sendAt, now);
+}
+
+/** Sends a draft now, or schedules it for its send_at, after checking it again; returns it and who would receive it now. */
+export async function sendDraft(db: Database, id: string, now: number): Promise<{ broadcast: BroadcastRow; audience: number }> {
+  const row = await mustFind(db, id);
+  if (row.status !== "draft") throw new ApiError(409, "not_draft", `The broadcast is already ${row.status}`);
+  const input = BroadcastInput.parse(row.definition);
+  const issues = await definitionProblems(db, input, now);
+  const size = await audienceNow(db, input, now);
+  const sampleIssue = input.ab_test ? sampleProblem(size, input.ab_test) : null;
+  if (sampleIssue) issues.push({ path: ["ab_test", "sample_percent"], code: "sample_leaves_nobody", message: sampleIssue });
+  if (issues.length > 0) throw problems(issues);
+  const scheduled = row.sendAt !== null && row.sendAt > now;
+  const moved = scheduled
+    ? await moveBroadcast(db, row.id, ["draft"], "scheduled", now)
+    : await moveBroadcast(db, row.id, ["draft"], "sending", now, { startedAt: now, sendAt: row.sendAt ?? now });
+  if (!moved) throw new ApiError(409, "not_draft", "The broadcast was sent or changed meanwhile");
+  return { broadcast: await mustFind(db, row.id), audience: size };
+}
+
+/** Cancels a draft, scheduled or sending broadcast and every message of it not yet handed to the provider. */
+export async function cancelBroadcast(db: Database, id: string, now: number): Promise<{ broadcast: BroadcastRow; cancelled: number }> {
+  const row = await mustFind(db, id);
+  if (!(await moveBroadcast(db, row.id, ["draft", "scheduled", "sending"], "cancelled", now, { finishedAt: now })))
+    throw new ApiError(409, "not_cancellable", `A ${row.status} broadcast cannot be cancelled`);
+  // The status change stops the fan-out (its pages only apply while sending); these statements stop what it queued.
+  let cancelled = 0;
+  for (let n = -1; n !== 0; cancelled += n) n = await cancelUnsent(db, row.id, 5_000);
+  return { broadcast: await mustFind(db, row.id), cancelled };
+}
+
+/** Sends the broadcast's test to `to`; a version that cannot be sent is the 422 the API answers. */
+export async function testBroadcast(env: Env, db: Database, config: Config, id: string, to: string, now: number): Promise<TestSent[]> {
+  const row = await mustFind(db, id);
+  try {
+    return await sendBroadcastTest(env, db, config, row, to, now);
+  } catch (error) {
+    if (error instanceof TestSendProblem) throw new ApiError(422, "unsendable", error.message);
+    throw error;
+  }
+}
+
+/** A broadcast's report: outcomes, totals, each variant and the A/B result. */
+export async function broadcastReport(db: Database, row: BroadcastRow): Promise<BroadcastStats> {
+  const input = BroadcastInput.parse(row.definition);
+  const test = input.ab_test
+    ? {
+        ...input.ab_test,
+        variants: input.ab_test.variants.map((v, i) => ({
+          name: VARIANT_NAMES[i]!,
+          subject: v.subject ?? null,
+          template: v.template ?? input.template,
+        })),
+      }
+    : null;
+  const outcomes: BroadcastOutcomes = await messageOutcomes(db, row.id, SMART_SENDING_REASON, HELD_UNTIL_WINNER);
+  return broadcastStats(db, row, test, outcomes);
+}
+
 export const broadcastRoutes = createRouter()
   .openapi(routes.list, async (c) => c.json({ broadcasts: (await listBroadcasts(c.var.db)).map(broadcastView) }, 200))
   .openapi(routes.get, async (c) => c.json(broadcastView(await mustFind(c.var.db, c.req.valid("param").id)), 200))
   .openapi(routes.put, async (c) => {
-    const { id } = c.req.valid("param");
-    const input = c.req.valid("json");
-    const now = Date.now();
-    const issues = await definitionProblems(c.var.db, input, now);
-    if (input.id !== undefined && input.id !== id)
-      issues.push({ path: ["id"], code: "id_mismatch", message: "The body's id differs from the URL's" });
-    if (issues.length > 0) throw problems(issues);
-    const existing = await findBroadcast(c.var.db, id);
-    if (existing && existing.status !== "draft")
-      throw new ApiError(409, "not_editable", `A ${existing.status} broadcast cannot be edited; cancel it or create another`);
-    const { id: _ignored, ...definition } = input;
-    const sendAt = input.send_at === undefined ? null : Date.parse(input.send_at);
-    const { broadcast, created } = await saveBroadcast(c.var.db, id, input.name, definition, sendAt, now);
+    const { broadcast, created } = await saveDraft(c.var.db, c.req.valid("param").id, c.req.valid("json"), Date.now());
     return c.json(broadcastView(broadcast), created ? 201 : 200);
   })
   .openapi(routes.delete, async (c) => {
@@ -195,49 +281,15 @@ export const broadcastRoutes = createRouter()
     return c.body(null, 204);
   })
   .openapi(routes.send, async (c) => {
-    const db = c.var.db;
-    const row = await mustFind(db, c.req.valid("param").id);
-    if (row.status !== "draft") throw new ApiError(409, "not_draft", `The broadcast is already ${row.status}`);
-    const now = Date.now();
-    const input = BroadcastInput.parse(row.definition);
-    const issues = await definitionProblems(db, input, now);
-    const audience = await audienceOf(db, input, now);
-    const size = audience ? await countAudience(db, audience) : 0;
-    const sampleIssue = input.ab_test ? sampleProblem(size, input.ab_test) : null;
-    if (sampleIssue) issues.push({ path: ["ab_test", "sample_percent"], code: "sample_leaves_nobody", message: sampleIssue });
-    if (issues.length > 0) throw problems(issues);
-    const scheduled = row.sendAt !== null && row.sendAt > now;
-    const moved = scheduled
-      ? await moveBroadcast(db, row.id, ["draft"], "scheduled", now)
-      : await moveBroadcast(db, row.id, ["draft"], "sending", now, { startedAt: now, sendAt: row.sendAt ?? now });
-    if (!moved) throw new ApiError(409, "not_draft", "The broadcast was sent or changed meanwhile");
-    return c.json({ broadcast: broadcastView(await mustFind(db, row.id)), audience: size }, 200);
+    const { broadcast, audience } = await sendDraft(c.var.db, c.req.valid("param").id, Date.now());
+    return c.json({ broadcast: broadcastView(broadcast), audience }, 200);
   })
   .openapi(routes.cancel, async (c) => {
-    const db = c.var.db;
-    const row = await mustFind(db, c.req.valid("param").id);
-    const now = Date.now();
-    if (!(await moveBroadcast(db, row.id, ["draft", "scheduled", "sending"], "cancelled", now, { finishedAt: now })))
-      throw new ApiError(409, "not_cancellable", `A ${row.status} broadcast cannot be cancelled`);
-    // The status change stops the fan-out (its pages only apply while sending); these statements stop what it queued.
-    let cancelled = 0;
-    for (let n = -1; n !== 0; cancelled += n) n = await cancelUnsent(db, row.id, 5_000);
-    return c.json({ broadcast: broadcastView(await mustFind(db, row.id)), cancelled }, 200);
+    const { broadcast, cancelled } = await cancelBroadcast(c.var.db, c.req.valid("param").id, Date.now());
+    return c.json({ broadcast: broadcastView(broadcast), cancelled }, 200);
   })
-  .openapi(routes.stats, async (c) => {
-    const db = c.var.db;
-    const row = await mustFind(db, c.req.valid("param").id);
-    const input = BroadcastInput.parse(row.definition);
-    const test = input.ab_test
-      ? {
-          ...input.ab_test,
-          variants: input.ab_test.variants.map((v, i) => ({
-            name: VARIANT_NAMES[i]!,
-            subject: v.subject ?? null,
-            template: v.template ?? input.template,
-          })),
-        }
-      : null;
-    const outcomes: z.infer<typeof BroadcastOutcomes> = await messageOutcomes(db, row.id, SMART_SENDING_REASON, HELD_UNTIL_WINNER);
-    return c.json(await broadcastStats(db, row, test, outcomes), 200);
-  });
+  .openapi(routes.test, async (c) => {
+    const messages = await testBroadcast(c.env, c.var.db, c.var.config, c.req.valid("param").id, c.req.valid("json").to, Date.now());
+    return c.json({ messages }, 200);
+  })
+  .openapi(routes.stats, async (c) => c.json(await broadcastReport(c.var.db, await mustFind(c.var.db, c.req.valid("param").id)), 200));

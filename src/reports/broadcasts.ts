@@ -110,3 +110,12 @@ export async function broadcastStats(
     ab,
   };
 }
+
+/** Each broadcast's totals from the rollups, in one query (the list's numbers). */
+export async function broadcastTotals(db: Database, ids: string[]): Promise<Map<string, Measured>> {
+  const keys = ids.map(broadcastStatsKey);
+  const rows = await db.all<SummedRow & { key: string }>(sql`SELECT flow_id AS key, ${COUNTER_SUMS}
+    FROM stats_daily WHERE flow_id IN (SELECT value FROM json_each(${JSON.stringify(keys)})) GROUP BY flow_id`);
+  const byKey = new Map(rows.map((r) => [r.key, countersOf(r)]));
+  return new Map(ids.map((id) => [id, measured(byKey.get(broadcastStatsKey(id)) ?? zeroCounters())]));
+}

@@ -88,6 +88,8 @@ export async function startWorker(extraVars: Record<string, string> = {}): Promi
       "--persist-to",
       persistDir,
       "--show-interactive-dev-session=false",
+      // Lets a test fire the crons (`/__scheduled?cron=…`), as Cloudflare does every minute.
+      "--test-scheduled",
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     { cwd: root, env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"], detached: true },

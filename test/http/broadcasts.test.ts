@@ -126,3 +126,33 @@ describe("the broadcasts API lists, schedules and deletes", () => {
     expect((await callJson("/v1/broadcasts/later")).status).toBe(404);
   });
 });
+
+describe("POST /v1/broadcasts/:id/test", () => {
+  it("sends the broadcast's email to the address given, marked [Test], outside the broadcast's messages and stats", async () => {
+    await template("t-sale", "Sale for {{ contact.first_name }}");
+    await seedContacts([{ email: "real@example.com" }]);
+    await callJson("/v1/broadcasts/sale", { method: "PUT", body: { name: "Sale", template: "t-sale", audience: { all: true } } });
+    const res = await callJson("/v1/broadcasts/sale/test", { method: "POST", body: { to: "Me@Shop.test" } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.messages).toEqual([expect.objectContaining({ variant: null, subject: "[Test] Sale for Ada", status: "sent" })]);
+    expect(
+      await env.DB.prepare("SELECT kind, to_email, broadcast_id FROM messages")
+        .all()
+        .then((r) => r.results),
+    ).toEqual([{ kind: "test", to_email: "me@shop.test", broadcast_id: null }]);
+    expect(await broadcastMessages("sale")).toEqual([]);
+    expect((await callJson("/v1/broadcasts/sale")).body.status).toBe("draft");
+  });
+
+  it("404s an unknown broadcast, 422s a bad address, and 422s a broadcast whose template is gone, writing nothing", async () => {
+    expect((await callJson("/v1/broadcasts/nope/test", { method: "POST", body: { to: "me@shop.test" } })).status).toBe(404);
+    await template("t-gone");
+    await callJson("/v1/broadcasts/gone", { method: "PUT", body: { name: "Gone", template: "t-gone", audience: { all: true } } });
+    expect((await callJson("/v1/broadcasts/gone/test", { method: "POST", body: { to: "not-an-email" } })).status).toBe(422);
+    await env.DB.prepare("DELETE FROM templates WHERE id = 't-gone'").run();
+    const gone = await callJson("/v1/broadcasts/gone/test", { method: "POST", body: { to: "me@shop.test" } });
+    expect(gone.status).toBe(422);
+    expect(gone.body.error.message).toBe("Template t-gone does not exist");
+    expect(await countRows("messages")).toBe(0);
+  });
+});
