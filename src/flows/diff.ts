@@ -38,6 +38,9 @@ const RULES = ["name", "description", "trigger", "reentry", "exit_when", "goal"]
 
 /** How `after` differs from `before`. */
 export function flowChanges(before: Flow, after: Flow): FlowChanges {
+  // A definition stored by hand or under an older schema may lack steps; it is read as having none.
+  before = { ...before, steps: Array.isArray(before.steps) ? before.steps : [] };
+  after = { ...after, steps: Array.isArray(after.steps) ? after.steps : [] };
   const beforeSteps = new Map(before.steps.map((s) => [s.id, s]));
   const afterIds = new Set(after.steps.map((s) => s.id));
   const common = after.steps.filter((s) => beforeSteps.has(s.id)).map((s) => s.id);
