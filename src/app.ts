@@ -15,6 +15,7 @@ import { contactListRoutes } from "./http/contact-lists";
 import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
+import { flowLifecycleRoutes } from "./http/flow-lifecycle";
 import { flowTestRoutes } from "./http/flow-test";
 import { flowRoutes } from "./http/flows";
 import { healthRoutes } from "./http/health";
@@ -72,6 +73,7 @@ export function createApp() {
   app.route("/", contactRoutes);
   app.route("/", eventRoutes);
   app.route("/", flowRoutes);
+  app.route("/", flowLifecycleRoutes);
   app.route("/", libraryRoutes);
   app.route("/", segmentRoutes);
   app.route("/", statsRoutes);

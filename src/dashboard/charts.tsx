@@ -3,6 +3,7 @@
  * a funnel for a flow, and the diagram of a flow's steps. Pure functions of
  * their data; no script, no external asset.
  */
+import type { Child } from "hono/jsx";
 import type { StepStats } from "../reports/stats";
 import { formatCount, formatMoney, formatRate } from "./format";
 
@@ -160,11 +161,24 @@ export function Funnel(props: { stages: { label: string; value: number }[]; id: 
   );
 }
 
+/** A diagram box as a link when it has somewhere to go. */
+function StepLink(props: { href: string | undefined; children: Child }) {
+  return props.href ? <a href={props.href}>{props.children}</a> : props.children;
+}
+
 /** The edge from a step to the one drawn below it, if it has one. */
 const downward = (step: StepStats, below: StepStats | undefined) => (below ? step.next.find((e) => e.step === below.id) : undefined);
 
-/** The flow drawn as its steps, top to bottom, each box with its numbers; jumps (`next`, `then`, `else`) curve on the right. */
-export function FlowDiagram(props: { steps: StepStats[]; currency: string }) {
+/**
+ * The flow drawn as its steps, top to bottom, each box with its numbers; jumps (`next`, `then`, `else`) curve on the
+ * right. With `stepHref`, each box links to that step's page; `running` adds how many contacts are on each step now.
+ */
+export function FlowDiagram(props: {
+  steps: StepStats[];
+  currency: string;
+  stepHref?: (stepId: string) => string;
+  running?: ReadonlyMap<string, number>;
+}) {
   const boxW = 340;
   const boxH = 62;
   const gap = 34;
@@ -192,15 +206,17 @@ export function FlowDiagram(props: { steps: StepStats[]; currency: string }) {
         </defs>
         {props.steps.map((s, i) => (
           <g class={`step step-${s.type}`} data-step={s.id}>
-            <rect x={left} y={top(i)} width={boxW} height={boxH} rx="8" />
-            <text x={left + 12} y={top(i) + 22} class="step-title">
-              {`${s.name ?? s.id} · ${s.type}${s.templates.length > 1 ? ` · ${s.templates.length} variants` : ""}`}
-            </text>
-            <text x={left + 12} y={top(i) + 45} class="step-numbers">
-              {s.type === "email"
-                ? `sent ${formatCount(s.sent)} · open ${formatRate(s.rates.open_rate)} · click ${formatRate(s.rates.click_rate)} · ${formatMoney(s.revenue, props.currency)}`
-                : (s.summary ?? " ")}
-            </text>
+            <StepLink href={s.type === "removed" ? undefined : props.stepHref?.(s.id)}>
+              <rect x={left} y={top(i)} width={boxW} height={boxH} rx="8" />
+              <text x={left + 12} y={top(i) + 22} class="step-title">
+                {`${s.name ?? s.id} · ${s.type}${s.templates.length > 1 ? ` · ${s.templates.length} variants` : ""}${props.running?.get(s.id) ? ` · ${formatCount(props.running.get(s.id)!)} here` : ""}`}
+              </text>
+              <text x={left + 12} y={top(i) + 45} class="step-numbers">
+                {s.type === "email"
+                  ? `sent ${formatCount(s.sent)} · open ${formatRate(s.rates.open_rate)} · click ${formatRate(s.rates.click_rate)} · ${formatMoney(s.revenue, props.currency)}`
+                  : (s.summary ?? " ")}
+              </text>
+            </StepLink>
             {downward(s, props.steps[i + 1]) && (
               <>
                 <line

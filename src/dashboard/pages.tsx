@@ -1,8 +1,10 @@
 /** The dashboard's pages as pure components of the data the routes load. */
+import type { Child } from "hono/jsx";
 import type { contactTimeline } from "../db/admin-views";
 import type { SuppressionRow } from "../db/schema";
 import type { FlowPerformance, FlowStats, Measured, Overview } from "../reports/stats";
 import { BarChart, FlowDiagram, Funnel, LineChart } from "./charts";
+import { stepPath } from "./flow-page-lifecycle";
 import { formatCount, formatMoney, formatRate, formatTime } from "./format";
 import { Bare, Layout } from "./layout";
 import { explainReason, HELD_AT_EMAIL, type WhyCount } from "./why";
@@ -229,8 +231,15 @@ export const NumbersHead = (props: { first: string }) => (
   </tr>
 );
 
-/** One flow: its diagram with numbers, funnel, steps, A/B results and trend. */
-export function FlowPage(props: { stats: FlowStats; why: WhyCount[]; csrf: string; currency: string }) {
+/** One flow: its diagram with numbers (each step linking to its page), funnel, steps, A/B results and trend; `children` is its lifecycle section. */
+export function FlowPage(props: {
+  stats: FlowStats;
+  why: WhyCount[];
+  running: ReadonlyMap<string, number>;
+  csrf: string;
+  currency: string;
+  children?: Child;
+}) {
   const { flow, totals, steps, range } = props.stats;
   const path = `/admin/flows/${encodeURIComponent(flow.id)}`;
   const abSteps = steps.filter((s) => s.ab);
@@ -259,6 +268,7 @@ export function FlowPage(props: { stats: FlowStats; why: WhyCount[]; csrf: strin
         <Card stat="goals" label={`Goals · ${formatRate(totals.rates.goal_rate)}`} value={formatCount(totals.goals)} raw={totals.goals} />
         <Card stat="revenue" label="Attributed revenue" value={formatMoney(totals.revenue, props.currency)} raw={totals.revenue} />
       </div>
+      {props.children}
       <h2>Mail held or not sent</h2>
       {props.why.length === 0 ? (
         <p class="muted" id="why-none">
@@ -283,7 +293,7 @@ export function FlowPage(props: { stats: FlowStats; why: WhyCount[]; csrf: strin
         </table>
       )}
       <div class="pair">
-        <FlowDiagram steps={steps} currency={props.currency} />
+        <FlowDiagram steps={steps} currency={props.currency} stepHref={(step) => stepPath(flow.id, step)} running={props.running} />
         <Funnel
           id="flow-funnel"
           stages={[

@@ -28,7 +28,18 @@ import { findBroadcast, listBroadcasts } from "../db/broadcasts";
 import type { Database } from "../db/client";
 import { lastConnectorDeliveries } from "../db/connectors";
 import { findContact } from "../db/contacts";
-import { flowsByIds } from "../db/flows";
+import { isCountable } from "../db/entry-count";
+import { contactsOnStep, runningByStep } from "../db/flow-runs";
+import {
+  deleteFlow,
+  deletionImpact,
+  duplicateFlow,
+  type FlowVersion,
+  findFlow,
+  findFlowVersion,
+  flowsByIds,
+  type StoredFlow,
+} from "../db/flows";
 import type { BroadcastRow, TemplateRow } from "../db/schema";
 import { listSegments } from "../db/segments";
 import { liftSuppression } from "../db/suppressions";
@@ -36,6 +47,8 @@ import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
 import type { Config, Env } from "../env";
+import { Trigger } from "../flows/schema";
+import { webhookPolicy } from "../flows/webhook-url";
 import { checkAdminKey } from "../http/admin-auth";
 import {
   audienceNow,
@@ -49,6 +62,7 @@ import {
   testBroadcast,
 } from "../http/broadcasts";
 import { ApiError } from "../http/errors";
+import { editImpact, entryCountOf, restoreFlowVersion, versionSummaries } from "../http/flow-lifecycle";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "../http/session";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
@@ -69,6 +83,7 @@ import {
 } from "./broadcast-form";
 import { audienceLabel, BroadcastComposePage, BroadcastConfirmPage, BroadcastReportPage, BroadcastsPage } from "./broadcast-pages";
 import { ConnectPage } from "./connect-page";
+import { DeleteFlowPage, FlowLifecycle, StepPage, VersionPage, VersionsPage } from "./flow-page-lifecycle";
 import { formatCount } from "./format";
 import { Bare } from "./layout";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
@@ -204,7 +219,149 @@ dashboardRoutes.get("/admin/flows/:id", async (c) => {
   if (!stats) return render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
   const emailSteps = new Set(stats.steps.filter((s) => s.type === "email").map((s) => s.id));
   const why = whyNoMail(await flowDeliveryCounts(c.var.db, id), emailSteps, stats.flow.status === "paused");
-  return render(c, <FlowPage stats={stats} why={why} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
+  const flow = await findFlow(c.var.db, id);
+  if (!flow) return render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
+  const running = await runningByStep(c.var.db, id);
+  const versions = await versionSummaries(c.var.db, flow, FLOW_PAGE_VERSIONS);
+  // Counting scans every contact: done before launch (and on request), not on every view of a running flow.
+  const countNow = flow.status !== "active" || c.req.query("entry_count") === "1";
+  // A definition stored before today's schema may hold no readable trigger; its page still shows, without a count.
+  const trigger = Trigger.safeParse(flow.definition.trigger);
+  const entry = countNow && trigger.success ? ((await entryCountOf(c.var.db, trigger.data, Date.now())) ?? null) : null;
+  return render(
+    c,
+    <FlowPage stats={stats} why={why} running={running} csrf={c.var.csrf} currency={c.var.config.CURRENCY}>
+      <FlowLifecycle
+        flowId={id}
+        entry={entry}
+        countable={trigger.success && isCountable(trigger.data)}
+        running={[...running.values()].reduce((a, b) => a + b, 0)}
+        versions={versions.versions}
+        moreVersions={versions.nextCursor !== null}
+        csrf={c.var.csrf}
+      />
+    </FlowPage>,
+  );
+});
+
+/** The versions the flow page lists; the rest are a link away. */
+const FLOW_PAGE_VERSIONS = 5;
+const VERSIONS_PAGE = 20;
+const STEP_CONTACTS_PAGE = 50;
+
+const noFlow = (c: Context<DashboardEnv>) => render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
+const noVersion = (c: Context<DashboardEnv>) =>
+  render(c, <ProblemPage title="No such version" message="This flow has no saved version with that number." />, 404);
+
+/** A version number from the path, or null. */
+function versionParam(value: string): number | null {
+  return /^[1-9]\d{0,8}$/.test(value) ? Number(value) : null;
+}
+
+dashboardRoutes.post("/admin/flows/:id/duplicate", async (c) => {
+  const flow = await findFlow(c.var.db, c.req.param("id"));
+  if (!flow) return noFlow(c);
+  const copy = await duplicateFlow(c.var.db, flow, Date.now());
+  return c.redirect(`/admin/flows/${encodeURIComponent(copy.id)}`, 303);
+});
+
+dashboardRoutes.get("/admin/flows/:id/delete", async (c) => {
+  const flow = await findFlow(c.var.db, c.req.param("id"));
+  if (!flow) return noFlow(c);
+  const impact = await deletionImpact(c.var.db, flow.id);
+  return render(c, <DeleteFlowPage flowId={flow.id} name={flow.name} status={flow.status} impact={impact} csrf={c.var.csrf} />);
+});
+
+dashboardRoutes.post("/admin/flows/:id/delete", async (c) => {
+  if (!(await deleteFlow(c.var.db, c.req.param("id")))) return noFlow(c);
+  return c.redirect("/admin/flows", 303);
+});
+
+dashboardRoutes.get("/admin/flows/:id/versions", async (c) => {
+  const flow = await findFlow(c.var.db, c.req.param("id"));
+  if (!flow) return noFlow(c);
+  const before = versionParam(c.req.query("before") ?? "") ?? undefined;
+  const page = await versionSummaries(c.var.db, flow, VERSIONS_PAGE, before);
+  return render(
+    c,
+    <VersionsPage flowId={flow.id} name={flow.name} versions={page.versions} nextCursor={page.nextCursor} csrf={c.var.csrf} />,
+  );
+});
+
+/** Renders a version with what restoring it would change and do to running contacts. */
+async function versionPage(
+  c: Context<DashboardEnv>,
+  flow: StoredFlow,
+  version: FlowVersion,
+  problems: string[],
+  status: ContentfulStatusCode,
+) {
+  const impact = await editImpact(c.var.db, flow, version.definition);
+  return render(
+    c,
+    <VersionPage
+      flowId={flow.id}
+      name={flow.name}
+      version={version.version}
+      savedAt={version.savedAt}
+      current={version.version === flow.version}
+      impact={impact}
+      definition={version.definition}
+      problems={problems}
+      csrf={c.var.csrf}
+    />,
+    status,
+  );
+}
+
+dashboardRoutes.get("/admin/flows/:id/versions/:version", async (c) => {
+  const flow = await findFlow(c.var.db, c.req.param("id"));
+  if (!flow) return noFlow(c);
+  const number = versionParam(c.req.param("version"));
+  const version = number === null ? undefined : await findFlowVersion(c.var.db, flow.id, number);
+  if (!version) return noVersion(c);
+  return versionPage(c, flow, version, [], 200);
+});
+
+dashboardRoutes.post("/admin/flows/:id/versions/:version/restore", async (c) => {
+  const id = c.req.param("id");
+  const number = versionParam(c.req.param("version"));
+  if (number === null) return noVersion(c);
+  const restored = await restoreFlowVersion(c.var.db, id, number, webhookPolicy(c.var.config.PUBLIC_URL), Date.now());
+  if (restored.ok) return c.redirect(`/admin/flows/${encodeURIComponent(id)}`, 303);
+  const [flow, version] = [await findFlow(c.var.db, id), await findFlowVersion(c.var.db, id, number)];
+  if (restored.missing || !flow || !version) return noVersion(c);
+  return versionPage(
+    c,
+    flow,
+    version,
+    restored.issues.map((i) => `${i.path.join(".")}: ${i.message}`),
+    422,
+  );
+});
+
+dashboardRoutes.get("/admin/flows/:id/steps/:step", async (c) => {
+  const id = c.req.param("id");
+  const stats = await flowStats(c.var.db, id, rangeOf(c.req.query()));
+  if (!stats) return noFlow(c);
+  const step = stats.steps.find((s) => s.id === c.req.param("step") && s.type !== "removed");
+  if (!step) return render(c, <ProblemPage title="No such step" message="This flow has no step with that id." />, 404);
+  const cursor = (c.req.query("cursor") ?? "").slice(0, 100) || undefined;
+  const rows = await contactsOnStep(c.var.db, id, step.id, STEP_CONTACTS_PAGE + 1, cursor);
+  const page = rows.slice(0, STEP_CONTACTS_PAGE);
+  return render(
+    c,
+    <StepPage
+      flowId={id}
+      flowName={stats.flow.name}
+      step={step}
+      range={stats.range}
+      contacts={page}
+      nextCursor={rows.length > STEP_CONTACTS_PAGE ? (page.at(-1)?.enrollmentId ?? null) : null}
+      currency={c.var.config.CURRENCY}
+      csrf={c.var.csrf}
+    />,
+  );
 });
 
 dashboardRoutes.get("/admin/library", async (c) => {

@@ -96,7 +96,8 @@ function scalar(v: unknown): string | number | null {
   return v === null || v === undefined ? null : JSON.stringify(v);
 }
 
-function asInstantSql(value: SQL): SQL {
+/** An instant in epoch ms from a value holding epoch ms or date text (as the evaluator reads dates); NULL otherwise. */
+export function asInstantSql(value: SQL): SQL {
   return sql`(CASE typeof(${value}) WHEN 'text' THEN (julianday(${value}) - 2440587.5) * 86400000.0 ELSE ${value} END)`;
 }
 

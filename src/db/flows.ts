@@ -4,11 +4,11 @@
  * so that an event finds the flows it can start through an index, whatever
  * the number of other flows.
  */
-import { and, eq, gte, inArray, lt, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, lt, or, sql } from "drizzle-orm";
 import type { Flow } from "../flows/schema";
 import { triggerKey } from "../flows/validate";
 import type { Database } from "./client";
-import { type FlowRow, type FlowStatus, flows, flowVersions, messages, templates } from "./schema";
+import { enrollments, type FlowRow, type FlowStatus, flows, flowVersions, messages, templates } from "./schema";
 
 /** A stored flow with its parsed definition. */
 export interface StoredFlow {
@@ -94,18 +94,122 @@ export async function setFlowStatus(db: Database, id: string, status: FlowStatus
   return row ? stored(row) : undefined;
 }
 
-/** Deletes a flow and its versions and cancels its queued messages; running enrollments end at their next input. */
-export async function deleteFlow(db: Database, id: string): Promise<boolean> {
-  const [gone] = await db.delete(flows).where(eq(flows.id, id)).returning({ id: flows.id });
-  if (!gone) return false;
-  await db.batch([
+/** What deleting a flow cancelled: its queued messages, and the running enrollments that end at their next input. */
+export interface FlowDeletion {
+  cancelledMessages: number;
+  endedEnrollments: number;
+}
+
+/** Deletes a flow and its versions and cancels its queued messages, in one transaction; undefined when there is no such flow. */
+export async function deleteFlow(db: Database, id: string): Promise<FlowDeletion | undefined> {
+  const [queued, running, gone] = await db.batch([
+    db
+      .select({ n: count() })
+      .from(messages)
+      .where(and(eq(messages.flowId, id), eq(messages.status, "queued"))),
+    db
+      .select({ n: count() })
+      .from(enrollments)
+      .where(and(eq(enrollments.flowId, id), eq(enrollments.status, "active"))),
+    db.delete(flows).where(eq(flows.id, id)).returning({ id: flows.id }),
     db.delete(flowVersions).where(eq(flowVersions.flowId, id)),
     db
       .update(messages)
       .set({ status: "cancelled", reason: "flow_deleted" })
       .where(and(eq(messages.flowId, id), eq(messages.status, "queued"))),
   ]);
-  return true;
+  if (gone.length === 0) return undefined;
+  return { cancelledMessages: queued[0]?.n ?? 0, endedEnrollments: running[0]?.n ?? 0 };
+}
+
+/** What deleting the flow now would cancel, without deleting it. */
+export async function deletionImpact(db: Database, id: string): Promise<FlowDeletion> {
+  const [queued, running] = await db.batch([
+    db
+      .select({ n: count() })
+      .from(messages)
+      .where(and(eq(messages.flowId, id), eq(messages.status, "queued"))),
+    db
+      .select({ n: count() })
+      .from(enrollments)
+      .where(and(eq(enrollments.flowId, id), eq(enrollments.status, "active"))),
+  ]);
+  return { cancelledMessages: queued[0]?.n ?? 0, endedEnrollments: running[0]?.n ?? 0 };
+}
+
+/** One saved version of a flow. */
+export interface FlowVersion {
+  version: number;
+  definition: Flow;
+  savedAt: number;
+}
+
+/** Up to `limit` versions of a flow older than `before` (all when absent), newest first. */
+export async function flowVersionsPage(db: Database, id: string, limit: number, before?: number): Promise<FlowVersion[]> {
+  const rows = await db
+    .select()
+    .from(flowVersions)
+    .where(before === undefined ? eq(flowVersions.flowId, id) : and(eq(flowVersions.flowId, id), lt(flowVersions.version, before)))
+    .orderBy(desc(flowVersions.version))
+    .limit(limit);
+  return rows.map((r) => ({ version: r.version, definition: r.definition as Flow, savedAt: r.createdAt }));
+}
+
+/** One version of a flow, or undefined. */
+export async function findFlowVersion(db: Database, id: string, version: number): Promise<FlowVersion | undefined> {
+  const [row] = await db
+    .select()
+    .from(flowVersions)
+    .where(and(eq(flowVersions.flowId, id), eq(flowVersions.version, version)));
+  return row ? { version: row.version, definition: row.definition as Flow, savedAt: row.createdAt } : undefined;
+}
+
+/** Copies are named `<id>-copy`, `<id>-copy-2` … up to this number, then get a random suffix. */
+const NAMED_COPIES = 20;
+
+/** Stores a copy of a definition as a new draft flow under the first free `<id>-copy…` id; returns it. */
+export async function duplicateFlow(db: Database, source: StoredFlow, now: number): Promise<StoredFlow> {
+  // Flow ids are at most 64 characters; the longest suffix is "-copy-" and six hex digits.
+  const base = source.id.slice(0, 52);
+  const candidates = Array.from({ length: NAMED_COPIES }, (_, i) => (i === 0 ? `${base}-copy` : `${base}-copy-${i + 1}`));
+  const taken = await db
+    .select({ id: flows.id })
+    .from(flows)
+    .where(sql`${flows.id} IN (SELECT value FROM json_each(${JSON.stringify(candidates)}))`);
+  const takenIds = new Set(taken.map((r) => r.id));
+  const name = `${source.name.slice(0, 193)} (copy)`;
+  for (const id of [...candidates.filter((c) => !takenIds.has(c)).slice(0, 1), `${base}-copy-${randomHex(3)}`]) {
+    const created = await insertNewFlow(db, id, { ...source.definition, id, name }, now);
+    // Another copy may have taken the id since the lookup; the random one is then used.
+    if (created) return created;
+  }
+  throw new Error(`No free id for a copy of flow ${source.id}`);
+}
+
+function randomHex(bytes: number): string {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Inserts a flow that must not exist yet, as a draft at version 1; undefined when the id is taken. */
+async function insertNewFlow(db: Database, id: string, definition: Flow, now: number): Promise<StoredFlow | undefined> {
+  const [row] = await db
+    .insert(flows)
+    .values({
+      id,
+      name: definition.name,
+      status: "draft",
+      version: 1,
+      definition,
+      triggerKey: triggerKey(definition),
+      transactional: definition.settings?.transactional ?? false,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) return undefined;
+  await db.insert(flowVersions).values({ flowId: id, version: 1, definition, createdAt: now }).onConflictDoNothing();
+  return stored(row);
 }
 
 /** Active flows an event named `eventName` can start: by event name, by changed attribute, and every segment trigger. */

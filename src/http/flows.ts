@@ -17,7 +17,8 @@ import { ApiError, type ErrorIssue, validationError, zodIssues } from "./errors"
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, isoTime } from "./shared-schemas";
 
-const StoredFlowView = z
+/** A stored flow as the API answers it. */
+export const StoredFlowView = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -33,7 +34,8 @@ const FlowSummary = StoredFlowView.omit({ definition: true })
   .extend({ trigger: z.record(z.string(), z.unknown()) })
   .openapi("FlowSummary");
 
-function flowView(f: StoredFlow): z.infer<typeof StoredFlowView> {
+/** The API view of a stored flow. */
+export function flowView(f: StoredFlow): z.infer<typeof StoredFlowView> {
   return {
     id: f.id,
     name: f.name,
@@ -45,13 +47,22 @@ function flowView(f: StoredFlow): z.infer<typeof StoredFlowView> {
   };
 }
 
-const idParam = z.object({
+/** The `{id}` path parameter of every flow route. */
+export const idParam = z.object({
   id: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "Flow ids are 1-64 letters, digits, '-' or '_'")
     .openapi({ param: { name: "id", in: "path" }, example: "welcome" }),
 });
 const notFound = jsonResponse(ErrorSchema, "No such flow");
+
+const FlowDeleted = z
+  .object({
+    deleted: z.literal(true),
+    cancelled_messages: z.number().int().openapi({ description: "Queued messages of the flow, now cancelled" }),
+    ended_enrollments: z.number().int().openapi({ description: "Running enrollments, which end at their next input" }),
+  })
+  .openapi("FlowDeleted");
 
 const routes = {
   list: createRoute({
@@ -85,9 +96,9 @@ const routes = {
     method: "delete",
     path: "/v1/flows/{id}",
     tags: ["flows"],
-    summary: "Delete a flow; its queued messages are cancelled and its enrollments end",
+    summary: "Delete a flow; its queued messages are cancelled and its running enrollments end",
     request: { params: idParam },
-    responses: { 204: { description: "Deleted" }, 404: notFound },
+    responses: { 200: jsonResponse(FlowDeleted, "Deleted, with what it cancelled"), 404: notFound },
   }),
   activate: createRoute({
     method: "post",
@@ -108,7 +119,7 @@ const routes = {
 };
 
 /** The graph problems of a definition, the templates it names looked up in D1. */
-async function graphProblems(db: Database, definition: Flow, webhooks: WebhookPolicy): Promise<ErrorIssue[]> {
+export async function graphProblems(db: Database, definition: Flow, webhooks: WebhookPolicy): Promise<ErrorIssue[]> {
   const known = await existingTemplateIds(
     db,
     templatesOf(definition).map((t) => t.template),
@@ -163,8 +174,12 @@ export const flowRoutes = createRouter()
     reportEveryProblem,
   )
   .openapi(routes.delete, async (c) => {
-    if (!(await deleteFlow(c.var.db, c.req.valid("param").id))) throw new ApiError(404, "not_found", "No such flow");
-    return c.body(null, 204);
+    const deleted = await deleteFlow(c.var.db, c.req.valid("param").id);
+    if (!deleted) throw new ApiError(404, "not_found", "No such flow");
+    return c.json(
+      { deleted: true as const, cancelled_messages: deleted.cancelledMessages, ended_enrollments: deleted.endedEnrollments },
+      200,
+    );
   })
   .openapi(routes.activate, async (c) => {
     const flow = await switchFlowStatus(c.env, c.var.db, c.executionCtx, c.req.valid("param").id, "active");

@@ -126,7 +126,9 @@ describe("GET, DELETE, activate and pause", () => {
     expect((await callJson("/v1/flows/simple/activate", { method: "POST" })).body.status).toBe("active");
     expect((await callJson("/v1/flows/simple/pause", { method: "POST" })).body.status).toBe("paused");
     expect((await callJson("/v1/flows/simple")).body).toMatchObject({ status: "paused", version: 1 });
-    expect((await callJson("/v1/flows/simple", { method: "DELETE" })).status).toBe(204);
+    const deleted = await callJson("/v1/flows/simple", { method: "DELETE" });
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toEqual({ deleted: true, cancelled_messages: 0, ended_enrollments: 0 });
     expect((await callJson("/v1/flows/simple")).status).toBe(404);
     expect((await callJson("/v1/flows/simple/activate", { method: "POST" })).status).toBe(404);
     expect((await callJson("/v1/flows/nope", { method: "DELETE" })).status).toBe(404);
