@@ -15,6 +15,7 @@ import { contactListRoutes } from "./http/contact-lists";
 import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
+import { flowSimulationRoutes } from "./http/flow-simulate";
 import { flowTestRoutes } from "./http/flow-test";
 import { flowRoutes } from "./http/flows";
 import { healthRoutes } from "./http/health";
@@ -76,6 +77,7 @@ export function createApp() {
   app.route("/", templateRoutes);
   app.route("/", messageRoutes);
   app.route("/", flowTestRoutes);
+  app.route("/", flowSimulationRoutes);
   app.route("/", suppressionRoutes);
   app.route("/", broadcastRoutes);
 

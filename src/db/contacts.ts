@@ -256,6 +256,17 @@ export async function loadContactFacts(db: Database, id: string): Promise<Contac
   return row ? contactFacts(row.contact, row.suppressed !== null) : undefined;
 }
 
+/** What conditions and the interpreter know of each of these contacts (those that exist), suppression included. */
+export async function loadContactFactsByIds(db: Database, ids: string[]): Promise<ContactFacts[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ contact: contacts, suppressed: suppressions.email })
+    .from(contacts)
+    .leftJoin(suppressions, eq(suppressions.email, contacts.email))
+    .where(sql`${contacts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
+  return rows.map((row) => contactFacts(row.contact, row.suppressed !== null));
+}
+
 /**
  * The contact's stored zone when Intl knows it. One stored before zones were checked is logged and read as absent
  * (the flow's zone, else UTC, applies), so that it can never stop this contact's mail, nor anyone else's.

@@ -109,7 +109,7 @@ const routes = {
 };
 
 /** The graph problems of a definition, the templates it names looked up in D1. */
-async function graphProblems(db: Database, definition: Flow, webhooks: WebhookPolicy): Promise<ErrorIssue[]> {
+export async function graphProblems(db: Database, definition: Flow, webhooks: WebhookPolicy): Promise<ErrorIssue[]> {
   const known = await existingTemplateIds(
     db,
     templatesOf(definition).map((t) => t.template),
