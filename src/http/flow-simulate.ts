@@ -31,7 +31,10 @@ export const SIMULATION_BOUNDS = {
   days: 30,
   contacts: 500,
   eventsPerContact: 100,
+  /** Contacts whose emails are shown… */
   samples: 5,
+  /** …and at most this many of their enrollments in all (a contact may re-enter). */
+  sampleEnrollments: 10,
 } as const;
 /** Contacts whose events are read per query (100 events each keeps a result at 10,000 rows). */
 const CONTACTS_PER_QUERY = 100;
@@ -190,7 +193,7 @@ async function samplesOf(
   const samples = [];
   for (const r of replayed.filter((x) => x.enrollments.length > 0).slice(0, SIMULATION_BOUNDS.samples)) {
     const contact = await findContact(c.var.db, r.contactId);
-    for (const e of r.enrollments) {
+    for (const e of r.enrollments.slice(0, SIMULATION_BOUNDS.sampleEnrollments - samples.length)) {
       const emails = [];
       for (const m of e.emails) {
         if (!templates.has(m.templateId)) templates.set(m.templateId, await findTemplate(c.var.db, m.templateId));
@@ -215,7 +218,7 @@ async function samplesOf(
       });
     }
   }
-  return samples.slice(0, SIMULATION_BOUNDS.samples * 2);
+  return samples.slice(0, SIMULATION_BOUNDS.sampleEnrollments);
 }
 
 /** A subject as the real send would render it for this contact and trigger; the source itself when its Liquid fails. */
