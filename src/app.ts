@@ -16,6 +16,7 @@ import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
 import { eventRoutes } from "./http/events";
 import { flowLifecycleRoutes } from "./http/flow-lifecycle";
+import { flowSimulationRoutes } from "./http/flow-simulate";
 import { flowTestRoutes } from "./http/flow-test";
 import { flowRoutes } from "./http/flows";
 import { healthRoutes } from "./http/health";
@@ -80,6 +81,7 @@ export function createApp() {
   app.route("/", templateRoutes);
   app.route("/", messageRoutes);
   app.route("/", flowTestRoutes);
+  app.route("/", flowSimulationRoutes);
   app.route("/", suppressionRoutes);
   app.route("/", broadcastRoutes);
 

@@ -64,6 +64,8 @@ export async function applyEffects(
           stepId: effect.stepId,
           variant: email ? effect.variant : null,
           templateId: effect.templateId,
+          // A subject stored before rendering replaces the template's (a subject-line variant).
+          subject: email ? effect.subject : null,
           context: tooLarge ? { flow: context.flow, step: { id: effect.stepId } } : { ...context, step: { id: effect.stepId } },
           status: tooLarge ? "failed" : "queued",
           reason: tooLarge ? `too_large: the triggering event takes ${contextBytes} bytes, over the ${MAX_CONTEXT_BYTES}-byte cap` : null,
@@ -81,6 +83,7 @@ export async function applyEffects(
           {
             email: contact.email,
             ...(effect.set ? { attributes: effect.set } : {}),
+            ...(effect.increment ? { increment: effect.increment } : {}),
             ...(effect.lifecycleStage ? { lifecycleStage: effect.lifecycleStage } : {}),
             ...(effect.addTags ? { tags: effect.addTags } : {}),
             ...(effect.removeTags ? { removeTags: effect.removeTags } : {}),

@@ -1,6 +1,7 @@
 /** Queries on contacts and the rows that name them. */
-import { eq, inArray, or, sql } from "drizzle-orm";
+import { eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { ContactFacts } from "../flows/conditions";
+import { incrementBase } from "../flows/interpreter";
 import { isValidTimeZone } from "../flows/schedule";
 import type { Database } from "./client";
 import { type ContactRow, contacts, enrollments, events, identities, links, messages, suppressions } from "./schema";
@@ -16,6 +17,8 @@ export interface ContactPatch {
   consent?: ContactRow["consent"];
   /** Merged into the stored attributes; a `null` value removes that attribute. */
   attributes?: Record<string, unknown>;
+  /** Added to numeric attributes after the merge, in the same statement; a missing or non-numeric one counts as 0. */
+  increment?: Record<string, number>;
   /** Added to the stored tags. */
   tags?: string[];
   /** Removed from the stored tags (flows' `update` steps). */
@@ -87,11 +90,14 @@ export async function upsertContact(
   const email = normaliseEmail(patch.email);
   const before = await db.select().from(contacts).where(eq(contacts.email, email)).get();
   const attributes = JSON.stringify(patch.attributes ?? {});
+  const increment = JSON.stringify(patch.increment ?? {});
+  // Attributes SQLite cannot parse (stored before inputs were bounded) would fail every write: the write replaces them.
+  const merged = sql`json_patch(CASE WHEN json_valid(${contacts.attributes}) THEN ${contacts.attributes} ELSE '{}' END, ${attributes})`;
   const tags = JSON.stringify(patch.tags ?? []);
   const removed = JSON.stringify(patch.removeTags ?? []);
   const set: Record<string, unknown> = {
-    // Attributes SQLite cannot parse (stored before inputs were bounded) would fail every write: the write replaces them.
-    attributes: sql`json_patch(CASE WHEN json_valid(${contacts.attributes}) THEN ${contacts.attributes} ELSE '{}' END, ${attributes})`,
+    // Read and written in this one statement, so concurrent increments each count once.
+    attributes: patch.increment ? incremented(merged, increment) : merged,
     tags: sql`(SELECT json_group_array(value) FROM (SELECT value FROM json_each(${contacts.tags}) UNION SELECT value FROM json_each(${tags}))
       WHERE value NOT IN (SELECT value FROM json_each(${removed})))`,
     updatedAt: now,
@@ -105,6 +111,7 @@ export async function upsertContact(
     set.consentChangedAt = now;
   }
   const initialAttributes = Object.fromEntries(Object.entries(patch.attributes ?? {}).filter(([, v]) => v !== null));
+  for (const [key, by] of Object.entries(patch.increment ?? {})) initialAttributes[key] = incrementBase(initialAttributes[key]) + by;
   const contact = await db
     .insert(contacts)
     .values({
@@ -125,6 +132,16 @@ export async function upsertContact(
     .returning()
     .get();
   return { contact, created: !before, changes: diffContact(before, contact) };
+}
+
+/**
+ * Attributes with each key of the JSON object `increment` added to: a number counts as itself, anything else (or a
+ * missing key) as 0, as `incrementBase` reads it in the interpreter.
+ */
+function incremented(attributes: SQL, increment: string): SQL {
+  return sql`(SELECT json_patch(a.v, (SELECT json_group_object(i.key,
+      CASE WHEN b.type IN ('integer', 'real') THEN b.value ELSE 0 END + i.value)
+      FROM json_each(${increment}) AS i LEFT JOIN json_each(a.v) AS b ON b.key = i.key)) FROM (SELECT ${attributes} AS v) AS a)`;
 }
 
 /** Creates a contact only if its email is unknown (never touching an existing one); undefined when it existed. */
@@ -237,6 +254,17 @@ export async function loadContactFacts(db: Database, id: string): Promise<Contac
     .where(eq(contacts.id, id))
     .get();
   return row ? contactFacts(row.contact, row.suppressed !== null) : undefined;
+}
+
+/** What conditions and the interpreter know of each of these contacts (those that exist), suppression included. */
+export async function loadContactFactsByIds(db: Database, ids: string[]): Promise<ContactFacts[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ contact: contacts, suppressed: suppressions.email })
+    .from(contacts)
+    .leftJoin(suppressions, eq(suppressions.email, contacts.email))
+    .where(sql`${contacts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
+  return rows.map((row) => contactFacts(row.contact, row.suppressed !== null));
 }
 
 /**

@@ -212,16 +212,28 @@ async function insertNewFlow(db: Database, id: string, definition: Flow, now: nu
   return stored(row);
 }
 
-/** Active flows an event named `eventName` can start: by event name, by changed attribute, and every segment trigger. */
+/** The prefix of a list trigger's key; the rest of the key is the JSON list of its event names (see triggerKey). */
+const EVENT_LIST_PREFIX = "events:";
+
+/**
+ * Active flows an event named `eventName` can start: by event name (alone or in a trigger's list), by changed
+ * attribute, and every segment trigger.
+ */
 export async function activeFlowsTriggeredBy(db: Database, eventName: string, changedAttribute: string | null): Promise<StoredFlow[]> {
   const keys = [`event:${eventName}`, ...(changedAttribute ? [`attribute:${changedAttribute}`] : [])];
+  // List triggers sit in one key range of the index; json_each reads each one's list, the name bound once.
+  const listed = sql`EXISTS (SELECT 1 FROM json_each(substr(${flows.triggerKey}, ${EVENT_LIST_PREFIX.length + 1})) WHERE value = ${eventName})`;
   const rows = await db
     .select()
     .from(flows)
     .where(
       and(
         eq(flows.status, "active"),
-        or(inArray(flows.triggerKey, keys), and(gte(flows.triggerKey, "segment:"), lt(flows.triggerKey, "segment;"))),
+        or(
+          inArray(flows.triggerKey, keys),
+          and(gte(flows.triggerKey, "segment:"), lt(flows.triggerKey, "segment;")),
+          and(gte(flows.triggerKey, EVENT_LIST_PREFIX), lt(flows.triggerKey, "events;"), listed),
+        ),
       ),
     );
   return rows.map(stored);

@@ -79,6 +79,12 @@ export function idIn(ids: string[]) {
   return sql`${messages.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
 }
 
+/** Messages by id (those that exist), in no particular order. */
+export async function findMessagesByIds(db: Database, ids: string[]): Promise<MessageRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(messages).where(idIn(ids));
+}
+
 /** Raw RETURNING gives snake_case columns; alias them to the drizzle row shape. */
 const RETURNING = [
   "id",

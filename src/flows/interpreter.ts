@@ -74,6 +74,8 @@ export type Effect =
       stepId: string;
       templateId: string;
       variant: string | null;
+      /** A subject-line variant's subject (Liquid), replacing the template's; null keeps it. */
+      subject: string | null;
       kind: "marketing" | "transactional";
       dueAt: number;
     }
@@ -82,6 +84,7 @@ export type Effect =
       type: "update_contact";
       stepId: string;
       set?: Record<string, unknown>;
+      increment?: Record<string, number>;
       lifecycleStage?: string;
       addTags?: string[];
       removeTags?: string[];
@@ -128,11 +131,16 @@ export function mayEnroll(flow: Flow, earlier: readonly Pick<EnrollmentState, "s
   return now - last >= durationMs(reentry.cooldown);
 }
 
+/** The event names an event trigger starts on (one, or any of a list). */
+export function triggerEventNames(trigger: Extract<Flow["trigger"], { event: unknown }>): string[] {
+  return typeof trigger.event === "string" ? [trigger.event] : trigger.event;
+}
+
 /** Does an event start this flow? (Segment, date and inactivity triggers are matched by the shell.) */
 export function triggerMatches(flow: Flow, event: FlowEvent, ctx: Omit<ConditionContext, "event">): boolean {
   if (event.machine) return false;
   const t = flow.trigger;
-  if ("event" in t) return t.event === event.name && (!t.where || evaluateCondition(t.where, { ...ctx, event }));
+  if ("event" in t) return triggerEventNames(t).includes(event.name) && (!t.where || evaluateCondition(t.where, { ...ctx, event }));
   if ("attribute_changed" in t) {
     return (
       event.name === "attribute_changed" &&
@@ -296,6 +304,7 @@ function runStep(s: Step, state: EnrollmentState, ctx: RunContext, effects: Effe
         type: "update_contact",
         stepId: s.id,
         ...(s.set ? { set: s.set } : {}),
+        ...(s.increment ? { increment: s.increment } : {}),
         ...(s.lifecycle_stage ? { lifecycleStage: s.lifecycle_stage } : {}),
         ...(s.add_tags ? { addTags: s.add_tags } : {}),
         ...(s.remove_tags ? { removeTags: s.remove_tags } : {}),
@@ -370,18 +379,23 @@ function runEmail(s: StepOf<"email">, state: EnrollmentState, ctx: RunContext, e
   const messageId = stableId("msg", state.id, s.id, visits);
   let templateId = s.template as string;
   let variant: string | null = null;
+  let subject: string | null = null;
   if (s.variants) {
-    const won = ctx.winners[s.id];
-    const chosen =
-      won ??
-      s.variants[
-        pickWeighted(
-          s.variants.map((v) => v.weight),
-          stableDraw(state.id, s.id, "variant"),
-        )
-      ]?.template;
-    templateId = chosen ?? templateId;
-    variant = templateId;
+    const keys = s.variants.map((_, i) => variantKey(s, i));
+    const won = keys.indexOf(ctx.winners[s.id] ?? "");
+    const index =
+      won >= 0
+        ? won
+        : pickWeighted(
+            s.variants.map((v) => v.weight),
+            stableDraw(state.id, s.id, "variant"),
+          );
+    const chosen = s.variants[index];
+    if (chosen) {
+      templateId = chosen.template ?? templateId;
+      subject = chosen.subject ?? null;
+      variant = keys[index] ?? null;
+    }
   }
   effects.push({
     type: "queue_email",
@@ -389,6 +403,7 @@ function runEmail(s: StepOf<"email">, state: EnrollmentState, ctx: RunContext, e
     stepId: s.id,
     templateId,
     variant,
+    subject,
     kind: marketing ? "marketing" : "transactional",
     dueAt: ctx.now,
   });
@@ -413,14 +428,30 @@ function sendTime(ctx: RunContext, marketing: boolean): number | "skip" {
   return at;
 }
 
+/**
+ * How an email step's variant is named in messages, stats and A/B winners: its template id, or for a variant that
+ * overrides the subject, `template#n` with n its position in `variants` (several of them share one template).
+ */
+export function variantKey(s: { template?: string; variants?: { template?: string; subject?: string }[] }, index: number): string {
+  const v = s.variants?.[index];
+  const template = v?.template ?? s.template ?? "";
+  return v?.subject === undefined ? template : `${template}#${index + 1}`;
+}
+
+/** The value an `increment` adds to: the attribute when it is a number, else 0 (the store applies the same rule). */
+export function incrementBase(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : 0;
+}
+
 /** Keeps the in-memory contact in step with an `update` so later steps of the same run see it. */
 function applyUpdateToFacts(contact: ContactFacts, s: StepOf<"update">): void {
-  if (s.set) {
+  if (s.set || s.increment) {
     const attributes = { ...contact.attributes };
-    for (const [k, v] of Object.entries(s.set)) {
+    for (const [k, v] of Object.entries(s.set ?? {})) {
       if (v === null) delete attributes[k];
       else attributes[k] = v;
     }
+    for (const [k, by] of Object.entries(s.increment ?? {})) attributes[k] = incrementBase(attributes[k]) + by;
     contact.attributes = attributes;
   }
   if (s.lifecycle_stage) contact.lifecycle_stage = s.lifecycle_stage;

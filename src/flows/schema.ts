@@ -227,9 +227,31 @@ export type BehaviourCondition = Extract<Condition, { event: string }>;
 /** An event matcher, used by event triggers, exits and goals. */
 const EventMatch = z.object({ event: Name, where: BoundedCondition.optional() }).strict();
 
+/** Most event names one trigger may list. */
+export const MAX_TRIGGER_EVENTS = 20;
+
+/** An event trigger: one event name, or a list of which any one starts the flow. */
+const EventTrigger = z
+  .object({
+    event: z.union([
+      Name,
+      z
+        .array(Name)
+        .min(1)
+        .max(MAX_TRIGGER_EVENTS)
+        .refine((names) => new Set(names).size === names.length, { message: "Each event is listed once" }),
+    ]),
+    where: BoundedCondition.optional(),
+  })
+  .strict()
+  .openapi({
+    description: `One event name, or a list of at most ${MAX_TRIGGER_EVENTS} of which any one starts the flow`,
+    example: { event: ["checkout_started", "added_to_cart"] },
+  });
+
 export const Trigger = z
   .union([
-    EventMatch,
+    EventTrigger,
     z.object({ segment_entered: Name }).strict(),
     z.object({ attribute_changed: Name, where: BoundedCondition.optional() }).strict(),
     z
@@ -259,7 +281,20 @@ const EmailStep = z
     type: z.literal("email"),
     template: TemplateId.optional(),
     variants: z
-      .array(z.object({ template: TemplateId, weight: z.number().positive().max(1000) }).strict())
+      .array(
+        z
+          .object({
+            template: TemplateId.optional().openapi({ description: "Default: the step's template" }),
+            subject: z.string().min(1).max(998).optional().openapi({
+              description: "Replaces the template's subject (Liquid): a subject-line test on one template",
+            }),
+            weight: z.number().positive().max(1000),
+          })
+          .strict()
+          .refine((v) => v.template !== undefined || v.subject !== undefined, {
+            message: "A variant names a template, a subject, or both",
+          }),
+      )
       .min(2)
       .max(10)
       .optional(),
@@ -273,7 +308,11 @@ const EmailStep = z
       .optional(),
   })
   .strict()
-  .refine((s) => s.template !== undefined || s.variants !== undefined, { message: "An email step needs a template or variants" });
+  .refine((s) => s.template !== undefined || s.variants !== undefined, { message: "An email step needs a template or variants" })
+  .refine((s) => s.template !== undefined || (s.variants ?? []).every((v) => v.template !== undefined), {
+    message: "A variant that only overrides the subject needs the step's template",
+    path: ["variants"],
+  });
 
 const WaitStep = z
   .object({
@@ -335,6 +374,17 @@ const UpdateStep = z
     ...next,
     type: z.literal("update"),
     set: JsonObject.optional().openapi({ description: "Attributes to merge; null removes one" }),
+    increment: z
+      .record(Name, z.number().finite().min(-1e9).max(1e9))
+      .refine((r) => Object.keys(r).length >= 1 && Object.keys(r).length <= 50, {
+        message: "increment names 1-50 attributes",
+      })
+      .optional()
+      .openapi({
+        description:
+          "Numbers to add to numeric attributes (negative subtracts); a missing or non-numeric attribute counts as 0. Applied after set",
+        example: { lead_score: 10 },
+      }),
     lifecycle_stage: z.string().min(1).max(50).optional(),
     add_tags: z.array(Name).max(50).optional(),
     remove_tags: z.array(Name).max(50).optional(),

@@ -56,7 +56,7 @@ export function templatesOf(flow: Flow): { template: string; path: (string | num
     if (step.type === "email") {
       if (step.template) out.push({ template: step.template, path: ["steps", i, "template"] });
       step.variants?.forEach((v, j) => {
-        out.push({ template: v.template, path: ["steps", i, "variants", j, "template"] });
+        if (v.template) out.push({ template: v.template, path: ["steps", i, "variants", j, "template"] });
       });
     }
     if (step.type === "notify") out.push({ template: step.template, path: ["steps", i, "template"] });
@@ -150,7 +150,7 @@ const GraphShape = z.object({
         of: LooseRef,
         template: LooseRef,
         variants: z
-          .array(z.looseObject({ template: z.string() }))
+          .array(z.looseObject({ template: LooseRef }))
           .optional()
           .catch(undefined),
         paths: z
@@ -212,7 +212,8 @@ function cyclesWithoutWait(flow: Flow, edges: number[][]): number[][] {
 /** The key under which a flow's trigger is indexed, so that an event finds only the flows it can start. */
 export function triggerKey(flow: Flow): string {
   const t = flow.trigger;
-  if ("event" in t) return `event:${t.event}`;
+  // A list is kept as JSON after its own prefix, which the store searches with json_each.
+  if ("event" in t) return typeof t.event === "string" ? `event:${t.event}` : `events:${JSON.stringify(t.event)}`;
   if ("segment_entered" in t) return `segment:${t.segment_entered}`;
   if ("attribute_changed" in t) return `attribute:${t.attribute_changed}`;
   if ("date" in t) return `date:${t.date.attribute}`;

@@ -1,20 +1,28 @@
 /**
- * `POST /v1/flows/:id/test`: every email of a flow, in order, to a test
- * address now. Each is rendered as the real one would be (for a named contact
- * or the sample contact), sent through the normal delivery path, and kept out
- * of stats: its kind is `test`, which emits no events and counts nowhere.
+ * `POST /v1/flows/:id/test`: every email of a flow to a test address now: each email step's template, every A/B
+ * variant (another template or another subject), and every notify email, in the flow's order. Each is rendered
+ * as the real one would be (for a named contact or the sample contact), marked as a test (a `[Test]` subject and
+ * the `X-Nurture-Test` header), sent through the normal delivery path, and kept out of stats: its kind is `test`,
+ * which emits no events and counts nowhere. Without a provider each lands in the dev mailbox, and the answer links
+ * to it there.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { findContact } from "../db/contacts";
 import { findFlow } from "../db/flows";
-import { links, messages, type NewMessageRow } from "../db/schema";
+import { findMessagesByIds } from "../db/outbox";
+import { links, messages, type NewMessageRow, type TemplateRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
 import { deliverMessagesNow, renderedColumns, unsendable } from "../delivery/sender";
+import { variantKey } from "../flows/interpreter";
+import type { Flow } from "../flows/schema";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput } from "./shared-schemas";
+
+/** The header every test email carries (its value: the flow id), so a mail filter can tell tests apart. */
+export const TEST_HEADER = "X-Nurture-Test";
 
 const TestInput = z
   .object({
@@ -35,10 +43,16 @@ const TestResult = z
       z.object({
         id: z.string(),
         step_id: z.string(),
+        step_type: z.enum(["email", "notify"]),
+        variant: z.string().nullable().openapi({ description: "The A/B variant's name (as in stats), null for a step without variants" }),
         template_id: z.string(),
         subject: z.string(),
         status: z.string(),
         reason: z.string().nullable(),
+        mailbox_url: z
+          .string()
+          .nullable()
+          .openapi({ description: "The message in the dashboard's dev mailbox, when no provider is configured; else null" }),
       }),
     ),
   })
@@ -48,7 +62,7 @@ const route = createRoute({
   method: "post",
   path: "/v1/flows/{id}/test",
   tags: ["flows"],
-  summary: "Send every email of the flow, in order, to a test address now",
+  summary: "Send every email of the flow (every variant and notify email), in order, to a test address now",
   request: {
     params: z.object({
       id: z
@@ -59,11 +73,42 @@ const route = createRoute({
     }),
     body: jsonBody(TestInput),
   },
-  responses: { 200: jsonResponse(TestResult, "The test messages and how each ended"), 404: jsonResponse(ErrorSchema, "No such flow") },
+  responses: {
+    200: jsonResponse(TestResult, "The test messages and how each ended"),
+    404: jsonResponse(ErrorSchema, "No such flow"),
+    422: jsonResponse(ErrorSchema, "A template is missing, does not render, or renders unsendable"),
+  },
 });
+
+/** One email a test send covers. */
+interface TestEmail {
+  stepId: string;
+  stepType: "email" | "notify";
+  templateId: string;
+  variant: string | null;
+  /** A subject-line variant's subject, replacing the template's. */
+  subject: string | null;
+}
+
+/** Every email a flow can send, in step order, each variant of a step after the other. */
+export function testEmailsOf(flow: Flow): TestEmail[] {
+  return flow.steps.flatMap((step): TestEmail[] => {
+    if (step.type === "notify") return [{ stepId: step.id, stepType: "notify", templateId: step.template, variant: null, subject: null }];
+    if (step.type !== "email") return [];
+    if (!step.variants) return [{ stepId: step.id, stepType: "email", templateId: step.template ?? "", variant: null, subject: null }];
+    return step.variants.map((v, i) => ({
+      stepId: step.id,
+      stepType: "email",
+      templateId: v.template ?? step.template ?? "",
+      variant: variantKey(step, i),
+      subject: v.subject ?? null,
+    }));
+  });
+}
 
 export const flowTestRoutes = createRouter().openapi(route, async (c) => {
   const db = c.var.db;
+  const config = c.var.config;
   const flow = await findFlow(db, c.req.valid("param").id);
   if (!flow) throw new ApiError(404, "not_found", "No such flow");
   const { to, contact: who } = c.req.valid("json");
@@ -73,49 +118,66 @@ export const flowTestRoutes = createRouter().openapi(route, async (c) => {
   const run = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
   const rows: NewMessageRow[] = [];
   const linkRows: { messageId: string; idx: number; url: string }[] = [];
-  for (const step of flow.definition.steps) {
-    if (step.type !== "email") continue;
-    const templateId = step.template ?? step.variants![0]!.template;
-    const template = await findTemplate(db, templateId);
-    if (!template) throw new ApiError(422, "unknown_template", `Step ${step.id} uses template ${templateId}, which does not exist`);
+  const templates = new Map<string, TemplateRow | undefined>();
+  for (const item of testEmailsOf(flow.definition)) {
+    if (!templates.has(item.templateId)) templates.set(item.templateId, await findTemplate(db, item.templateId));
+    const template = templates.get(item.templateId);
+    if (!template)
+      throw new ApiError(422, "unknown_template", `Step ${item.stepId} uses template ${item.templateId}, which does not exist`);
     const message = draftMessage(
       {
         id: `test_${run}_${rows.length}`,
         kind: "test",
         toEmail: to,
-        templateId,
+        templateId: item.templateId,
         flowId: flow.id,
-        stepId: step.id,
-        context: { event: { ...SAMPLE_EVENT, ts: now }, flow: { id: flow.id, name: flow.name }, step: { id: step.id } },
+        stepId: item.stepId,
+        variant: item.variant,
+        context: { event: { ...SAMPLE_EVENT, ts: now }, flow: { id: flow.id, name: flow.name }, step: { id: item.stepId } },
         // Keeps the steps' order in the outbox and in the recipient's inbox.
         dueAt: now + rows.length,
       },
       now,
     );
-    const email = await renderMessage(message, template, contact, c.var.config);
+    const source = item.subject === null ? template : { ...template, subject: item.subject };
+    const email = await renderMessage(message, source, contact, config).catch((error: unknown) => {
+      throw new ApiError(
+        422,
+        "render_failed",
+        `Step ${item.stepId} does not render: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
     const refused = unsendable(email);
-    if (refused) throw new ApiError(422, "unsendable", `Step ${step.id} cannot be sent: ${refused}`);
-    rows.push({ ...message, ...renderedColumns({ ...email, subject: `[Test] ${email.subject}` }) });
+    if (refused) throw new ApiError(422, "unsendable", `Step ${item.stepId} cannot be sent: ${refused}`);
+    const marked = { ...email, subject: `[Test] ${email.subject}`, headers: { ...email.headers, [TEST_HEADER]: flow.id } };
+    rows.push({ ...message, ...renderedColumns(marked) });
     linkRows.push(...email.links.map((url, idx) => ({ messageId: message.id, idx, url })));
   }
   // One statement per row keeps each within D1's bound-parameter limit.
   const inserts = [...rows.map((r) => db.insert(messages).values(r)), ...linkRows.map((l) => db.insert(links).values(l))];
   if (inserts.length > 0) await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
-  await deliverMessagesNow(
-    c.env,
-    rows.map((r) => r.id as string),
-  );
-  const sent = await Promise.all(rows.map((r) => db.query.messages.findFirst({ where: (m, { eq }) => eq(m.id, r.id as string) })));
+  const ids = rows.map((r) => r.id as string);
+  await deliverMessagesNow(c.env, ids);
+  const sent = await findMessagesByIds(db, ids);
+  const byId = new Map(sent.map((m) => [m.id, m]));
+  const items = testEmailsOf(flow.definition);
   return c.json(
     {
-      messages: sent.map((m) => ({
-        id: m!.id,
-        step_id: m!.stepId!,
-        template_id: m!.templateId!,
-        subject: m!.subject ?? "",
-        status: m!.status,
-        reason: m!.reason,
-      })),
+      messages: ids.map((id, i) => {
+        const m = byId.get(id);
+        const item = items[i] as TestEmail;
+        return {
+          id,
+          step_id: item.stepId,
+          step_type: item.stepType,
+          variant: item.variant,
+          template_id: item.templateId,
+          subject: m?.subject ?? "",
+          status: m?.status ?? "queued",
+          reason: m?.reason ?? null,
+          mailbox_url: config.RESEND_API_KEY ? null : `${config.PUBLIC_URL}/admin/mailbox/${encodeURIComponent(id)}`,
+        };
+      }),
     },
     200,
   );

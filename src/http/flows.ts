@@ -9,6 +9,7 @@ import { switchFlowStatus } from "../contact/flow-control";
 import type { Database } from "../db/client";
 import { deleteFlow, existingTemplateIds, findFlow, listFlows, type StoredFlow, saveFlow } from "../db/flows";
 import { FLOW_STATUSES } from "../db/schema";
+import { liquidProblems } from "../delivery/liquid";
 import { Flow } from "../flows/schema";
 import { graphOfUnparsed, templatesOf, validateFlowGraph } from "../flows/validate";
 import { type WebhookPolicy, webhookPolicy } from "../flows/webhook-url";
@@ -124,7 +125,23 @@ export async function graphProblems(db: Database, definition: Flow, webhooks: We
     db,
     templatesOf(definition).map((t) => t.template),
   );
-  return validateFlowGraph(definition, known, webhooks).map((p) => ({ path: p.path, code: p.reason, message: p.message }));
+  const graph = validateFlowGraph(definition, known, webhooks).map((p) => ({ path: p.path, code: p.reason, message: p.message }));
+  return [...graph, ...variantSubjectProblems(definition)];
+}
+
+/** Subject-line variants whose Liquid does not parse (a template's subject is checked when the template is saved). */
+function variantSubjectProblems(definition: Flow): ErrorIssue[] {
+  return definition.steps.flatMap((step, i) =>
+    step.type !== "email"
+      ? []
+      : (step.variants ?? []).flatMap((v, j) =>
+          liquidProblems({ subject: v.subject }).map((p) => ({
+            path: ["steps", i, "variants", j, "subject"],
+            code: "liquid_syntax",
+            message: p.message,
+          })),
+        ),
+  );
 }
 
 /** Rejects a body that failed the schema with its schema issues and, when its steps can be read, its graph problems too. */

@@ -1,4 +1,4 @@
-/** Abandoned cart: three reminders (1 hour, 24 hours, 3 days after checkout started) showing the cart; an order ends it. */
+/** Abandoned cart: three reminders (1 hour, 24 hours, 3 days after a checkout or cart) showing the cart; an order ends it. */
 import type { LibraryEntry } from "./catalog";
 import { emailLayout, itemsTable } from "./layout";
 
@@ -12,10 +12,10 @@ const cartTotal =
 export const abandonedCart: LibraryEntry = {
   name: "abandoned-cart",
   description:
-    "Use it to win back checkouts that stop before payment. On checkout_started (send items with name, price, image_url and url, plus value, currency and cart_url; the Shopify connector sends all of them, with Shopify's abandoned_checkout_url, which restores the very checkout and is used instead of cart_url) the customer gets a reminder showing their cart after 1 hour, a second one after 24 hours and a last one after 3 days (which shows discount_code if the event has one). An order_placed at any point ends it and cancels what is not sent yet. A contact enters at most once every 7 days, so one cart is never chased twice. If your shop has no checkout step, change the trigger event to added_to_cart. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.",
+    "Use it to win back checkouts and carts that stop before payment. On checkout_started or added_to_cart, whichever comes first (send items with name, price, image_url and url, plus value, currency and cart_url; the Shopify connector sends all of them, with Shopify's abandoned_checkout_url, which restores the very checkout and is used instead of cart_url) the customer gets a reminder showing their cart after 1 hour, a second one after 24 hours and a last one after 3 days (which shows discount_code if the event has one). An order_placed at any point ends it and cancels what is not sent yet. A contact enters at most once every 7 days, so one cart is never chased twice, however many items are added. If you only want abandoned checkouts, remove added_to_cart from the trigger's events. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.",
   flow: {
     name: "Abandoned cart",
-    trigger: { event: "checkout_started" },
+    trigger: { event: ["checkout_started", "added_to_cart"] },
     reentry: { cooldown: "7d" },
     exit_when: [{ event: "order_placed" }],
     steps: [

@@ -1,12 +1,26 @@
 /**
  * Lead nurturing: when a contact's lifecycle stage becomes `lead`, a three-email
  * education series whose second email follows the industry they showed interest
- * in; when it becomes `customer`, an onboarding series instead.
+ * in, scoring each email clicked (`lead_score`) and promoting the lead to
+ * `marketing_qualified` past a threshold; when it becomes `customer`, an
+ * onboarding series instead.
  */
 import type { LibraryEntry } from "./catalog";
 import { emailLayout } from "./layout";
 
 const siteUrl = "{{ shop.url | default: 'https://example.com' }}";
+
+/** Points a click on an education email adds to `lead_score`. */
+const CLICK_POINTS = 10;
+/** The `lead_score` at which a lead becomes `marketing_qualified`. */
+const QUALIFIED_SCORE = 20;
+
+/** A click, within the series, on the email one of these steps sent. */
+const clickedOn = (...stepIds: string[]) => ({
+  event: "email_clicked",
+  within: "14d",
+  where: { prop: "step_id", op: "in" as const, value: stepIds },
+});
 
 /**
  * Industry links carry `topic=<industry>` in their query string: the click is
@@ -20,8 +34,7 @@ function topicLink(topic: string, label: string): string {
 /** Lead nurturing library entry. */
 export const leadNurturing: LibraryEntry = {
   name: "lead-nurturing",
-  description:
-    "Use it when your CRM or sign-up form sets a contact's lifecycle_stage. When it becomes lead, the contact gets an education series: an introduction at once with links per industry, a second email after 3 days (the healthcare version for leads who clicked a healthcare link within the last 14 days; they are also tagged interest_healthcare), and a case study with an invitation to book a call 4 days later. When it becomes customer, the contact gets an onboarding series instead (at once, after 2 days and after 7 days); a lead who becomes customer mid-series leaves it and starts onboarding. An industry link is any link whose URL contains topic=<industry> (e.g. ?topic=healthcare), whatever page it opens. Optional attribute: company. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.",
+  description: `Use it when your CRM or sign-up form sets a contact's lifecycle_stage. When it becomes lead, the contact gets an education series: an introduction at once with links per industry, a second email after 3 days (the healthcare version for leads who clicked a healthcare link within the last 14 days; they are also tagged interest_healthcare), and a case study with an invitation to book a call 4 days later. Lead scoring: each of the first two emails the lead clicks adds ${CLICK_POINTS} to the number attribute lead_score (which your CRM may set too), and a lead whose lead_score reaches ${QUALIFIED_SCORE} before the case study becomes marketing_qualified (lifecycle_stage), which a sales-rep alert or your CRM can act on. When it becomes customer, the contact gets an onboarding series instead (at once, after 2 days and after 7 days); a lead who becomes customer mid-series leaves it and starts onboarding. An industry link is any link whose URL contains topic=<industry> (e.g. ?topic=healthcare), whatever page it opens. Optional attribute: company. Marketing mail: it reaches only contacts whose consent is subscribed; a guest checkout or a contact created by an event (consent none) is skipped.`,
   flow: {
     name: "Lead nurturing",
     trigger: { attribute_changed: "lifecycle_stage", where: { prop: "to", op: "in", value: ["lead", "customer"] } },
@@ -42,6 +55,8 @@ export const leadNurturing: LibraryEntry = {
       { id: "stage", type: "branch", if: { attr: "lifecycle_stage", op: "eq", value: "customer" }, then: "onboard_1", else: "educate_1" },
       { id: "educate_1", type: "email", template: "lead-nurture-1" },
       { id: "educate_wait_1", type: "wait", for: "3d" },
+      { id: "score_1", type: "branch", if: clickedOn("educate_1"), then: "points_1", else: "industry" },
+      { id: "points_1", type: "update", increment: { lead_score: CLICK_POINTS } },
       {
         id: "industry",
         type: "branch",
@@ -53,6 +68,16 @@ export const leadNurturing: LibraryEntry = {
       { id: "educate_2_healthcare", type: "email", template: "lead-nurture-2-healthcare", next: "educate_wait_2" },
       { id: "educate_2", type: "email", template: "lead-nurture-2" },
       { id: "educate_wait_2", type: "wait", for: "4d" },
+      { id: "score_2", type: "branch", if: clickedOn("educate_2", "educate_2_healthcare"), then: "points_2", else: "qualify" },
+      { id: "points_2", type: "update", increment: { lead_score: CLICK_POINTS } },
+      {
+        id: "qualify",
+        type: "branch",
+        if: { attr: "lead_score", op: "gte", value: QUALIFIED_SCORE },
+        then: "promote",
+        else: "educate_3",
+      },
+      { id: "promote", type: "update", lifecycle_stage: "marketing_qualified" },
       { id: "educate_3", type: "email", template: "lead-nurture-3", next: "done" },
       { id: "onboard_1", type: "email", template: "onboarding-1" },
       { id: "onboard_wait_1", type: "wait", for: "2d" },

@@ -13,7 +13,7 @@ import { and, eq, isNotNull, min, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { abWinners, flows, messages } from "../db/schema";
 import { parseDuration } from "../flows/duration";
-import { reportedSteps, WINNER_METRICS, type WinnerMetric } from "./definition";
+import { reportedSteps, variantKeys, WINNER_METRICS, type WinnerMetric } from "./definition";
 import { type Counters, zeroCounters } from "./metrics";
 
 /** The p-value threshold for "significant at 95%". */
@@ -120,7 +120,7 @@ export async function decideWinners(db: Database, now: number): Promise<WinnerDe
       const counters = await variantCounters(db, flow.id, step.id);
       const comparison = compareVariants(
         step.winner.metric,
-        step.variants.map((v) => ({ template: v.template, counters: counters.get(v.template) ?? zeroCounters() })),
+        variantKeys(step).map((key) => ({ template: key, counters: counters.get(key) ?? zeroCounters() })),
       );
       const mustBeSignificant = step.winner.require_significance !== false;
       if (!comparison.leader || (mustBeSignificant && !comparison.significant)) continue;

@@ -4,6 +4,7 @@
  * report never fails on a definition written by a newer or older engine.
  */
 import { z } from "@hono/zod-openapi";
+import { variantKey } from "../flows/interpreter";
 
 /** The metrics an A/B `winner` rule may pick on. */
 export const WINNER_METRICS = ["open_rate", "click_rate", "conversion_rate"] as const;
@@ -15,7 +16,9 @@ export const ReportedStep = z.object({
   type: z.string(),
   name: z.string().optional(),
   template: z.string().optional(),
-  variants: z.array(z.object({ template: z.string(), weight: z.number().optional() })).optional(),
+  variants: z
+    .array(z.object({ template: z.string().optional(), subject: z.string().optional(), weight: z.number().optional() }))
+    .optional(),
   winner: z.object({ metric: z.enum(WINNER_METRICS), after: z.string(), require_significance: z.boolean().optional() }).optional(),
   next: z.string().optional(),
   paths: z.array(z.object({ weight: z.number().positive(), next: z.string() })).optional(),
@@ -24,6 +27,11 @@ export const ReportedStep = z.object({
 });
 export type ReportedStep = z.infer<typeof ReportedStep> & { summary?: string | null };
 export const ReportedFlow = z.object({ name: z.string().optional(), steps: z.array(z.looseObject({ id: z.string(), type: z.string() })) });
+
+/** The names a step's variants carry in messages and stats (see variantKey in flows/interpreter), in their order. */
+export function variantKeys(step: Pick<ReportedStep, "template" | "variants">): string[] {
+  return (step.variants ?? []).map((_, i) => variantKey(step, i));
+}
 
 /** The steps of a stored definition, each parsed leniently (a step reports cannot read is shown by id and type). */
 export function reportedSteps(definition: unknown): ReportedStep[] {

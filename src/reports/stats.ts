@@ -10,7 +10,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { abWinners, FLOW_STATUSES, flows } from "../db/schema";
 import { AbComparison, compareVariants } from "./abtest";
-import { type ReportedStep, reportedSteps } from "./definition";
+import { type ReportedStep, reportedSteps, variantKeys } from "./definition";
 import { addCounters, Counters, costOver, Rates, ratesOf, returnOnInvestment, zeroCounters } from "./metrics";
 
 /** An inclusive range of UTC days, `YYYY-MM-DD`. */
@@ -134,8 +134,9 @@ export async function flowStats(db: Database, flowId: string, range: DayRange): 
   const all: ReportedStep[] = [...defined, ...removed];
   const steps = all.map((step, index): StepStats => {
     const entry = byStep.get(step.id) ?? { counters: zeroCounters(), variants: new Map<string, Counters>() };
-    const templates = step.variants?.map((v) => v.template) ?? (step.template ? [step.template] : []);
-    const variantNames = [...new Set([...(step.variants?.map((v) => v.template) ?? []), ...entry.variants.keys()])];
+    const named = step.variants ? step.variants.map((v) => v.template ?? step.template) : [step.template];
+    const templates = [...new Set(named.filter((t): t is string => t !== undefined))];
+    const variantNames = [...new Set([...variantKeys(step), ...entry.variants.keys()])];
     const variants = variantNames.map((template) => ({ template, ...measured(entry.variants.get(template) ?? zeroCounters()) }));
     let ab: AbResult | null = null;
     if (step.type === "email" && variantNames.length > 1) {

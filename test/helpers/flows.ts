@@ -8,6 +8,7 @@ import { callJson } from "./api";
 
 /** Stores minimal templates directly (the templates API belongs to delivery). */
 export async function createTemplates(...ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
   const now = Date.now();
   await env.DB.batch(
     ids.map((id) =>

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { callJson } from "../helpers/api";
+import { login, page } from "../helpers/dashboard";
 import { activeFlow, contactId } from "../helpers/flows";
 import { fakeResend } from "../helpers/resend";
 
@@ -103,16 +104,95 @@ describe("POST /v1/flows/:id/test", () => {
     expect(res.status).toBe(200);
     expect(
       res.body.messages.map((m: { step_id: string; template_id: string; status: string }) => `${m.step_id}:${m.template_id}:${m.status}`),
-    ).toEqual(["one:o1:sent", "two:o2a:sent"]);
+    ).toEqual(["one:o1:sent", "two:o2a:sent", "two:o2b:sent"]);
     expect(res.body.messages[0].subject).toBe("[Test] Subject o1");
     const rows = await env.DB.prepare("SELECT kind, to_email, contact_id FROM messages ORDER BY due_at").all();
     expect(rows.results).toEqual([
+      { kind: "test", to_email: "me@example.com", contact_id: null },
       { kind: "test", to_email: "me@example.com", contact_id: null },
       { kind: "test", to_email: "me@example.com", contact_id: null },
     ]);
     expect(await env.DB.prepare("SELECT count(*) AS n FROM events").first("n")).toBe(0);
     const stats = await callJson("/v1/flows/onboarding/stats");
     expect(stats.body.totals.sent).toBe(0);
+  });
+
+  it("covers every A/B variant (templates and subjects) and every notify email, marked as tests, linked in the dev mailbox", async () => {
+    await activeFlow({
+      id: "coverage",
+      name: "Coverage",
+      trigger: { event: "signup" },
+      steps: [
+        {
+          id: "hello",
+          type: "email",
+          template: "c-hello",
+          variants: [
+            { subject: "Hi {{ contact.first_name }}", weight: 1 },
+            { subject: "Welcome aboard", weight: 1 },
+            { template: "c-hello-long", weight: 1 },
+          ],
+        },
+        { id: "rep", type: "notify", to: "rep@example.com", template: "c-rep" },
+        {
+          id: "pick",
+          type: "split",
+          paths: [
+            { weight: 1, next: "left" },
+            { weight: 1, next: "right" },
+          ],
+        },
+        { id: "left", type: "email", template: "c-left", next: "owner" },
+        { id: "right", type: "email", template: "c-right" },
+        { id: "owner", type: "notify", to_attribute: "owner_email", template: "c-owner" },
+      ],
+    });
+    const res = await callJson("/v1/flows/coverage/test", { method: "POST", body: { to: "me@example.com" } });
+    expect(res.status).toBe(200);
+    expect(
+      res.body.messages.map((m: Record<string, string | null>) => [m.step_id, m.step_type, m.variant, m.template_id, m.subject, m.status]),
+    ).toEqual([
+      ["hello", "email", "c-hello#1", "c-hello", "[Test] Hi Ada", "sent"],
+      ["hello", "email", "c-hello#2", "c-hello", "[Test] Welcome aboard", "sent"],
+      ["hello", "email", "c-hello-long", "c-hello-long", "[Test] Subject c-hello-long", "sent"],
+      ["rep", "notify", null, "c-rep", "[Test] Subject c-rep", "sent"],
+      ["left", "email", null, "c-left", "[Test] Subject c-left", "sent"],
+      ["right", "email", null, "c-right", "[Test] Subject c-right", "sent"],
+      ["owner", "notify", null, "c-owner", "[Test] Subject c-owner", "sent"],
+    ]);
+    const stored = await env.DB.prepare("SELECT id, to_email, headers, variant FROM messages ORDER BY due_at").all<{
+      id: string;
+      to_email: string;
+      headers: string;
+      variant: string | null;
+    }>();
+    expect(stored.results.map((r) => r.to_email)).toEqual(Array(7).fill("me@example.com"));
+    expect(stored.results.map((r) => JSON.parse(r.headers)["X-Nurture-Test"])).toEqual(Array(7).fill("coverage"));
+    // Each item links to its message in the dev mailbox, and the link opens it there.
+    const cookie = await login();
+    for (const [i, m] of res.body.messages.entries()) {
+      expect(m.mailbox_url).toBe(`https://nurture.test/admin/mailbox/${stored.results[i]?.id}`);
+    }
+    const opened = await page(new URL(res.body.messages[1].mailbox_url).pathname, cookie);
+    expect(opened.status).toBe(200);
+    expect(opened.html).toContain("[Test] Welcome aboard");
+  });
+
+  it("answers 422 and sends nothing when a notify step's template is missing", async () => {
+    await activeFlow({
+      id: "missing",
+      name: "Missing",
+      trigger: { event: "signup" },
+      steps: [
+        { id: "one", type: "email", template: "m1" },
+        { id: "two", type: "notify", to: "rep@example.com", template: "m2" },
+      ],
+    });
+    await env.DB.prepare("DELETE FROM templates WHERE id = 'm2'").run();
+    const res = await callJson("/v1/flows/missing/test", { method: "POST", body: { to: "me@example.com" } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe("unknown_template");
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM messages").first("n")).toBe(0);
   });
 
   it("lands in the dev mailbox when no provider is configured", async () => {
