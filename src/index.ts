@@ -2,7 +2,7 @@
 import { createApp } from "./app";
 import { advanceBroadcasts } from "./broadcasts/run";
 import { TimerCallBudget } from "./contact/call-budget";
-import { advanceContactScans, startDailyScans } from "./contact/contact-scans";
+import { advanceContactScans, DEFAULT_SCAN_LIMITS, startDailyScans } from "./contact/contact-scans";
 import { redispatchUndispatched } from "./contact/record-events";
 import { openDatabase } from "./db/client";
 import { applyRetention } from "./db/retention";
@@ -50,8 +50,11 @@ export default {
     if (controller.cron === HOURLY_CRON) await decideWinners(db, controller.scheduledTime);
     if (controller.cron === DAILY_CRON) {
       await startDailyScans(db, controller.scheduledTime);
-      // A small shop's scans end here; the every-minute cron carries on with the rest.
-      await advanceContactScans(env, db, controller.scheduledTime, TimerCallBudget.forPlan(readConfig(env)));
+      // A small shop's scans end here; the every-minute cron carries on with the rest. Five pages (12 D1 queries)
+      // leave Free's 50 per invocation to retention.
+      await advanceContactScans(env, db, controller.scheduledTime, TimerCallBudget.forPlan(readConfig(env)), {
+        limits: { ...DEFAULT_SCAN_LIMITS, pages: 5 },
+      });
       await applyRetention(db, controller.scheduledTime, readConfig(env).RETENTION_DAYS);
     }
   },
