@@ -39,6 +39,7 @@ export interface Env {
   MONTHLY_COST?: string;
   CURRENCY?: string;
   RETENTION_DAYS?: string;
+  WORKERS_PLAN?: string;
 }
 
 const optionalText = z
@@ -141,6 +142,8 @@ const configSchema = z
       .default("EUR"),
     /** Days raw tracking events are kept (db/retention.ts); at least 30, so attribution windows and recent reports never lose one. */
     RETENTION_DAYS: z.coerce.number().int().min(30).max(36_500).default(400),
+    /** The Workers plan the Worker runs on; it sets how many ContactTimer calls one invocation makes (contact/call-budget). */
+    WORKERS_PLAN: optionalText.pipe(z.enum(["free", "paid"], "WORKERS_PLAN must be free or paid").default("free")),
   })
   .refine((config) => !config.TURNSTILE_SECRET_KEY || config.TURNSTILE_SITE_KEY, {
     // The hosted /subscribe page renders the widget with the site key; a secret alone would refuse every sign-up there.

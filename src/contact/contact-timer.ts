@@ -32,6 +32,7 @@ import {
   triggerMatches,
 } from "../flows/interpreter";
 import type { BehaviourCondition, Condition } from "../flows/schema";
+import { OCCURRENCE_GRACE_MS, timeTriggerOccurrence } from "../flows/time-trigger";
 import { conditionsOf } from "../flows/validate";
 import { loadWinners } from "../reports/abtest";
 import { systemEvent } from "./changes";
@@ -265,7 +266,7 @@ export class ContactTimer extends DurableObject<Env> {
       for (const t of triggers) {
         const flow = pass.flows.get(t.flow_id);
         const event = JSON.parse(t.event) as { name: string; properties: Record<string, unknown> };
-        if (flow?.status === "active") {
+        if (flow?.status === "active" && this.stillCurrent(pass, flow, t.occurrence, t.fire_at)) {
           await this.tryEnroll(
             pass,
             flow,
@@ -280,6 +281,28 @@ export class ContactTimer extends DurableObject<Env> {
     }
     await this.scheduleAlarm();
     return [];
+  }
+
+  /**
+   * Whether a due time trigger still names the contact's occurrence. When its date moved since the scan (a new
+   * order moves `last_order_at`, a new open ends an inactive spell) the old timer is dropped and the new date's
+   * occurrence takes its place, unless it is already past.
+   */
+  private stillCurrent(pass: Pass, flow: StoredFlow, occurrence: string, firedAt: number): boolean {
+    if (!pass.contact) return false;
+    const zone = flow.definition.settings?.timezone ?? "UTC";
+    const current = timeTriggerOccurrence(flow.id, flow.definition.trigger, pass.contact, zone, firedAt);
+    if (current?.occurrence === occurrence) return true;
+    if (current && current.fireAt >= pass.now - OCCURRENCE_GRACE_MS) {
+      this.sql.exec(
+        "INSERT INTO pending_triggers (occurrence, flow_id, fire_at, event) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        current.occurrence,
+        flow.id,
+        Math.max(current.fireAt, pass.now),
+        JSON.stringify(current.event),
+      );
+    }
+    return false;
   }
 
   /** Processes queued events (the input event and any its effects emitted), each through enrollments and then triggers. */

@@ -1,33 +1,21 @@
 /**
  * Activating and pausing flows, for the API and the dashboard alike. A pause
  * only changes the status (each ContactTimer holds enrollments when it sees
- * it); activation also wakes the ContactTimers of the flow's running
- * enrollments, so held contacts move on without waiting for their next event.
+ * it); activation also starts the walks (contact/contact-scans) that wake the
+ * ContactTimers of the flow's running enrollments and, for a date or
+ * inactivity flow, hand over the occurrences due soon. Their first pages run
+ * after the response; the every-minute cron carries on with the rest.
  */
-import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type StoredFlow, setFlowStatus } from "../db/flows";
-import { enrollments } from "../db/schema";
 import type { Env } from "../env";
-import { contactTimer } from "./record-events";
-import { scheduleTimeTriggers } from "./time-triggers";
+import { TimerCallBudget } from "./call-budget";
+import { advanceContactScans, startActivationScans } from "./contact-scans";
 
-const RESUME_CONCURRENCY = 16;
+/** ContactTimer calls the activating request makes itself, leaving room under Free's 50 subrequests for its own D1 queries. */
+const ACTIVATION_TIMER_CALLS = 30;
 
-/** Wakes every contact with an active enrollment in the flow (read from the D1 mirror). */
-export async function resumeFlowEnrollments(env: Env, db: Database, flowId: string): Promise<void> {
-  const rows = await db
-    .selectDistinct({ contactId: enrollments.contactId })
-    .from(enrollments)
-    .where(and(eq(enrollments.flowId, flowId), eq(enrollments.status, "active")));
-  const work = rows.map((r) => r.contactId);
-  const run = async () => {
-    for (let id = work.pop(); id; id = work.pop()) await contactTimer(env, id).resumeFlow(id, flowId);
-  };
-  await Promise.all(Array.from({ length: Math.min(RESUME_CONCURRENCY, work.length) }, run));
-}
-
-/** Sets a flow active or paused; on activation, wakes its held enrollments after the response. Undefined when there is no such flow. */
+/** Sets a flow active or paused; on activation, starts waking its held enrollments after the response. Undefined when there is no such flow. */
 export async function switchFlowStatus(
   env: Env,
   db: Database,
@@ -38,9 +26,14 @@ export async function switchFlowStatus(
   const now = Date.now();
   const flow = await setFlowStatus(db, flowId, status, now);
   if (flow && status === "active") {
-    ctx.waitUntil(resumeFlowEnrollments(env, db, flow.id));
-    // Date and inactivity flows start for matching contacts now, not at the next daily scan.
-    ctx.waitUntil(scheduleTimeTriggers(env, db, now, [flow]));
+    await startActivationScans(db, flow, now);
+    ctx.waitUntil(
+      advanceContactScans(env, db, now, new TimerCallBudget(ACTIVATION_TIMER_CALLS), { flowId: flow.id }).catch((error) =>
+        console.error(
+          JSON.stringify({ msg: "first pages after activation failed; the cron carries on", flow_id: flow.id, error: String(error) }),
+        ),
+      ),
+    );
   }
   return flow;
 }

@@ -17,6 +17,7 @@ import { deliverMessagesNow } from "../delivery/sender";
 import { type Env, readConfig } from "../env";
 import { attributionWindows } from "../reports/attribution";
 import { rollupEvents } from "../reports/rollups";
+import type { TimerCallBudget } from "./call-budget";
 import type { ContactEvent } from "./contact-event";
 
 /** How many ContactTimers are called at once for one batch. */
@@ -25,8 +26,8 @@ const DISPATCH_CONCURRENCY = 32;
 const DISPATCH_ATTEMPTS = 3;
 /** The pause before the second call; the next one waits four times longer. */
 const FIRST_DISPATCH_RETRY_MS = 50;
-/** Kept events handed over per cron run. */
-const REDISPATCH_BATCH = 500;
+/** Contacts whose kept events one cron run hands over, at most (and within the invocation's ContactTimer calls). */
+const REDISPATCH_CONTACTS = 500;
 /** The wait after a cron re-dispatch fails, doubling with each failure… */
 const REDISPATCH_DELAY_MS = 60_000;
 /** …up to this. */
@@ -40,18 +41,19 @@ export interface RecordResult {
 /**
  * Stores events, dispatches every one that names a contact to that contact's ContactTimer, and sends the
  * messages they queued that are due now (a first welcome email leaves within seconds, not at the next cron
- * minute), batched across contacts.
+ * minute), batched across contacts. With `calls` (the cron's budget), contacts past it have their events kept
+ * for the next cron run instead of called now.
  */
 export async function recordEvents(
   env: Env,
   db: Database,
   rows: EventInsert[],
   now: number,
-  { onlyListening = false } = {},
+  { onlyListening = false, calls }: { onlyListening?: boolean; calls?: TimerCallBudget } = {},
 ): Promise<RecordResult> {
   const { newIds, stored } = await storeEvents(env, db, rows, now);
   const listening = onlyListening ? await listeningContacts(db, stored) : null;
-  const dueNow = await dispatchToContacts(env, db, listening ? stored.filter((e) => listening.has(e.contactId)) : stored, now);
+  const dueNow = await dispatchToContacts(env, db, listening ? stored.filter((e) => listening.has(e.contactId)) : stored, now, calls);
   if (dueNow.length > 0) await deliverMessagesNow(env, dueNow);
   return { newIds };
 }
@@ -102,8 +104,8 @@ export async function storeEvents(
  * queued due now. A contact whose ContactTimer still fails after a few calls has its events kept in
  * `undispatched_events`, which the every-minute cron hands over again, so a stored event is always processed.
  */
-async function dispatchToContacts(env: Env, db: Database, stored: ContactEvent[], now: number): Promise<string[]> {
-  const { dueNow, failed } = await handToContacts(env, stored);
+async function dispatchToContacts(env: Env, db: Database, stored: ContactEvent[], now: number, calls?: TimerCallBudget): Promise<string[]> {
+  const { dueNow, failed } = await handToContacts(env, stored, calls);
   await keepUndispatched(
     db,
     failed.flatMap(({ events, error }) => events.map((e) => ({ id: e.id, contactId: e.contactId, error }))),
@@ -117,14 +119,14 @@ async function dispatchToContacts(env: Env, db: Database, stored: ContactEvent[]
  * now. A repeat is harmless, since a ContactTimer ignores an event id it has processed; what fails again waits
  * twice as long as before, up to an hour, and stays kept until it goes through.
  */
-export async function redispatchUndispatched(env: Env, db: Database, now: number): Promise<void> {
-  const due = await dueUndispatched(db, now, REDISPATCH_BATCH);
+export async function redispatchUndispatched(env: Env, db: Database, now: number, calls: TimerCallBudget): Promise<void> {
+  const due = await dueUndispatched(db, now, Math.min(REDISPATCH_CONTACTS, calls.remaining));
   if (due.length === 0) return;
   const events = await loadContactEvents(
     db,
     due.map((d) => d.eventId),
   );
-  const { dueNow, failed } = await handToContacts(env, events);
+  const { dueNow, failed } = await handToContacts(env, events, calls);
   const failedIds = new Set(failed.flatMap((f) => f.events.map((e) => e.id)));
   // Dispatched now, or gone with an erased contact.
   await forgetUndispatched(
@@ -145,10 +147,14 @@ export async function redispatchUndispatched(env: Env, db: Database, now: number
   if (dueNow.length > 0) await deliverMessagesNow(env, dueNow);
 }
 
-/** Calls each contact's ContactTimer with its events, a few contacts at once; returns what they queued and what failed. */
+/**
+ * Calls each contact's ContactTimer with its events, a few contacts at once; returns what they queued and what
+ * failed. Contacts past the budget are not called: their events come back as failed, to be kept for the cron.
+ */
 async function handToContacts(
   env: Env,
   stored: ContactEvent[],
+  calls?: TimerCallBudget,
 ): Promise<{ dueNow: string[]; failed: { events: ContactEvent[]; error: string }[] }> {
   const byContact = new Map<string, ContactEvent[]>();
   for (const event of stored) {
@@ -156,9 +162,13 @@ async function handToContacts(
     list.push(event);
     byContact.set(event.contactId, list);
   }
-  const work = [...byContact.entries()];
+  const all = [...byContact.entries()];
+  const granted = calls ? calls.take(all.length) : all.length;
+  const work = all.slice(0, granted);
   const dueNow: string[] = [];
-  const failed: { events: ContactEvent[]; error: string }[] = [];
+  const failed: { events: ContactEvent[]; error: string }[] = all
+    .slice(granted)
+    .map(([, events]) => ({ events, error: "deferred: this invocation's ContactTimer calls were spent" }));
   const run = async () => {
     for (let next = work.pop(); next; next = work.pop()) {
       const [contactId, list] = next;

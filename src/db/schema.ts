@@ -386,3 +386,22 @@ export const abWinners = sqliteTable(
   (t) => [primaryKey({ columns: [t.flowId, t.stepId] })],
 );
 export type AbWinnerRow = typeof abWinners.$inferSelect;
+
+export const CONTACT_SCAN_KINDS = ["resume", "date", "inactive"] as const;
+export type ContactScanKind = (typeof CONTACT_SCAN_KINDS)[number];
+
+/**
+ * Walks over a flow's contacts that take more than one invocation (contact/contact-scans): waking a resumed flow's
+ * enrollments, a date or inactivity scan. One row per running walk, `kind:flowId`; `cursor` is the last contact id
+ * handed over (contacts are walked in id order), so a crash repeats at most one page, whose hand-overs are idempotent.
+ * The row is deleted when the walk reaches the end.
+ */
+export const contactScans = sqliteTable("contact_scans", {
+  id: text("id").primaryKey(),
+  kind: text("kind", { enum: CONTACT_SCAN_KINDS }).notNull(),
+  flowId: text("flow_id").notNull(),
+  cursor: text("cursor").notNull().default(""),
+  startedAt: integer("started_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+export type ContactScanRow = typeof contactScans.$inferSelect;

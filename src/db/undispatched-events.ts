@@ -26,10 +26,12 @@ export async function keepUndispatched(
     ON CONFLICT(event_id) DO NOTHING`);
 }
 
-/** The events due for another dispatch, oldest due first. */
-export function dueUndispatched(db: Database, now: number, limit: number): Promise<UndispatchedEvent[]> {
+/** The events due for another dispatch of at most `contacts` contacts (one ContactTimer call each), oldest due first. */
+export function dueUndispatched(db: Database, now: number, contacts: number): Promise<UndispatchedEvent[]> {
   return db.all<UndispatchedEvent>(sql`SELECT event_id AS eventId, contact_id AS contactId, attempts FROM undispatched_events
-    WHERE next_at <= ${now} ORDER BY next_at LIMIT ${limit}`);
+    WHERE next_at <= ${now} AND contact_id IN (
+      SELECT contact_id FROM undispatched_events WHERE next_at <= ${now} GROUP BY contact_id ORDER BY min(next_at) LIMIT ${contacts})
+    ORDER BY next_at`);
 }
 
 /** Forgets events that were dispatched (or no longer exist). */

@@ -13,6 +13,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
+import type { TimerCallBudget } from "../contact/call-budget";
 import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
 import { openDatabase } from "../db/client";
@@ -54,15 +55,22 @@ export interface DeliveryReport {
   recovered: number;
 }
 
-/** The cron job: recovers expired leases, then sends due batches until the run's budget or the queue is exhausted. */
-export async function deliverDueMessages(env: Env, budgetMs = RUN_BUDGET_MS): Promise<DeliveryReport> {
+/**
+ * The cron job: recovers expired leases, then sends due batches until the run's time or the queue is exhausted.
+ * Recording the sends calls the ContactTimers of contacts in a running flow within `calls`, the invocation's
+ * budget; the rest are kept for the next run (contact/record-events).
+ */
+export async function deliverDueMessages(
+  env: Env,
+  { budgetMs = RUN_BUDGET_MS, calls }: { budgetMs?: number; calls?: TimerCallBudget } = {},
+): Promise<DeliveryReport> {
   const db = openDatabase(env.DB);
   const config = readConfig(env);
   const started = Date.now();
   const { recovered, stuck } = await recoverExpiredLeases(db, started);
   const report: DeliveryReport = { sent: 0, failed: stuck, suppressed: 0, retried: 0, recovered };
   // A two-stage pipeline: the next batch is claimed and rendered while the previous one waits for its turn and is sent.
-  const pipeline = new Pipeline(env, db, config, report);
+  const pipeline = new Pipeline(env, db, config, report, calls);
   while (Date.now() - started < budgetMs) {
     const now = Date.now();
     let claimed = await claimRetryBatch(db, now);
@@ -89,13 +97,14 @@ class Pipeline {
     private readonly db: Database,
     private readonly config: Config,
     private readonly report: DeliveryReport,
+    private readonly calls?: TimerCallBudget,
   ) {}
 
   /** Waits for the previous batch's send, then starts this one's. */
   async push(batch: PreparedBatch): Promise<void> {
     await this.sending;
     this.inFlight = true;
-    this.sending = sendPrepared(this.env, this.db, this.config, batch).then(({ report, recording }) => {
+    this.sending = sendPrepared(this.env, this.db, this.config, batch, this.calls).then(({ report, recording }) => {
       add(this.report, report);
       this.recordings.push(recording);
     });
@@ -382,6 +391,7 @@ async function sendPrepared(
   db: Database,
   config: Config,
   { batchId, ready, report }: PreparedBatch,
+  calls: TimerCallBudget | undefined,
 ): Promise<{ report: DeliveryReport; recording: Promise<void> }> {
   const done = Promise.resolve();
   if (ready.length === 0) {
@@ -429,7 +439,7 @@ async function sendPrepared(
       closeBatch(db, batchId, now),
     ]);
     report.sent += rows.length;
-    return { report, recording: recordSends(env, db, rows, now) };
+    return { report, recording: recordSends(env, db, rows, now, calls) };
   }
   if (outcome.kind === "failed") {
     if (outcome.splittable && ready.length > 1) {
@@ -464,14 +474,14 @@ async function sendPrepared(
   await db.batch([closeBatch(db, batchId, now), ...updates]);
   report.sent += sent.length;
   report.failed += ready.length - sent.length;
-  return { report, recording: recordSends(env, db, sent, now) };
+  return { report, recording: recordSends(env, db, sent, now, calls) };
 }
 
 /** Kinds whose sends are the contact's own mail: they emit `email_sent` and count towards `unopened_streak`. */
 const CONTACT_MAIL = new Set(["marketing", "transactional"]);
 
 /** Emits `email_sent` into the contacts' flows and counts the send in their unopened streak (delivery is the send here). */
-async function recordSends(env: Env, db: Database, sent: MessageRow[], now: number): Promise<void> {
+async function recordSends(env: Env, db: Database, sent: MessageRow[], now: number, calls: TimerCallBudget | undefined): Promise<void> {
   const own = sent.filter((m) => m.contactId && CONTACT_MAIL.has(m.kind));
   if (own.length === 0) return;
   const contactIds = JSON.stringify(own.map((m) => m.contactId));
@@ -489,5 +499,5 @@ async function recordSends(env: Env, db: Database, sent: MessageRow[], now: numb
     messageId: m.id,
     ts: now,
   }));
-  await recordEvents(env, db, events, now, { onlyListening: true });
+  await recordEvents(env, db, events, now, { onlyListening: true, calls });
 }

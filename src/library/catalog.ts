@@ -15,6 +15,7 @@ import { replenishment } from "./replenishment";
 import { salesRepAlert } from "./sales-rep-alert";
 import { webinar } from "./webinar";
 import { welcomeSeries } from "./welcome";
+import { winBack } from "./win-back";
 
 /** A library template as installed into D1 `templates`. */
 export interface LibraryTemplate extends TemplateContent {
@@ -36,6 +37,7 @@ export const LIBRARY: readonly LibraryEntry[] = [
   browseAbandonment,
   postPurchase,
   reEngagement,
+  winBack,
   birthday,
   replenishment,
   leadNurturing,

@@ -85,7 +85,10 @@ describe("a broadcast reaches every eligible contact exactly once", () => {
             : acceptAll(request, index),
     );
     for (let round = 0; round < 12; round++) {
-      await Promise.all([deliverDueMessages(fastProvider(), 20_000), deliverDueMessages(fastProvider(), 20_000)]);
+      await Promise.all([
+        deliverDueMessages(fastProvider(), { budgetMs: 20_000 }),
+        deliverDueMessages(fastProvider(), { budgetMs: 20_000 }),
+      ]);
       await retriesDueNow();
       await advance(Date.now());
     }

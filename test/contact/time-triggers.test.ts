@@ -1,8 +1,8 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { activeFlow, contactId, messagesOf } from "../helpers/flows";
+import { activeFlow, contactId, fireAlarm, messagesOf, sleep, timerOf, track } from "../helpers/flows";
 
 async function runDailyCron(at = Date.now()): Promise<void> {
   const ctx = createExecutionContext();
@@ -46,6 +46,69 @@ describe("date triggers", () => {
     });
     await runDailyCron();
     expect((await messagesOf(id)).map((m) => m.template_id)).toEqual(["renewal-30"]);
+  });
+});
+
+describe("date triggers on system dates", () => {
+  it("fire on last_order_at, last_opened_at, last_clicked_at and created_at like on a custom attribute", async () => {
+    const now = Date.now();
+    const day = 86_400_000;
+    const columns = ["last_order_at", "last_opened_at", "last_clicked_at", "created_at"] as const;
+    const due: Record<string, string> = {};
+    for (const column of columns) {
+      due[column] = await contactId(`sysdate-${column}@example.com`, { timezone: "UTC" });
+      // Ten days and a minute ago: the trigger's 10-day offset has just passed.
+      await env.DB.prepare(`UPDATE contacts SET ${column} = ? WHERE id = ?`)
+        .bind(now - 10 * day - 60_000, due[column])
+        .run();
+    }
+    const unset = await contactId("sysdate-unset@example.com", { timezone: "UTC" });
+    for (const column of columns) {
+      await activeFlow({
+        id: `sysdate-${column.replaceAll("_", "-")}`,
+        name: `After ${column}`,
+        trigger: { date: { attribute: column, offset: "10d" } },
+        steps: [{ id: "mail", type: "email", template: `sysdate-${column.replaceAll("_", "-")}` }],
+      });
+    }
+    await runDailyCron();
+    for (const column of columns) {
+      expect((await messagesOf(due[column]!)).map((m) => m.template_id)).toEqual([`sysdate-${column.replaceAll("_", "-")}`]);
+    }
+    expect(await messagesOf(unset)).toEqual([]);
+  });
+
+  it("is re-armed when the date moves: a new order replaces the timer for the old last_order_at", async () => {
+    const now = Date.now();
+    const day = 86_400_000;
+    const ordersAgain = await contactId("rearm-orders@example.com", { timezone: "UTC" });
+    const staysAway = await contactId("rearm-stays@example.com", { timezone: "UTC" });
+    // Their 30 days since the last order end in two seconds.
+    await env.DB.prepare("UPDATE contacts SET last_order_at = ? WHERE id IN (?, ?)")
+      .bind(now - 30 * day + 2000, ordersAgain, staysAway)
+      .run();
+    await activeFlow({
+      id: "rearm",
+      name: "Thirty days after an order",
+      trigger: { date: { attribute: "last_order_at", offset: "30d" } },
+      steps: [{ id: "mail", type: "email", template: "rearm-1" }],
+    });
+    await runDailyCron();
+    await track({ contact_id: ordersAgain, name: "order_placed", value: 12 });
+    const newOrderAt = (await env.DB.prepare("SELECT last_order_at FROM contacts WHERE id = ?")
+      .bind(ordersAgain)
+      .first<number>("last_order_at"))!;
+    expect(newOrderAt).toBeGreaterThan(now - 1000);
+    await sleep(2100);
+    await fireAlarm(ordersAgain);
+    await fireAlarm(staysAway);
+    expect((await messagesOf(staysAway)).map((m) => m.template_id)).toEqual(["rearm-1"]);
+    expect(await messagesOf(ordersAgain)).toEqual([]);
+    // The old date's timer is gone; the new date's is set, 30 days after the new order.
+    const pending = await runInDurableObject(timerOf(ordersAgain), (_, state) =>
+      state.storage.sql.exec<{ fire_at: number }>("SELECT fire_at FROM pending_triggers").toArray(),
+    );
+    expect(pending.map((p) => p.fire_at)).toEqual([newOrderAt + 30 * day]);
   });
 });
 

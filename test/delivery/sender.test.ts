@@ -169,7 +169,7 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
       return acceptAll(request, 0);
     });
     await queue(300);
-    const report = await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" }), 100);
+    const report = await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" }), { budgetMs: 100 });
     // One batch may already be prepared while the previous one is sending when the budget runs out.
     expect(report.sent).toBeGreaterThanOrEqual(100);
     expect(report.sent).toBeLessThanOrEqual(200);

@@ -187,6 +187,41 @@ describe("re-engagement run", () => {
   });
 });
 
+describe("win-back run", () => {
+  it("offers a come-back 90 days after the last order, follows up, and a new order ends it", async () => {
+    const now = Date.now();
+    const lapsed = await contactId("liba-winback@example.com", {
+      first_name: "Mia",
+      timezone: "UTC",
+      attributes: { winback_code: "BACK-15" },
+    });
+    const returning = await contactId("liba-winback-returns@example.com", { timezone: "UTC" });
+    const neverOrdered = await contactId("liba-winback-never@example.com", { timezone: "UTC" });
+    await env.DB.prepare("UPDATE contacts SET last_order_at = ? WHERE id IN (?, ?)")
+      .bind(now - 90 * 86_400_000, lapsed, returning)
+      .run();
+    const flow = shortened("win-back");
+    const trigger = libraryEntry("win-back")?.flow.trigger as { date: Record<string, unknown> };
+    expect(trigger.date).toMatchObject({ attribute: "last_order_at", offset: "90d" });
+    // 90 days after the last order, at this minute; the daily scan finds it (activation's own scan may run alongside).
+    await activeFlow({ ...flow, trigger: { date: { ...trigger.date, at: hhmm(now - 60_000) } } });
+    await runDailyCron();
+    expect(await templateIds(lapsed)).toEqual(["win-back-1"]);
+    expect(await templateIds(returning)).toEqual(["win-back-1"]);
+    expect(await templateIds(neverOrdered)).toEqual([]);
+    await track({ contact_id: returning, name: "order_placed", value: 30 });
+    await nextWait(lapsed, returning);
+    expect(await templateIds(lapsed)).toEqual(["win-back-1", "win-back-2"]);
+    expect(await templateIds(returning)).toEqual(["win-back-1"]);
+    expect(await enrollmentsOf(returning)).toMatchObject([{ status: "completed", exit_reason: "goal" }]);
+
+    const offer = await rendered("win-back-1", "liba-winback@example.com");
+    expect(offer.subject).toBe("It has been a while, Mia: come back for something new");
+    expect(offer.html).toContain("BACK-15");
+    expect((await rendered("win-back-1", "liba-winback-returns@example.com")).html).not.toContain("code just for you");
+  });
+});
+
 describe("birthday run", () => {
   it("greets on the birthday at its hour, reminds of the code later, and greets without a code when there is none", async () => {
     const now = Date.now();
