@@ -1,4 +1,4 @@
-/** Worker entry: HTTP through the Hono app, cron through `scheduled`, and the Durable Object classes. */
+/** Worker entry: HTTP through the Hono app, cron through `scheduled`, opens and clicks through `queue`, and the Durable Object classes. */
 import { createApp } from "./app";
 import { advanceBroadcasts } from "./broadcasts/run";
 import { redispatchUndispatched } from "./contact/record-events";
@@ -8,6 +8,7 @@ import { applyRetention } from "./db/retention";
 import { deliverDueMessages } from "./delivery/sender";
 import { type Env, readConfig } from "./env";
 import { decideWinners } from "./reports/abtest";
+import { consumeTrackingQueue } from "./tracking/consumer";
 
 export { ContactTimer } from "./contact/contact-timer";
 export { Throttle } from "./http/throttle";
@@ -42,5 +43,8 @@ export default {
       await scheduleTimeTriggers(env, db, controller.scheduledTime);
       await applyRetention(db, controller.scheduledTime, readConfig(env).RETENTION_DAYS);
     }
+  },
+  async queue(batch, env, _ctx) {
+    await consumeTrackingQueue(batch, env);
   },
 } satisfies ExportedHandler<Env>;
