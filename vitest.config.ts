@@ -12,6 +12,11 @@ export default defineConfig({
       main: "./src/index.ts",
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // The tracking queue as wrangler.toml declares it, but delivered at once instead of after a 2 s batch window:
+        // tests wait for what its consumer records (a flow's 1 s waits must not pass first).
+        queueConsumers: {
+          "nurture-tracking": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 12, deadLetterQueue: "nurture-tracking-dead" },
+        },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
           ADMIN_API_KEY: "test-admin-key-0123456789",

@@ -90,7 +90,7 @@ let ok = true;
 try {
   await worker.restart(() => worker.executeSql(seedSql(Date.now())));
   for (const route of Object.keys(routes)) await runWrk({ origin: worker.url, paths: routes[route].paths, connections: 4, seconds: 1 }); // warm up
-  await new Promise((r) => setTimeout(r, 2000)); // the warm-up's last batch is recorded before the first measured run
+  await new Promise((r) => setTimeout(r, 4000)); // the warm-up's last queue batch (2 s window) is recorded before the first measured run
   console.log(`tracking: wrk, ${SECONDS} s per run, ${MESSAGES} distinct messages; CPU = workerd user+system time / requests served`);
   for (const connections of [1, 32]) {
     const results = {};

@@ -7,11 +7,14 @@ import { z } from "zod";
 import type { ContactTimer } from "./contact/contact-timer";
 import { SYSTEM_ATTRIBUTES } from "./flows/conditions";
 import type { Throttle } from "./http/throttle";
+import type { QueuedEngagement } from "./tracking/engagement";
 
 export interface Env {
   DB: D1Database;
   CONTACT_TIMER: DurableObjectNamespace<ContactTimer>;
   THROTTLE: DurableObjectNamespace<Throttle>;
+  /** Opens and clicks on their way to being recorded (tracking/enqueue.ts → tracking/consumer.ts). */
+  TRACKING: Queue<QueuedEngagement>;
   ADMIN_API_KEY?: string;
   SITE_KEY?: string;
   IDENTITY_SECRET?: string;

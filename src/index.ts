@@ -1,4 +1,4 @@
-/** Worker entry: HTTP through the Hono app, cron through `scheduled`, and the Durable Object classes. */
+/** Worker entry: HTTP through the Hono app, cron through `scheduled`, opens and clicks through `queue`, and the Durable Object classes. */
 import { createApp } from "./app";
 import { advanceBroadcasts } from "./broadcasts/run";
 import { TimerCallBudget } from "./contact/call-budget";
@@ -9,6 +9,7 @@ import { applyRetention } from "./db/retention";
 import { deliverDueMessages } from "./delivery/sender";
 import { type Env, readConfig } from "./env";
 import { decideWinners } from "./reports/abtest";
+import { consumeTrackingQueue } from "./tracking/consumer";
 
 export { ContactTimer } from "./contact/contact-timer";
 export { Throttle } from "./http/throttle";
@@ -57,5 +58,8 @@ export default {
       });
       await applyRetention(db, controller.scheduledTime, readConfig(env).RETENTION_DAYS);
     }
+  },
+  async queue(batch, env, _ctx) {
+    await consumeTrackingQueue(batch, env);
   },
 } satisfies ExportedHandler<Env>;

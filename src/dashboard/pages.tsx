@@ -1,11 +1,13 @@
 /** The dashboard's pages as pure components of the data the routes load. */
 import type { Child } from "hono/jsx";
 import type { contactTimeline } from "../db/admin-views";
+import type { DeadLetter } from "../db/dead-letters";
 import type { SuppressionRow } from "../db/schema";
 import type { FlowPerformance, FlowStats, Measured, Overview } from "../reports/stats";
 import { BarChart, FlowDiagram, Funnel, LineChart } from "./charts";
 import { stepPath } from "./flow-page-lifecycle";
 import { formatCount, formatMoney, formatRate, formatTime } from "./format";
+import { HealthSection } from "./health-card";
 import { Bare, Layout } from "./layout";
 import { explainReason, HELD_AT_EMAIL, type WhyCount } from "./why";
 
@@ -141,8 +143,14 @@ function TrendCharts(props: { daily: Overview["daily"]; prefix: string; currency
   );
 }
 
-/** The overview: headline numbers, trends and the flows. */
-export function OverviewPage(props: { overview: Overview; csrf: string; currency: string }) {
+/** The overview: headline numbers, trends, the flows and the Health section. */
+export function OverviewPage(props: {
+  overview: Overview;
+  csrf: string;
+  currency: string;
+  deadLetters: { count: number; newest: DeadLetter[] };
+  healthNotice?: string;
+}) {
   const { totals, roi, cost, range } = props.overview;
   return (
     <Layout title="Overview" section="/admin" csrf={props.csrf}>
@@ -179,6 +187,7 @@ export function OverviewPage(props: { overview: Overview; csrf: string; currency
       <TrendCharts daily={props.overview.daily} prefix="overview" currency={props.currency} />
       <h2>Flows</h2>
       <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin" currency={props.currency} />
+      <HealthSection deadLetters={props.deadLetters} csrf={props.csrf} notice={props.healthNotice} />
     </Layout>
   );
 }

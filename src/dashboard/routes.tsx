@@ -28,6 +28,7 @@ import { findBroadcast, listBroadcasts } from "../db/broadcasts";
 import type { Database } from "../db/client";
 import { lastConnectorDeliveries } from "../db/connectors";
 import { findContact } from "../db/contacts";
+import { deadLetterSummary } from "../db/dead-letters";
 import { isCountable } from "../db/entry-count";
 import { contactsOnStep, runningByStep } from "../db/flow-runs";
 import {
@@ -71,6 +72,7 @@ import { libraryEntry } from "../library/catalog";
 import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdited, restoreLibraryTemplate } from "../library/install";
 import { broadcastTotals } from "../reports/broadcasts";
 import { flowStats, overviewStats } from "../reports/stats";
+import { sendBackDeadLetters } from "../tracking/consumer";
 import {
   audienceOfValues,
   type BroadcastFormValues,
@@ -85,6 +87,7 @@ import { audienceLabel, BroadcastComposePage, BroadcastConfirmPage, BroadcastRep
 import { ConnectPage } from "./connect-page";
 import { DeleteFlowPage, FlowLifecycle, StepPage, VersionPage, VersionsPage } from "./flow-page-lifecycle";
 import { formatCount } from "./format";
+import { DEAD_LETTERS_SHOWN } from "./health-card";
 import { Bare } from "./layout";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
 import { untrackedHtml, untrackedText } from "./mail-frame";
@@ -205,7 +208,24 @@ dashboardRoutes.post("/admin/logout", (c) => {
 
 dashboardRoutes.get("/admin", async (c) => {
   const overview = await overviewStats(c.var.db, rangeOf(c.req.query()), c.var.config.MONTHLY_COST);
-  return render(c, <OverviewPage overview={overview} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
+  const deadLetters = await deadLetterSummary(c.var.db, DEAD_LETTERS_SHOWN);
+  const resent = /^\d{1,4}$/.exec(c.req.query("resent") ?? "")?.[0];
+  const healthNotice = resent === undefined ? undefined : `Sent ${resent} back to the tracking queue.`;
+  return render(
+    c,
+    <OverviewPage
+      overview={overview}
+      csrf={c.var.csrf}
+      currency={c.var.config.CURRENCY}
+      deadLetters={deadLetters}
+      healthNotice={healthNotice}
+    />,
+  );
+});
+
+dashboardRoutes.post("/admin/health/dead-letters/retry", async (c) => {
+  const sent = await sendBackDeadLetters(c.var.db, c.env.TRACKING);
+  return c.redirect(`/admin?resent=${sent}#health`, 303);
 });
 
 dashboardRoutes.get("/admin/flows", async (c) => {

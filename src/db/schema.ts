@@ -99,6 +99,25 @@ export const undispatchedEvents = sqliteTable(
   (t) => [index("undispatched_events_next_idx").on(t.nextAt)],
 );
 
+/**
+ * Opens and clicks the tracking queue gave up on (its dead-letter queue, written by tracking/consumer.ts), kept until
+ * the dashboard sends them back to the queue. `id` is the queue message's id, so a redelivered dead letter is kept once.
+ */
+export const trackingDeadLetters = sqliteTable(
+  "tracking_dead_letters",
+  {
+    id: text("id").primaryKey(),
+    /** The queue message's body, as sent (JSON). */
+    body: text("body").notNull(),
+    /** Why it was given up: its retries ran out, or its body is not an open or a click. */
+    reason: text("reason").notNull(),
+    /** When the open or click was first queued. */
+    queuedAt: integer("queued_at").notNull(),
+    deadAt: integer("dead_at").notNull(),
+  },
+  (t) => [index("tracking_dead_letters_dead_idx").on(t.deadAt)],
+);
+
 /** Snippet visitors' anonymous ids, joined to a contact once identified. */
 export const identities = sqliteTable(
   "identities",

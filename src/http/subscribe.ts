@@ -9,7 +9,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { sameOrigin } from "./session";
 import { findContact } from "../db/contacts";
 import { shopName } from "../env";
 import { escapeHtml } from "../tracking/consent";
@@ -19,6 +18,7 @@ import type { AppEnv } from "./context";
 import { ApiError, zodIssues } from "./errors";
 import { type PageOptions, recipientPage } from "./recipient-page";
 import { createRouter } from "./router";
+import { sameOrigin } from "./session";
 import { emailInput } from "./shared-schemas";
 import { allowHit, clientIp, rateLimited } from "./throttle";
 

@@ -2,9 +2,13 @@
  * Records opens and clicks (from our pixel and redirects, or Resend's
  * webhooks) as events into the contact's flows. Machine ones are kept, marked
  * `machine`, and change nothing else: they never start or advance a flow and
- * never count in rates. A human click also counts as an open.
+ * never count in rates. A human click also counts as an open. An engagement
+ * with an id (the tracking queue's always have one) is recorded once however
+ * often it is given: its event is stored once per id, and the message and
+ * contact updates only ever keep the first or the latest time.
  */
 import { eq, sql } from "drizzle-orm";
+import { z } from "zod";
 import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
@@ -23,13 +27,13 @@ type TrackedMessage = Pick<
 
 function engagementEvent(
   m: TrackedMessage & { contactId: string },
+  e: Engagement,
   name: string,
   machine: string | null,
-  now: number,
   extra = {},
 ): EventInsert {
   return {
-    id: newEventId(),
+    id: e.id ?? newEventId(),
     contactId: m.contactId,
     anonymousId: null,
     name,
@@ -46,21 +50,44 @@ function engagementEvent(
     source: "system",
     machine: machine !== null,
     messageId: m.id,
-    ts: now,
+    ts: e.at,
   };
 }
 
-/** An open or a click to record; `request` / `userAgent` null means the provider's webhook reported it. */
-export type Engagement =
-  | { kind: "open"; messageId: string; userAgent: string | null; at: number }
-  | {
-      kind: "click";
-      messageId: string;
-      index: number;
-      url: string;
-      request: { method: string; userAgent: string } | null;
-      at: number;
-    };
+const OpenFields = z.object({
+  kind: z.literal("open"),
+  messageId: z.string().min(1).max(200),
+  /** The reader's user agent; null when the provider's webhook reported the open. */
+  userAgent: z.string().max(2000).nullable(),
+  at: z.number().int().nonnegative(),
+});
+
+const ClickFields = z.object({
+  kind: z.literal("click"),
+  messageId: z.string().min(1).max(200),
+  index: z.number().int().min(-1),
+  url: z.string().min(1).max(16_000),
+  /** The redirect's request; null when the provider's webhook reported the click. */
+  request: z.object({ method: z.string().min(1).max(16), userAgent: z.string().max(2000) }).nullable(),
+  at: z.number().int().nonnegative(),
+});
+
+/** The id of the event an engagement becomes: fixed when the request is answered, so recording it twice stores it once. */
+const EngagementId = z.string().regex(/^evt_[0-9a-f]{32}$/);
+
+/** An open or a click to record; `id` makes recording it idempotent (a provider's report has none: its webhook receipt dedupes it). */
+export const Engagement = z.discriminatedUnion("kind", [
+  OpenFields.extend({ id: EngagementId.optional() }),
+  ClickFields.extend({ id: EngagementId.optional() }),
+]);
+export type Engagement = z.infer<typeof Engagement>;
+
+/** An open or a click as the tracking queue carries it: always with its id, since the queue may deliver it twice. */
+export const QueuedEngagement = z.discriminatedUnion("kind", [
+  OpenFields.extend({ id: EngagementId }),
+  ClickFields.extend({ id: EngagementId }),
+]);
+export type QueuedEngagement = z.infer<typeof QueuedEngagement>;
 
 /** What a batch knows about one message as it goes: earlier opens and clicks, in the store or in this batch. */
 interface MessageState {
@@ -102,7 +129,7 @@ function judge(state: MessageState, e: Engagement): EventInsert | null {
     if (e.userAgent === null && opened) return null;
     const machine = e.userAgent === null ? null : machineOpen({ userAgent: e.userAgent, sentAt: m.sentAt, now: e.at });
     if (!machine) state.humanOpenAt ??= e.at;
-    return engagementEvent(m, "email_opened", machine, e.at);
+    return engagementEvent(m, e, "email_opened", machine);
   }
   // The provider's click report counts unless our redirect already recorded this link.
   if (e.request === null && state.clickedUrls.has(e.url)) return null;
@@ -125,7 +152,7 @@ function judge(state: MessageState, e: Engagement): EventInsert | null {
     state.humanOpenAt ??= e.at;
     state.humanClickAt ??= e.at;
   }
-  return engagementEvent(m, "email_clicked", machine, e.at, { url: e.url, link_index: e.index });
+  return engagementEvent(m, e, "email_clicked", machine, { url: e.url, link_index: e.index });
 }
 
 /**

@@ -227,7 +227,7 @@ describe("a ContactTimer call that fails is retried and each event is processed 
     expect(first?.status).toBe("sent");
 
     const down = flakyTimers(() => true);
-    // The provider's report of the open, as the tracking batcher records it.
+    // The provider's report of the open, as the webhook records it.
     await recordEngagements(
       down.env,
       openDatabase(env.DB),

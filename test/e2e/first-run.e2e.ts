@@ -138,7 +138,7 @@ describe("viewing test mail changes no statistic", () => {
     expect(page.url()).toBe(`${worker.url}/admin/mailbox/${messageId}`); // the frame did not navigate away
     await tab.close();
     await page.screenshot({ path: path.join(artifacts, "first-run-mailbox.png"), fullPage: true });
-    await sleep(1500); // longer than the tracking batcher's quarter second
+    await sleep(3000); // longer than the tracking queue's 2 s batch window
     expect(engagement()).toEqual([]);
     const profile = await api<{ last_opened_at: string | null; last_clicked_at: string | null }>(`/v1/contacts/${contactId}`);
     expect(profile.last_opened_at ?? null).toBeNull();
