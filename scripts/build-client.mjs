@@ -4,7 +4,7 @@
 // serves before the Worker runs (wrangler.toml [assets]). Runs before `wrangler
 // dev`/`deploy` (wrangler.toml [build]), before the tests (vitest.config.ts) and in
 // `npm start`. Prints each island's gzipped size and fails when one exceeds its budget.
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -18,7 +18,7 @@ const BUDGET_GZIP_BYTES = 150 * 1024;
 
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
-const entryPoints = readdirSync(islands)
+const entryPoints = (existsSync(islands) ? readdirSync(islands) : [])
   .filter((file) => file.endsWith(".tsx"))
   .map((file) => path.join(islands, file));
 
