@@ -6,25 +6,15 @@
  * helpers; the flow status switch is `switchFlowStatus`, shared with the API.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { connectorSecret, type Platform } from "../connect/connector";
 import { CONNECTORS } from "../connect/connectors";
 import { switchFlowStatus } from "../contact/flow-control";
-import {
-  contactTimeline,
-  findMessage,
-  flowDeliveryCounts,
-  listSuppressions,
-  mailboxMessages,
-  recentSnippetEvents,
-  searchContacts,
-} from "../db/admin-views";
+import { findMessage, flowDeliveryCounts, mailboxMessages, recentSnippetEvents } from "../db/admin-views";
 import type { Database } from "../db/client";
 import { lastConnectorDeliveries } from "../db/connectors";
 import { findContact } from "../db/contacts";
 import { flowsByIds } from "../db/flows";
 import type { TemplateRow } from "../db/schema";
-import { liftSuppression } from "../db/suppressions";
 import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
@@ -38,11 +28,12 @@ import { libraryEntry } from "../library/catalog";
 import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdited, restoreLibraryTemplate } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
 import { ConnectPage } from "./connect-page";
-import { Bare } from "./layout";
+import { contactDashboardRoutes } from "./contact-routes";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
 import { untrackedHtml, untrackedText } from "./mail-frame";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
-import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
+import { FlowPage, FlowsPage, LoginPage, OverviewPage } from "./pages";
+import { MAX_FIELD, ProblemPage, render } from "./render";
 import { SetupPage } from "./setup-page";
 import { whyNoMail } from "./why";
 
@@ -52,39 +43,9 @@ export interface DashboardEnv {
   Variables: { config: Config; db: Database; session: Session; csrf: string };
 }
 
-/** Dashboard pages load nothing from elsewhere: inline styles and SVG, this origin's island scripts (no inline script) and API, forms post here, no framing. */
-export const DASHBOARD_CSP =
-  "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 /** An email's HTML framed in the dashboard: sandboxed (no scripts, opaque origin; links may open a new tab), its images allowed, framable only by the dashboard. */
 const MAIL_FRAME_CSP =
   "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
-
-/** Answers a dashboard page with its security headers. */
-function render(c: Context, page: Parameters<Context["html"]>[0], status: ContentfulStatusCode = 200) {
-  c.header("Content-Security-Policy", DASHBOARD_CSP);
-  c.header("X-Frame-Options", "DENY");
-  c.header("Referrer-Policy", "same-origin");
-  c.header("Cache-Control", "no-store");
-  return c.html(page, status);
-}
-
-/** The longest form field the dashboard reads. */
-const MAX_FIELD = 2000;
-
-function ProblemPage(props: { title: string; message: string }) {
-  return (
-    <Bare title={props.title}>
-      <main>
-        <h1>{props.title}</h1>
-        <p>{props.message}</p>
-        <p>
-          <a href="/admin">Back to the dashboard</a>
-        </p>
-      </main>
-    </Bare>
-  );
-}
 
 /** Requires a dashboard session on /admin pages (except the login form); a POST also needs same origin and a valid CSRF token. */
 export function dashboardAuth(): MiddlewareHandler<DashboardEnv> {
@@ -226,43 +187,11 @@ dashboardRoutes.post("/admin/flows/:id/status", async (c) => {
   return c.redirect(safeBack(form.back), 303);
 });
 
-dashboardRoutes.get("/admin/contacts", async (c) => {
-  const query = (c.req.query("q") ?? "").slice(0, 254);
-  return render(
-    c,
-    <ContactsPage query={query} contacts={await searchContacts(c.var.db, query)} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />,
-  );
-});
-
-dashboardRoutes.get("/admin/contacts/:id", async (c) => {
-  const data = await contactTimeline(c.var.db, c.req.param("id"));
-  if (!data)
-    return render(c, <ProblemPage title="No such contact" message="There is no contact with that id (it may have been erased)." />, 404);
-  const flows = await flowsByIds(c.var.db, [...new Set(data.enrollments.map((e) => e.flowId))]);
-  const emailSteps = new Set(
-    [...flows.values()].flatMap((f) => f.definition.steps.filter((s) => s.type === "email").map((s) => `${f.id}/${s.id}`)),
-  );
-  return render(c, <ContactPage data={data} emailSteps={emailSteps} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
-});
+dashboardRoutes.route("/", contactDashboardRoutes);
 
 dashboardRoutes.get("/admin/setup", async (c) => {
   const events = await recentSnippetEvents(c.var.db, Date.now());
   return render(c, <SetupPage config={c.var.config} events={events} csrf={c.var.csrf} />);
-});
-
-dashboardRoutes.get("/admin/suppressions", async (c) => {
-  const lifted = (c.req.query("lifted") ?? "").slice(0, 254);
-  const notice = lifted ? `${lifted} is no longer suppressed.` : undefined;
-  return render(c, <SuppressionsPage rows={await listSuppressions(c.var.db)} notice={notice} csrf={c.var.csrf} />);
-});
-
-dashboardRoutes.post("/admin/suppressions/lift", async (c) => {
-  const form = await c.req.parseBody();
-  const email = typeof form.email === "string" ? form.email.slice(0, 254) : "";
-  if (!email || !(await liftSuppression(c.var.db, c.var.config.SIGNING_SECRET, email))) {
-    return render(c, <ProblemPage title="Not suppressed" message="That address is not on the suppression list." />, 404);
-  }
-  return c.redirect(`/admin/suppressions?lifted=${encodeURIComponent(email)}`, 303);
 });
 
 /** Renders a stored template (or sample data) for the preview, for a contact named by email or id, or the sample contact. */
