@@ -20,6 +20,8 @@ import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
 import type { Config, Env } from "../env";
 import { checkAdminKey } from "../http/admin-auth";
+import { ApiError } from "../http/errors";
+import { sendTemplateTest, TestInput } from "../http/flow-test";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "../http/session";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
@@ -270,10 +272,19 @@ dashboardRoutes.get("/admin/templates/:id", async (c) => {
       exists={template !== undefined}
       restorable={await restorable(template)}
       notice={TEMPLATE_NOTICES[c.req.query("done") ?? ""] ?? null}
+      test={testOutcome(c.req.query())}
       csrf={c.var.csrf}
     />,
   );
 });
+
+/** What the last test send of this page did, from its redirect's query. */
+function testOutcome(query: Record<string, string>): { message: string; failed: boolean } | null {
+  if (query.test_problem) return { message: `Test not sent: ${query.test_problem.slice(0, 500)}`, failed: true };
+  if (query.test_to)
+    return { message: `Test sent to ${query.test_to.slice(0, 254)}: ${(query.test_status ?? "").slice(0, 200)}.`, failed: false };
+  return null;
+}
 
 dashboardRoutes.post("/admin/templates/:id/restore", async (c) => {
   const id = c.req.param("id");
@@ -298,15 +309,7 @@ dashboardRoutes.post("/admin/templates/:id", async (c) => {
     text: text("text"),
   };
   const who = text("contact").slice(0, 254);
-  const optional = (v: string) => (v.trim() ? v : null);
-  const parsed = TemplateInput.safeParse({
-    subject: values.subject,
-    html: values.html,
-    text: optional(values.text),
-    from: optional(values.from),
-    reply_to: optional(values.reply_to),
-    preheader: optional(values.preheader),
-  });
+  const parsed = templateForm(form);
   const problems = parsed.success
     ? liquidProblems(parsed.data).map((p) => `${p.path.join(".")}: ${p.message}`)
     : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
@@ -323,6 +326,7 @@ dashboardRoutes.post("/admin/templates/:id", async (c) => {
         exists={existing !== undefined}
         restorable={await restorable(existing)}
         notice={null}
+        test={null}
         csrf={c.var.csrf}
       />,
       422,
@@ -345,6 +349,61 @@ dashboardRoutes.get("/admin/templates/:id/render", async (c) => {
   if (!template) return render(c, <ProblemPage title="No such template" message="There is no template with that id." />, 404);
   const preview = await previewFor(c, template, (c.req.query("contact") ?? "").slice(0, 254));
   return mailFrame(c, preview.email?.html ?? `<p>${preview.problem ?? ""}</p>`.replace(/[<>&]/g, (ch) => `&#${ch.charCodeAt(0)};`));
+});
+
+/** The editor's fields of a posted template form, as TemplateInput (empty optional fields are absent). */
+function templateForm(form: Record<string, unknown>) {
+  const text = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
+  const optional = (v: string) => (v.trim() ? v : null);
+  return TemplateInput.safeParse({
+    subject: text("subject"),
+    html: text("html"),
+    text: optional(text("text")),
+    from: optional(text("from")),
+    reply_to: optional(text("reply_to")),
+    preheader: optional(text("preheader")),
+  });
+}
+
+// The live preview (client island template-preview) posts the unsaved draft here, into the sandboxed mail frame.
+dashboardRoutes.post("/admin/templates/:id/draft", async (c) => {
+  const id = c.req.param("id");
+  const form = await c.req.parseBody();
+  const parsed = templateForm(form);
+  const problems = parsed.success
+    ? liquidProblems(parsed.data).map((p) => `${p.path.join(".")}: ${p.message}`)
+    : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  const escape = (t: string) => t.replace(/[<>&]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  if (!parsed.success || problems.length > 0) return mailFrame(c, `<p>${escape(problems.join("; "))}</p>`);
+  const now = Date.now();
+  const draft: TemplateRow = { id, ...toContent(parsed.data), libraryHash: null, createdAt: now, updatedAt: now };
+  const who = typeof form.contact === "string" ? form.contact.slice(0, 254) : "";
+  const preview = await previewFor(c, draft, who);
+  return mailFrame(c, preview.email?.html ?? `<p>${escape(preview.problem ?? "")}</p>`);
+});
+
+dashboardRoutes.post("/admin/templates/:id/test", async (c) => {
+  const id = c.req.param("id");
+  const template = await findTemplate(c.var.db, id);
+  if (!template) return render(c, <ProblemPage title="No such template" message="Save the template before sending a test." />, 404);
+  const form = await c.req.parseBody();
+  const parsed = TestInput.safeParse({
+    to: typeof form.to === "string" ? form.to.slice(0, 254) : "",
+    ...(typeof form.contact === "string" && form.contact.trim() ? { contact: form.contact.slice(0, 254) } : {}),
+  });
+  const back = `/admin/templates/${encodeURIComponent(id)}`;
+  if (!parsed.success) return c.redirect(`${back}?test_problem=${encodeURIComponent(parsed.error.issues[0]?.message ?? "Invalid")}`, 303);
+  const now = Date.now();
+  const contact = parsed.data.contact ? await findContact(c.var.db, parsed.data.contact) : sampleContact(now);
+  if (!contact) return c.redirect(`${back}?test_problem=${encodeURIComponent(`No contact ${parsed.data.contact}`)}`, 303);
+  try {
+    const sent = await sendTemplateTest(c.env, c.var.db, c.var.config, template, contact, parsed.data.to);
+    const outcome = `${sent.status}${sent.reason ? ` (${sent.reason})` : ""}`;
+    return c.redirect(`${back}?test_to=${encodeURIComponent(parsed.data.to)}&test_status=${encodeURIComponent(outcome)}`, 303);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    return c.redirect(`${back}?test_problem=${encodeURIComponent(error.message)}`, 303);
+  }
 });
 
 dashboardRoutes.get("/admin/mailbox", async (c) => {

@@ -100,7 +100,12 @@ describe("the importer page", () => {
 
 describe("a contact's page", () => {
   it("saves fields, attributes and tags through the API's schema, and emits the change events", async () => {
-    const id = await putContact({ email: "ada@example.com", first_name: "Ada", tags: ["old", "keep"], attributes: { plan: "free", gone: 1 } });
+    const id = await putContact({
+      email: "ada@example.com",
+      first_name: "Ada",
+      tags: ["old", "keep"],
+      attributes: { plan: "free", gone: 1 },
+    });
     const cookie = await login();
     const csrf = csrfOf((await page(`/admin/contacts/${id}`, cookie)).html);
     const saved = await post(`/admin/contacts/${id}`, cookie, {
@@ -118,7 +123,9 @@ describe("a contact's page", () => {
     expect(stored).toMatchObject({ first_name: "Augusta", last_name: "King", timezone: "Europe/London", lifecycle_stage: "customer" });
     expect(JSON.parse(stored!.attributes)).toEqual({ plan: "pro" });
     expect(JSON.parse(stored!.tags).sort()).toEqual(["keep", "new"]);
-    const changed = await env.DB.prepare("SELECT properties FROM events WHERE contact_id = ? AND name = 'attribute_changed'").bind(id).all();
+    const changed = await env.DB.prepare("SELECT properties FROM events WHERE contact_id = ? AND name = 'attribute_changed'")
+      .bind(id)
+      .all();
     expect(changed.results.map((r) => JSON.parse(r.properties as string).attribute)).toContain("plan");
     expect((await page(saved.headers.get("location")!, cookie)).html).toContain("Saved.");
   });
@@ -145,7 +152,9 @@ describe("a contact's page", () => {
     const csrf = csrfOf((await page(`/admin/contacts/${id}`, cookie)).html);
     expect((await post(`/admin/contacts/${id}/consent`, cookie, { _csrf: csrf, consent: "subscribed" })).status).toBe(303);
     expect((await row(id))!.consent).toBe("subscribed");
-    const subscribed = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE contact_id = ? AND name = 'subscribed'").bind(id).first();
+    const subscribed = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE contact_id = ? AND name = 'subscribed'")
+      .bind(id)
+      .first();
     expect(subscribed!.n).toBe(1);
     expect((await post(`/admin/contacts/${id}/consent`, cookie, { _csrf: csrf, consent: "unsubscribed" })).status).toBe(303);
     expect((await row(id))!.consent).toBe("unsubscribed");
@@ -199,7 +208,10 @@ describe("the segments list", () => {
       method: "PUT",
       body: { name: "Berliners", condition: { attr: "city", op: "eq", value: "Berlin" } },
     });
-    await callJson("/v1/segments/nobody", { method: "PUT", body: { name: "Nobody", condition: { attr: "city", op: "eq", value: "Oslo" } } });
+    await callJson("/v1/segments/nobody", {
+      method: "PUT",
+      body: { name: "Nobody", condition: { attr: "city", op: "eq", value: "Oslo" } },
+    });
     const { html } = await page("/admin/segments", await login());
     expect(html).toMatch(/data-segment="berliners"[\s\S]*?data-members="2"/);
     expect(html).toMatch(/data-segment="nobody"[\s\S]*?data-members="0"/);
@@ -228,9 +240,7 @@ describe("the suppressions page", () => {
     expect(good.status).toBe(303);
     expect(good.headers.get("location")).toBe("/admin/suppressions?added=3");
     const rows = await env.DB.prepare("SELECT email, reason, detail FROM suppressions ORDER BY email").all();
-    expect(rows.results).toEqual(
-      ["one", "three", "two"].map((n) => ({ email: `${n}@example.com`, reason: "manual", detail: "old list" })),
-    );
+    expect(rows.results).toEqual(["one", "three", "two"].map((n) => ({ email: `${n}@example.com`, reason: "manual", detail: "old list" })));
     const exported = await page("/admin/suppressions/export", cookie);
     expect(exported.html.split("\n")[0]).toBe("email,reason,detail,created_at\r");
     expect(exported.html).toContain("two@example.com,manual,old list,");
