@@ -88,6 +88,9 @@ export async function startWorker(extraVars: Record<string, string> = {}): Promi
       "--persist-to",
       persistDir,
       "--show-interactive-dev-session=false",
+      // Its own inspector port: the default 9229 is taken when another dev server runs on the machine.
+      "--inspector-port",
+      String(await freePort()),
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     { cwd: root, env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"], detached: true },
