@@ -169,7 +169,7 @@ it(`measures billed units per contact, email, open and click, and bytes per row 
   });
   const bytesPerEvent = await grow("events", GROWN.events, {
     id: "printf('e_grow_%010d', seq.n)",
-    contact_id: "printf('c_grow_%08d', seq.n % " + GROWN.contacts + ")",
+    contact_id: `printf('c_grow_%08d', seq.n % ${GROWN.contacts})`,
   });
   const bytesPerMessage = await grow("messages", GROWN.contacts, { id: "printf('m_grow_%08d', seq.n)" });
 

@@ -40,6 +40,7 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
   const persistDir = mkdtempSync(path.join(tmpdir(), `nurture-${name}-`));
   const adminKey = randomBytes(24).toString("base64url");
   const port = await freePort();
+  const inspectorPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let child;
   const stop = () => {
@@ -79,6 +80,9 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
         persistDir,
         "--show-interactive-dev-session=false",
         "--test-scheduled",
+        // Its own inspector port: the default 9229 is taken when another dev server runs on the machine.
+        "--inspector-port",
+        String(inspectorPort),
         ...Object.entries(allVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ],
       { cwd: root, env: quietEnv, stdio: process.env.BENCH_WORKER_LOG ? ["ignore", "inherit", "inherit"] : "ignore", detached: true },

@@ -2,6 +2,7 @@
 import type { MessageRow, TemplateRow } from "../db/schema";
 import type { RenderedEmail } from "../delivery/render";
 import { formatTime } from "./format";
+import { Island } from "./island";
 import { Layout } from "./layout";
 
 /** Every template, linking to its editor. */
@@ -75,6 +76,8 @@ export function TemplatePage(props: {
   /** True when the library has its own version of this template and the stored one differs from it. */
   restorable: boolean;
   notice: string | null;
+  /** The last test send's outcome. */
+  test: { message: string; failed: boolean } | null;
   csrf: string;
 }) {
   const action = `/admin/templates/${encodeURIComponent(props.id)}`;
@@ -129,9 +132,27 @@ export function TemplatePage(props: {
             />
             <button type="submit">Preview</button>
           </form>
-          {props.preview ? (
-            <RenderedView email={props.preview} frame={`${action}/render?contact=${encodeURIComponent(props.contact)}`} />
-          ) : null}
+          {props.test && (
+            <p class={props.test.failed ? "error" : undefined} role="status" id="test-outcome">
+              {props.test.message}
+            </p>
+          )}
+          {props.exists && (
+            <form class="range" method="post" action={`${action}/test`} id="test-send">
+              <input type="hidden" name="_csrf" value={props.csrf} />
+              <input type="hidden" name="contact" value={props.contact} />
+              <input type="search" name="to" required placeholder="send a test to…" aria-label="Test address" />
+              <button type="submit">Send a test</button>
+            </form>
+          )}
+          <Island
+            name="template-preview"
+            props={{ id: props.id, draftAction: `${action}/draft`, csrf: props.csrf, contact: props.contact }}
+          >
+            {props.preview ? (
+              <RenderedView email={props.preview} frame={`${action}/render?contact=${encodeURIComponent(props.contact)}`} />
+            ) : null}
+          </Island>
         </section>
       </div>
     </Layout>

@@ -15,15 +15,7 @@ import { BroadcastInput } from "../broadcasts/schema";
 import { connectorSecret, type Platform } from "../connect/connector";
 import { CONNECTORS } from "../connect/connectors";
 import { switchFlowStatus } from "../contact/flow-control";
-import {
-  contactTimeline,
-  findMessage,
-  flowDeliveryCounts,
-  listSuppressions,
-  mailboxMessages,
-  recentSnippetEvents,
-  searchContacts,
-} from "../db/admin-views";
+import { findMessage, flowDeliveryCounts, mailboxMessages, recentSnippetEvents } from "../db/admin-views";
 import { findBroadcast, listBroadcasts } from "../db/broadcasts";
 import type { Database } from "../db/client";
 import { lastConnectorDeliveries } from "../db/connectors";
@@ -43,7 +35,6 @@ import {
 } from "../db/flows";
 import type { BroadcastRow, TemplateRow } from "../db/schema";
 import { listSegments } from "../db/segments";
-import { liftSuppression } from "../db/suppressions";
 import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
@@ -64,6 +55,7 @@ import {
 } from "../http/broadcasts";
 import { ApiError } from "../http/errors";
 import { editImpact, entryCountOf, restoreFlowVersion, versionSummaries } from "../http/flow-lifecycle";
+import { sendTemplateTest, TestInput } from "../http/flow-test";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "../http/session";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
@@ -72,6 +64,7 @@ import { libraryEntry } from "../library/catalog";
 import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdited, restoreLibraryTemplate } from "../library/install";
 import { broadcastTotals } from "../reports/broadcasts";
 import { flowStats, overviewStats } from "../reports/stats";
+import { escapeHtml } from "../tracking/consent";
 import { sendBackDeadLetters } from "../tracking/consumer";
 import {
   audienceOfValues,
@@ -85,14 +78,15 @@ import {
 } from "./broadcast-form";
 import { audienceLabel, BroadcastComposePage, BroadcastConfirmPage, BroadcastReportPage, BroadcastsPage } from "./broadcast-pages";
 import { ConnectPage } from "./connect-page";
+import { contactDashboardRoutes } from "./contact-routes";
 import { DeleteFlowPage, FlowLifecycle, StepPage, VersionPage, VersionsPage } from "./flow-page-lifecycle";
 import { formatCount } from "./format";
 import { DEAD_LETTERS_SHOWN } from "./health-card";
-import { Bare } from "./layout";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
 import { untrackedHtml, untrackedText } from "./mail-frame";
 import { MailboxMessagePage, MailboxPage, TemplatePage, TemplatesPage } from "./mail-pages";
-import { ContactPage, ContactsPage, FlowPage, FlowsPage, LoginPage, OverviewPage, SuppressionsPage } from "./pages";
+import { FlowPage, FlowsPage, LoginPage, OverviewPage } from "./pages";
+import { MAX_FIELD, ProblemPage, render } from "./render";
 import { SetupPage } from "./setup-page";
 import { whyNoMail } from "./why";
 
@@ -102,39 +96,9 @@ export interface DashboardEnv {
   Variables: { config: Config; db: Database; session: Session; csrf: string };
 }
 
-/** Dashboard pages load nothing from elsewhere: inline styles and SVG, this origin's island scripts (no inline script) and API, forms post here, no framing. */
-export const DASHBOARD_CSP =
-  "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 /** An email's HTML framed in the dashboard: sandboxed (no scripts, opaque origin; links may open a new tab), its images allowed, framable only by the dashboard. */
 const MAIL_FRAME_CSP =
   "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
-
-/** Answers a dashboard page with its security headers. */
-function render(c: Context, page: Parameters<Context["html"]>[0], status: ContentfulStatusCode = 200) {
-  c.header("Content-Security-Policy", DASHBOARD_CSP);
-  c.header("X-Frame-Options", "DENY");
-  c.header("Referrer-Policy", "same-origin");
-  c.header("Cache-Control", "no-store");
-  return c.html(page, status);
-}
-
-/** The longest form field the dashboard reads. */
-const MAX_FIELD = 2000;
-
-function ProblemPage(props: { title: string; message: string }) {
-  return (
-    <Bare title={props.title}>
-      <main>
-        <h1>{props.title}</h1>
-        <p>{props.message}</p>
-        <p>
-          <a href="/admin">Back to the dashboard</a>
-        </p>
-      </main>
-    </Bare>
-  );
-}
 
 /** Requires a dashboard session on /admin pages (except the login form); a POST also needs same origin and a valid CSRF token. */
 export function dashboardAuth(): MiddlewareHandler<DashboardEnv> {
@@ -435,43 +399,11 @@ dashboardRoutes.post("/admin/flows/:id/status", async (c) => {
   return c.redirect(safeBack(form.back), 303);
 });
 
-dashboardRoutes.get("/admin/contacts", async (c) => {
-  const query = (c.req.query("q") ?? "").slice(0, 254);
-  return render(
-    c,
-    <ContactsPage query={query} contacts={await searchContacts(c.var.db, query)} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />,
-  );
-});
-
-dashboardRoutes.get("/admin/contacts/:id", async (c) => {
-  const data = await contactTimeline(c.var.db, c.req.param("id"));
-  if (!data)
-    return render(c, <ProblemPage title="No such contact" message="There is no contact with that id (it may have been erased)." />, 404);
-  const flows = await flowsByIds(c.var.db, [...new Set(data.enrollments.map((e) => e.flowId))]);
-  const emailSteps = new Set(
-    [...flows.values()].flatMap((f) => f.definition.steps.filter((s) => s.type === "email").map((s) => `${f.id}/${s.id}`)),
-  );
-  return render(c, <ContactPage data={data} emailSteps={emailSteps} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
-});
+dashboardRoutes.route("/", contactDashboardRoutes);
 
 dashboardRoutes.get("/admin/setup", async (c) => {
   const events = await recentSnippetEvents(c.var.db, Date.now());
   return render(c, <SetupPage config={c.var.config} events={events} csrf={c.var.csrf} />);
-});
-
-dashboardRoutes.get("/admin/suppressions", async (c) => {
-  const lifted = (c.req.query("lifted") ?? "").slice(0, 254);
-  const notice = lifted ? `${lifted} is no longer suppressed.` : undefined;
-  return render(c, <SuppressionsPage rows={await listSuppressions(c.var.db)} notice={notice} csrf={c.var.csrf} />);
-});
-
-dashboardRoutes.post("/admin/suppressions/lift", async (c) => {
-  const form = await c.req.parseBody();
-  const email = typeof form.email === "string" ? form.email.slice(0, 254) : "";
-  if (!email || !(await liftSuppression(c.var.db, c.var.config.SIGNING_SECRET, email))) {
-    return render(c, <ProblemPage title="Not suppressed" message="That address is not on the suppression list." />, 404);
-  }
-  return c.redirect(`/admin/suppressions?lifted=${encodeURIComponent(email)}`, 303);
 });
 
 /** Renders a stored template (or sample data) for the preview, for a contact named by email or id, or the sample contact. */
@@ -550,10 +482,19 @@ dashboardRoutes.get("/admin/templates/:id", async (c) => {
       exists={template !== undefined}
       restorable={await restorable(template)}
       notice={TEMPLATE_NOTICES[c.req.query("done") ?? ""] ?? null}
+      test={testOutcome(c.req.query())}
       csrf={c.var.csrf}
     />,
   );
 });
+
+/** What the last test send of this page did, from its redirect's query. */
+function testOutcome(query: Record<string, string>): { message: string; failed: boolean } | null {
+  if (query.test_problem) return { message: `Test not sent: ${query.test_problem.slice(0, 500)}`, failed: true };
+  if (query.test_to)
+    return { message: `Test sent to ${query.test_to.slice(0, 254)}: ${(query.test_status ?? "").slice(0, 200)}.`, failed: false };
+  return null;
+}
 
 dashboardRoutes.post("/admin/templates/:id/restore", async (c) => {
   const id = c.req.param("id");
@@ -578,15 +519,7 @@ dashboardRoutes.post("/admin/templates/:id", async (c) => {
     text: text("text"),
   };
   const who = text("contact").slice(0, 254);
-  const optional = (v: string) => (v.trim() ? v : null);
-  const parsed = TemplateInput.safeParse({
-    subject: values.subject,
-    html: values.html,
-    text: optional(values.text),
-    from: optional(values.from),
-    reply_to: optional(values.reply_to),
-    preheader: optional(values.preheader),
-  });
+  const parsed = templateForm(form);
   const problems = parsed.success
     ? liquidProblems(parsed.data).map((p) => `${p.path.join(".")}: ${p.message}`)
     : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
@@ -603,6 +536,7 @@ dashboardRoutes.post("/admin/templates/:id", async (c) => {
         exists={existing !== undefined}
         restorable={await restorable(existing)}
         notice={null}
+        test={null}
         csrf={c.var.csrf}
       />,
       422,
@@ -625,6 +559,60 @@ dashboardRoutes.get("/admin/templates/:id/render", async (c) => {
   if (!template) return render(c, <ProblemPage title="No such template" message="There is no template with that id." />, 404);
   const preview = await previewFor(c, template, (c.req.query("contact") ?? "").slice(0, 254));
   return mailFrame(c, preview.email?.html ?? `<p>${preview.problem ?? ""}</p>`.replace(/[<>&]/g, (ch) => `&#${ch.charCodeAt(0)};`));
+});
+
+/** The editor's fields of a posted template form, as TemplateInput (empty optional fields are absent). */
+function templateForm(form: Record<string, unknown>) {
+  const text = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
+  const optional = (v: string) => (v.trim() ? v : null);
+  return TemplateInput.safeParse({
+    subject: text("subject"),
+    html: text("html"),
+    text: optional(text("text")),
+    from: optional(text("from")),
+    reply_to: optional(text("reply_to")),
+    preheader: optional(text("preheader")),
+  });
+}
+
+// The live preview (client island template-preview) posts the unsaved draft here, into the sandboxed mail frame.
+dashboardRoutes.post("/admin/templates/:id/draft", async (c) => {
+  const id = c.req.param("id");
+  const form = await c.req.parseBody();
+  const parsed = templateForm(form);
+  const problems = parsed.success
+    ? liquidProblems(parsed.data).map((p) => `${p.path.join(".")}: ${p.message}`)
+    : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  if (!parsed.success || problems.length > 0) return mailFrame(c, `<p>${escapeHtml(problems.join("; "))}</p>`);
+  const now = Date.now();
+  const draft: TemplateRow = { id, ...toContent(parsed.data), libraryHash: null, createdAt: now, updatedAt: now };
+  const who = typeof form.contact === "string" ? form.contact.slice(0, 254) : "";
+  const preview = await previewFor(c, draft, who);
+  return mailFrame(c, preview.email?.html ?? `<p>${escape(preview.problem ?? "")}</p>`);
+});
+
+dashboardRoutes.post("/admin/templates/:id/test", async (c) => {
+  const id = c.req.param("id");
+  const template = await findTemplate(c.var.db, id);
+  if (!template) return render(c, <ProblemPage title="No such template" message="Save the template before sending a test." />, 404);
+  const form = await c.req.parseBody();
+  const parsed = TestInput.safeParse({
+    to: typeof form.to === "string" ? form.to.slice(0, 254) : "",
+    ...(typeof form.contact === "string" && form.contact.trim() ? { contact: form.contact.slice(0, 254) } : {}),
+  });
+  const back = `/admin/templates/${encodeURIComponent(id)}`;
+  if (!parsed.success) return c.redirect(`${back}?test_problem=${encodeURIComponent(parsed.error.issues[0]?.message ?? "Invalid")}`, 303);
+  const now = Date.now();
+  const contact = parsed.data.contact ? await findContact(c.var.db, parsed.data.contact) : sampleContact(now);
+  if (!contact) return c.redirect(`${back}?test_problem=${encodeURIComponent(`No contact ${parsed.data.contact}`)}`, 303);
+  try {
+    const sent = await sendTemplateTest(c.env, c.var.db, c.var.config, template, contact, parsed.data.to);
+    const outcome = `${sent.status}${sent.reason ? ` (${sent.reason})` : ""}`;
+    return c.redirect(`${back}?test_to=${encodeURIComponent(parsed.data.to)}&test_status=${encodeURIComponent(outcome)}`, 303);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    return c.redirect(`${back}?test_problem=${encodeURIComponent(error.message)}`, 303);
+  }
 });
 
 dashboardRoutes.get("/admin/mailbox", async (c) => {

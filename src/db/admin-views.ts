@@ -1,28 +1,15 @@
 /**
- * Queries behind the dashboard's pages that are not reports: contact search,
+ * Queries behind the dashboard's pages that are not reports:
  * a contact's timeline, the suppression list, the snippet's latest events. Flow status changes go through contact/flow-control.
  * Every query is bounded (LIMIT) and uses an index.
  */
-import { and, count, desc, eq, gte, inArray, lt, notLike, or } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, lt, notLike } from "drizzle-orm";
 import type { Database } from "./client";
-import { type ContactRow, contacts, enrollments, events, type MessageRow, messages, suppressions } from "./schema";
+import { contacts, enrollments, events, type MessageRow, messages, suppressions } from "./schema";
 import { ERASED_KEY_PREFIX } from "./suppressions";
 
 /** How many rows a dashboard list shows at most. */
 export const LIST_LIMIT = 100;
-
-/** Contacts whose email starts with `query` (lower-cased), or whose id is `query`. */
-export async function searchContacts(db: Database, query: string): Promise<ContactRow[]> {
-  const q = query.trim().toLowerCase();
-  if (!q) return db.select().from(contacts).orderBy(desc(contacts.createdAt)).limit(LIST_LIMIT);
-  // A prefix range on the unique email index instead of LIKE, which SQLite would scan.
-  return db
-    .select()
-    .from(contacts)
-    .where(or(and(gte(contacts.email, q), lt(contacts.email, `${q}\u{10ffff}`)), eq(contacts.id, query.trim())))
-    .orderBy(contacts.email)
-    .limit(LIST_LIMIT);
-}
 
 /** One entry of a contact's timeline: an event or a message. */
 export type TimelineEntry =

@@ -248,9 +248,10 @@ export interface ContactFilter {
 function filterSql(filter: ContactFilter): SQL {
   const parts: SQL[] = [];
   if (filter.prefix) {
-    const pattern = `${filter.prefix.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-    parts.push(sql`(c.email LIKE ${pattern} ESCAPE '\\' OR lower(c.first_name) LIKE ${pattern} ESCAPE '\\'
-      OR lower(c.last_name) LIKE ${pattern} ESCAPE '\\' OR lower(c.first_name || ' ' || c.last_name) LIKE ${pattern} ESCAPE '\\')`);
+    // instr(…) = 1 rather than LIKE: D1 refuses a LIKE pattern over 50 bytes, and a prefix needs no wildcards.
+    const prefix = filter.prefix.toLowerCase();
+    parts.push(sql`(instr(c.email, ${prefix}) = 1 OR instr(lower(c.first_name), ${prefix}) = 1
+      OR instr(lower(c.last_name), ${prefix}) = 1 OR instr(lower(c.first_name || ' ' || c.last_name), ${prefix}) = 1)`);
   }
   if (filter.segment) parts.push(filter.segment);
   if (filter.consent) parts.push(sql`c.consent = ${filter.consent}`);

@@ -1,5 +1,5 @@
 /** Queries on saved segments and their members (the condition compiled to SQL by db/conditions). */
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Condition } from "../flows/schema";
 import type { Database } from "./client";
@@ -54,5 +54,26 @@ export async function segmentMembers(
     .from(c)
     .where(after ? and(where, gt(c.id, after)) : where)
     .orderBy(asc(c.id))
+    .limit(limit);
+}
+
+/**
+ * How many contacts match a condition now, counting at most `cap` (a bounded scan: the count's cost does not grow
+ * past `cap` rows however large the list is). One query.
+ */
+export async function countMatching(db: Database, condition: Condition, now: number, cap: number): Promise<number> {
+  const c = alias(contacts, "c");
+  const inner = db.select({ one: sql`1` }).from(c).where(conditionSql(condition, now)).limit(cap);
+  const row = await db.select({ n: sql<number>`count(*)` }).from(inner.as("m")).get();
+  return row?.n ?? 0;
+}
+
+/** One page of segments in id order, after the `after` id. */
+export async function segmentPage(db: Database, limit: number, after?: string): Promise<SegmentRow[]> {
+  return db
+    .select()
+    .from(segments)
+    .where(after ? gt(segments.id, after) : undefined)
+    .orderBy(asc(segments.id))
     .limit(limit);
 }

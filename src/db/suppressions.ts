@@ -94,3 +94,9 @@ export async function liftSuppression(db: Database, secret: string, email: strin
     .returning({ email: suppressions.email });
   return lifted.length > 0;
 }
+
+/** Whether this address is on the suppression list (by hand, bounce or complaint). */
+export async function isSuppressed(db: Database, email: string): Promise<boolean> {
+  const row = await db.select({ email: suppressions.email }).from(suppressions).where(eq(suppressions.email, email.toLowerCase())).get();
+  return row !== undefined;
+}

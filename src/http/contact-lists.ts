@@ -136,7 +136,11 @@ function tooMany(count: number): ApiError {
 }
 
 /** The list filter of a query, its segment compiled to SQL; a missing segment is a 404. */
-async function contactFilter(db: Database, query: { q?: string; segment?: string; consent?: ContactFilter["consent"] }, now: number) {
+export async function contactFilter(
+  db: Database,
+  query: { q?: string; segment?: string; consent?: ContactFilter["consent"] },
+  now: number,
+) {
   const filter: ContactFilter = { prefix: query.q, consent: query.consent };
   if (query.segment !== undefined) {
     const condition = await findSegmentCondition(db, query.segment);
@@ -220,32 +224,36 @@ export const contactListRoutes = createRouter()
     return c.json({ contacts: page.map(contactView), next_cursor: last ? last.id : null }, 200);
   })
   .openapi(exportRoute, async (c) => {
-    const db = c.var.db;
-    const filter = await contactFilter(db, c.req.valid("query"), Date.now());
-    const keys = exportableAttributeKeys(await attributeKeys(db, filter));
-    const encoder = new TextEncoder();
-    let after: string | undefined;
-    let done = false;
-    // Pulled page by page as the client reads, so memory holds one page whatever the list's size.
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(encoder.encode(exportHeader(keys)));
-      },
-      async pull(controller) {
-        if (done) return;
-        const page = await contactPage(db, filter, EXPORT_PAGE_SIZE, after);
-        if (page.length > 0) controller.enqueue(encoder.encode(page.map((contact) => exportRecord(contact, keys)).join("")));
-        if (page.length < EXPORT_PAGE_SIZE) {
-          done = true;
-          controller.close();
-          return;
-        }
-        after = page[page.length - 1]?.id;
-      },
-    });
-    return c.body(body, 200, {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": 'attachment; filename="contacts.csv"',
-      "cache-control": "no-store",
-    });
+    const filter = await contactFilter(c.var.db, c.req.valid("query"), Date.now());
+    return contactExportResponse(c, c.var.db, filter);
   });
+
+/** The contacts matching `filter` as the export's CSV, streamed page by page (the API's and the dashboard's download). */
+export async function contactExportResponse(c: Context, db: Database, filter: ContactFilter): Promise<Response> {
+  const keys = exportableAttributeKeys(await attributeKeys(db, filter));
+  const encoder = new TextEncoder();
+  let after: string | undefined;
+  let done = false;
+  // Pulled page by page as the client reads, so memory holds one page whatever the list's size.
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(exportHeader(keys)));
+    },
+    async pull(controller) {
+      if (done) return;
+      const page = await contactPage(db, filter, EXPORT_PAGE_SIZE, after);
+      if (page.length > 0) controller.enqueue(encoder.encode(page.map((contact) => exportRecord(contact, keys)).join("")));
+      if (page.length < EXPORT_PAGE_SIZE) {
+        done = true;
+        controller.close();
+        return;
+      }
+      after = page[page.length - 1]?.id;
+    },
+  });
+  return c.body(body, 200, {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": 'attachment; filename="contacts.csv"',
+    "cache-control": "no-store",
+  });
+}

@@ -10,6 +10,7 @@ import type { Database } from "../db/client";
 import { eraseContactRows, findContact, upsertContact } from "../db/contacts";
 import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "../db/schema";
 import { erasedAddressKey } from "../db/suppressions";
+import type { Env } from "../env";
 import { JsonObject, TimeZone } from "../flows/schema";
 import { sendConfirmation } from "../tracking/consent";
 import { ApiError } from "./errors";
@@ -187,6 +188,13 @@ export function contactPatch(input: z.infer<typeof ContactInput>) {
   };
 }
 
+/** Erases a contact everywhere (GDPR), keeping only the keyed hash that keeps the address suppressed (SPEC section 9). */
+export async function eraseContact(env: Env, db: Database, secret: string, contact: ContactRow): Promise<void> {
+  // The object first: if erasing D1 then fails, a retry still finds the contact to erase.
+  await contactTimer(env, contact.id).erase();
+  await eraseContactRows(db, contact, await erasedAddressKey(secret, contact.email), Date.now());
+}
+
 export const contactRoutes = createRouter()
   .openapi(upsertRoute, async (c) => {
     const input = c.req.valid("json");
@@ -246,8 +254,6 @@ export const contactRoutes = createRouter()
   .openapi(deleteRoute, async (c) => {
     const contact = await findContact(c.var.db, c.req.valid("param").idOrEmail);
     if (!contact) throw new ApiError(404, "not_found", "No such contact");
-    // The object first: if erasing D1 then fails, a retry still finds the contact to erase.
-    await contactTimer(c.env, contact.id).erase();
-    await eraseContactRows(c.var.db, contact, await erasedAddressKey(c.var.config.SIGNING_SECRET, contact.email), Date.now());
+    await eraseContact(c.env, c.var.db, c.var.config.SIGNING_SECRET, contact);
     return c.body(null, 204);
   });

@@ -4,27 +4,31 @@
  * as the real one would be (for a named contact or the sample contact), marked as a test (a `[Test]` subject and
  * the `X-Nurture-Test` header), sent through the normal delivery path, and kept out of stats: its kind is `test`,
  * which emits no events and counts nowhere. Without a provider each lands in the dev mailbox, and the answer links
- * to it there.
+ * to it there. `POST /v1/templates/:id/test` sends one template the same way (the dashboard's editor calls the
+ * same `sendTemplateTest`).
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Database } from "../db/client";
 import { findContact } from "../db/contacts";
 import { findFlow } from "../db/flows";
 import { findMessagesByIds } from "../db/outbox";
-import { links, messages, type NewMessageRow, type TemplateRow } from "../db/schema";
+import { type ContactRow, links, type MessageRow, messages, type NewMessageRow, type TemplateRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
 import { deliverMessagesNow, renderedColumns, unsendable } from "../delivery/sender";
+import type { Config, Env } from "../env";
 import { variantKey } from "../flows/interpreter";
 import type { Flow } from "../flows/schema";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput } from "./shared-schemas";
+import { TemplateId } from "./templates";
 
 /** The header every test email carries (its value: the flow id), so a mail filter can tell tests apart. */
 export const TEST_HEADER = "X-Nurture-Test";
 
-const TestInput = z
+export const TestInput = z
   .object({
     to: emailInput,
     contact: z
@@ -106,6 +110,59 @@ export function testEmailsOf(flow: Flow): TestEmail[] {
   });
 }
 
+const TemplateTestResult = z
+  .object({ id: z.string(), subject: z.string(), status: z.string(), reason: z.string().nullable() })
+  .openapi("TemplateTestResult");
+
+const templateRoute = createRoute({
+  method: "post",
+  path: "/v1/templates/{id}/test",
+  tags: ["templates"],
+  summary: "Send the stored template to a test address now (kind `test`: no events, no stats)",
+  request: {
+    params: z.object({ id: TemplateId.openapi({ param: { name: "id", in: "path" } }) }),
+    body: jsonBody(TestInput),
+  },
+  responses: {
+    200: jsonResponse(TemplateTestResult, "The test message and how it ended"),
+    404: jsonResponse(ErrorSchema, "No such template or contact"),
+    422: jsonResponse(ErrorSchema, "The template cannot be sent as it renders"),
+  },
+});
+
+/** Renders `template` for `contact` (the sample event as `event`), sends it to `to` at once as a test, and returns the message as it ended. */
+export async function sendTemplateTest(
+  env: Env,
+  db: Database,
+  config: Config,
+  template: TemplateRow,
+  contact: ContactRow,
+  to: string,
+): Promise<MessageRow> {
+  const now = Date.now();
+  const message = draftMessage(
+    {
+      id: `test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`,
+      kind: "test",
+      toEmail: to,
+      templateId: template.id,
+      context: { event: { ...SAMPLE_EVENT, ts: now } },
+    },
+    now,
+  );
+  const email = await renderMessage(message, template, contact, config);
+  const refused = unsendable(email);
+  if (refused) throw new ApiError(422, "unsendable", `The template cannot be sent: ${refused}`);
+  const row = {
+    ...message,
+    ...renderedColumns({ ...email, subject: `[Test] ${email.subject}`, headers: { ...email.headers, [TEST_HEADER]: template.id } }),
+  };
+  const linkRows = email.links.map((url, idx) => db.insert(links).values({ messageId: message.id, idx, url }));
+  await db.batch([db.insert(messages).values(row), ...linkRows]);
+  await deliverMessagesNow(env, [message.id]);
+  return (await db.query.messages.findFirst({ where: (m, { eq }) => eq(m.id, message.id) })) as MessageRow;
+}
+
 export const flowTestRoutes = createRouter().openapi(route, async (c) => {
   const db = c.var.db;
   const config = c.var.config;
@@ -181,4 +238,13 @@ export const flowTestRoutes = createRouter().openapi(route, async (c) => {
     },
     200,
   );
+});
+flowTestRoutes.openapi(templateRoute, async (c) => {
+  const template = await findTemplate(c.var.db, c.req.valid("param").id);
+  if (!template) throw new ApiError(404, "not_found", "No such template");
+  const { to, contact: who } = c.req.valid("json");
+  const contact = who ? await findContact(c.var.db, who) : sampleContact(Date.now());
+  if (!contact) throw new ApiError(404, "not_found", "No such contact");
+  const sent = await sendTemplateTest(c.env, c.var.db, c.var.config, template, contact, to);
+  return c.json({ id: sent.id, subject: sent.subject ?? "", status: sent.status, reason: sent.reason }, 200);
 });

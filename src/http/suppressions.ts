@@ -1,6 +1,8 @@
 /** Suppressions API: the list (paged, with reason and date), adding addresses by hand, its CSV export, and lifting one. */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { csvRecord } from "../contact/csv";
+import type { Database } from "../db/client";
 import { liftSuppression, suppressionPage, suppressManually } from "../db/suppressions";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
@@ -23,7 +25,7 @@ const Cursor = z
 /** The most addresses one POST /v1/suppressions takes. */
 export const MAX_SUPPRESSIONS_PER_CALL = 1000;
 
-const SuppressionInput = z
+export const SuppressionInput = z
   .object({
     email: emailInput.optional(),
     emails: z.array(emailInput).min(1).max(MAX_SUPPRESSIONS_PER_CALL).optional(),
@@ -86,35 +88,7 @@ export const suppressionRoutes = createRouter()
     const added = await suppressManually(c.var.db, emails, input.reason ?? null, Date.now());
     return c.json({ added: added.length, already_suppressed: emails.length - added.length }, 200);
   })
-  .openapi(routes.export, async (c) => {
-    const db = c.var.db;
-    const encoder = new TextEncoder();
-    let after: { createdAt: number; email: string } | undefined;
-    let done = false;
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(encoder.encode(csvRecord(["email", "reason", "detail", "created_at"])));
-      },
-      async pull(controller) {
-        if (done) return;
-        const page = await suppressionPage(db, EXPORT_PAGE_SIZE, after);
-        const lines = page.map((s) => csvRecord([s.email, s.reason, s.detail ?? "", new Date(s.createdAt).toISOString()]));
-        if (lines.length > 0) controller.enqueue(encoder.encode(lines.join("")));
-        const last = page[page.length - 1];
-        if (page.length < EXPORT_PAGE_SIZE || !last) {
-          done = true;
-          controller.close();
-          return;
-        }
-        after = { createdAt: last.createdAt, email: last.email };
-      },
-    });
-    return c.body(body, 200, {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": 'attachment; filename="suppressions.csv"',
-      "cache-control": "no-store",
-    });
-  })
+  .openapi(routes.export, (c) => suppressionExportResponse(c, c.var.db))
   .openapi(routes.list, async (c) => {
     const { limit, after } = c.req.valid("query");
     const page = await suppressionPage(c.var.db, limit, after);
@@ -137,3 +111,33 @@ export const suppressionRoutes = createRouter()
       throw new ApiError(404, "not_found", "That address is not suppressed");
     return c.body(null, 204);
   });
+
+/** The suppression list as CSV, streamed page by page (the API's and the dashboard's download). */
+export function suppressionExportResponse(c: Context, db: Database): Response {
+  const encoder = new TextEncoder();
+  let after: { createdAt: number; email: string } | undefined;
+  let done = false;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(csvRecord(["email", "reason", "detail", "created_at"])));
+    },
+    async pull(controller) {
+      if (done) return;
+      const page = await suppressionPage(db, EXPORT_PAGE_SIZE, after);
+      const lines = page.map((s) => csvRecord([s.email, s.reason, s.detail ?? "", new Date(s.createdAt).toISOString()]));
+      if (lines.length > 0) controller.enqueue(encoder.encode(lines.join("")));
+      const last = page[page.length - 1];
+      if (page.length < EXPORT_PAGE_SIZE || !last) {
+        done = true;
+        controller.close();
+        return;
+      }
+      after = { createdAt: last.createdAt, email: last.email };
+    },
+  });
+  return c.body(body, 200, {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": 'attachment; filename="suppressions.csv"',
+    "cache-control": "no-store",
+  });
+}

@@ -90,6 +90,9 @@ export async function startWorker(extraVars: Record<string, string> = {}): Promi
       "--show-interactive-dev-session=false",
       // Lets a test fire the crons (`/__scheduled?cron=…`), as Cloudflare does every minute.
       "--test-scheduled",
+      // Its own inspector port: the default 9229 is taken when another dev server runs on the machine.
+      "--inspector-port",
+      String(await freePort()),
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     { cwd: root, env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"], detached: true },
