@@ -12,6 +12,8 @@ import { env } from "cloudflare:workers";
 import { expect, inject, it } from "vitest";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
+import { TRACKING_QUEUE } from "../../src/tracking/consumer";
+import { deliver, queued } from "../../test/helpers/queue";
 import { fakeResend, providerEnv } from "../../test/helpers/resend";
 import { meterContactTimer, meteredEnv, newTally, settle, type Tally } from "./meter";
 
@@ -46,6 +48,18 @@ async function meterTimers(ids: string[], target: Env, tally: Tally) {
     const stub = env.CONTACT_TIMER.get(env.CONTACT_TIMER.idFromName(id));
     await runInDurableObject(stub, (instance) => meterContactTimer(instance, target, tally));
   }
+}
+
+/** A producer that keeps what the tracking routes send, for the metered consumer to take. */
+function capturingQueue() {
+  const bodies: unknown[] = [];
+  const queue = {
+    send: async (body: unknown) => void bodies.push(body),
+    sendBatch: async (messages: Iterable<{ body: unknown }>) => {
+      for (const m of messages) bodies.push(m.body);
+    },
+  } as unknown as Queue;
+  return { queue, take: () => bodies.splice(0) };
 }
 
 const perUnit = (tally: Tally, units: number) =>
