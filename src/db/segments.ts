@@ -1,5 +1,5 @@
 /** Queries on saved segments and their members (the condition compiled to SQL by db/conditions). */
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Condition } from "../flows/schema";
 import type { Database } from "./client";
@@ -55,4 +55,16 @@ export async function segmentMembers(
     .where(after ? and(where, gt(c.id, after)) : where)
     .orderBy(asc(c.id))
     .limit(limit);
+}
+
+/** The most members a preview counts; past it the editor says "more than". Bounds the scan a keystroke may start. */
+export const PREVIEW_COUNT_CAP = 10_000;
+
+/** How many contacts match a condition now, counted up to one past PREVIEW_COUNT_CAP. */
+export async function countMatching(db: Database, condition: Condition, now: number): Promise<number> {
+  const where = conditionSql(condition, now);
+  const [row] = await db.all<{ n: number }>(
+    sql`SELECT count(*) AS n FROM (SELECT 1 FROM contacts AS c WHERE ${where} LIMIT ${PREVIEW_COUNT_CAP + 1})`,
+  );
+  return row?.n ?? 0;
 }
