@@ -35,6 +35,7 @@ const NAV = [
   ["/admin/flows", "Flows"],
   ["/admin/library", "Library"],
   ["/admin/contacts", "Contacts"],
+  ["/admin/segments", "Segments"],
   ["/admin/templates", "Templates"],
   ["/admin/mailbox", "Mailbox"],
   ["/admin/suppressions", "Suppressions"],

@@ -22,8 +22,9 @@ import {
 import type { Database } from "../db/client";
 import { lastConnectorDeliveries } from "../db/connectors";
 import { findContact } from "../db/contacts";
-import { flowsByIds } from "../db/flows";
+import { findFlow, flowsByIds } from "../db/flows";
 import type { TemplateRow } from "../db/schema";
+import { findSegment, listSegments } from "../db/segments";
 import { liftSuppression } from "../db/suppressions";
 import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
@@ -38,6 +39,8 @@ import { libraryEntry } from "../library/catalog";
 import { contentHash, editedTemplates, installEntry, libraryTemplate, type OnEdited, restoreLibraryTemplate } from "../library/install";
 import { flowStats, overviewStats } from "../reports/stats";
 import { ConnectPage } from "./connect-page";
+import { FlowEditorPage, SegmentEditorPage, SegmentsPage } from "./editor-pages";
+import { flowFormSchema } from "./flow-form-schema";
 import { Bare } from "./layout";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
 import { untrackedHtml, untrackedText } from "./mail-frame";
@@ -164,6 +167,31 @@ dashboardRoutes.get("/admin", async (c) => {
 dashboardRoutes.get("/admin/flows", async (c) => {
   const overview = await overviewStats(c.var.db, rangeOf(c.req.query()), c.var.config.MONTHLY_COST);
   return render(c, <FlowsPage overview={overview} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
+});
+
+dashboardRoutes.get("/admin/flows/new", async (c) => {
+  const templates = (await listTemplates(c.var.db)).map((t) => ({ id: t.id, subject: t.subject }));
+  return render(c, <FlowEditorPage csrf={c.var.csrf} flow={null} templates={templates} schema={flowFormSchema()} />);
+});
+
+dashboardRoutes.get("/admin/flows/:id/edit", async (c) => {
+  const flow = await findFlow(c.var.db, c.req.param("id"));
+  if (!flow) return render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
+  const templates = (await listTemplates(c.var.db)).map((t) => ({ id: t.id, subject: t.subject }));
+  const stored = { id: flow.id, status: flow.status, version: flow.version, definition: flow.definition };
+  return render(c, <FlowEditorPage csrf={c.var.csrf} flow={stored} templates={templates} schema={flowFormSchema()} />);
+});
+
+dashboardRoutes.get("/admin/segments", async (c) => {
+  return render(c, <SegmentsPage csrf={c.var.csrf} segments={await listSegments(c.var.db)} />);
+});
+
+dashboardRoutes.get("/admin/segments/new", (c) => render(c, <SegmentEditorPage csrf={c.var.csrf} segment={null} />));
+
+dashboardRoutes.get("/admin/segments/:id", async (c) => {
+  const segment = await findSegment(c.var.db, c.req.param("id"));
+  if (!segment) return render(c, <ProblemPage title="No such segment" message="There is no segment with that id." />, 404);
+  return render(c, <SegmentEditorPage csrf={c.var.csrf} segment={segment} />);
 });
 
 dashboardRoutes.get("/admin/flows/:id", async (c) => {
