@@ -9,7 +9,7 @@
  */
 import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
 
@@ -19,6 +19,7 @@ const updateReadmePictures = process.env.UPDATE_SCREENSHOTS === "1";
 
 let worker: RunningWorker;
 let browser: Browser;
+let context: BrowserContext;
 let page: Page;
 
 async function api<T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
@@ -51,6 +52,11 @@ async function addStep(edge: string, type: string) {
   await page.click(`.step-menu button:has-text("${type}")`);
 }
 
+/** Waits for the editor's notice to say `text`. */
+async function noticeSays(on: Page, text: string) {
+  await on.locator(".notice", { hasText: text }).waitFor({ timeout: 15_000 });
+}
+
 const panel = () => page.locator('aside[aria-label="Side panel"]');
 
 beforeAll(async () => {
@@ -59,7 +65,8 @@ beforeAll(async () => {
   await api("/v1/templates/email-a", { method: "PUT", body: { subject: "Welcome A", html: "<p>Hello from A</p>" } });
   await api("/v1/templates/email-b", { method: "PUT", body: { subject: "Follow-up B", html: "<p>And now B</p>" } });
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  page = await context.newPage();
   await page.goto(`${worker.url}/admin/login`);
   await page.fill("#key", worker.adminKey);
   await page.click("button[type=submit]");
@@ -105,7 +112,7 @@ describe("the flow builder", () => {
     await problemsSay("No problems");
 
     await page.click('button:has-text("Save")');
-    await expect(page.locator(".notice").textContent()).resolves.toContain("Saved as version 1");
+    await noticeSays(page, "Saved as version 1");
     await page.waitForURL(`${worker.url}/admin/flows/signup-series/edit`);
     await page.click('[data-node="wait-for-1"]');
     await shot("flow-builder-panel", "flow-builder-panel");
@@ -125,8 +132,17 @@ describe("the flow builder", () => {
     expect(stored.definition.steps[2]).toMatchObject({ event: "email_opened", of: "email-1", timeout: "5s", else: "branch-1" });
     expect(stored.definition.steps[3]).toMatchObject({ if: { tag: "vip" }, else: "end-1" });
 
+    // A new flow named like a stored one does not replace it.
+    const other = await context.newPage();
+    await other.goto(`${worker.url}/admin/flows/new`);
+    await other.fill('input[aria-label="Flow name"]', "Signup series");
+    await other.click('button:has-text("Save")');
+    await noticeSays(other, '"signup-series" exists already');
+    await other.close();
+    expect((await api("/v1/flows/signup-series")).version).toBe(1);
+
     await page.click('button:has-text("Activate")');
-    await expect(page.locator(".notice").textContent()).resolves.toContain("Active");
+    await noticeSays(page, "Active");
     expect((await api("/v1/flows/signup-series")).status).toBe("active");
 
     const ann = await api<{ id: string }>("/v1/contacts", {
@@ -166,7 +182,7 @@ describe("the flow builder", () => {
     await panel().locator('input[aria-label="For"]').fill("3d");
     await problemsSay("No problems");
     await page.click('button:has-text("Save")');
-    await expect(page.locator(".notice").textContent()).resolves.toContain(`Saved as version ${before.version + 1}`);
+    await noticeSays(page, `Saved as version ${before.version + 1}`);
 
     const after = await api("/v1/flows/welcome-series");
     expect(after.version).toBe(before.version + 1);
@@ -189,7 +205,7 @@ describe("the flow builder", () => {
       await page.waitForSelector('[data-node="trigger"]');
       await problemsSay("No problems");
       await page.click('button:has-text("Save")');
-      await expect(page.locator(".notice").textContent(), name).resolves.toContain(`Saved as version ${before.version + 1}`);
+      await noticeSays(page, `Saved as version ${before.version + 1}`);
       const after = await api(`/v1/flows/${flowId}`);
       // Deep equality: zod writes an object's keys in schema order, for the editor's PUT as for curl's.
       expect(after.definition, name).toEqual(before.definition);
@@ -220,7 +236,7 @@ describe("the segment editor", () => {
     await page.locator('input[aria-label="Value"]').fill("Bob");
     await page.waitForFunction(() => document.querySelector('[data-testid="segment-count"]')?.textContent === "2");
     await page.click('button:has-text("Save")');
-    await expect(page.locator(".notice").textContent()).resolves.toContain("Saved");
+    await noticeSays(page, "Saved");
     const members = await api<{ contacts: { email: string }[] }>("/v1/segments/gold-not-bob/contacts");
     expect(String(members.contacts.length)).toBe(await count.textContent());
     expect(members.contacts.map((c) => c.email).sort()).toEqual(["v1@example.com", "v3@example.com"]);

@@ -63,7 +63,7 @@ const TYPE_LABELS: Record<StepType, string> = {
 function summary(step: Step): string {
   switch (step.type) {
     case "email":
-      return step.variants ? `A/B: ${step.variants.map((v) => v.template).join(" / ")}` : (step.template ?? "no template yet");
+      return step.variants ? `A/B test of ${step.variants.length} variants` : (step.template ?? "no template yet");
     case "wait":
       if (step.for) return `for ${step.for}`;
       if (step.until) return `until ${step.until.time}${step.until.weekdays ? ` on ${step.until.weekdays.join(", ")}` : ""}`;
@@ -164,6 +164,14 @@ function FlowEditor(props: FlowEditorProps) {
   };
 
   const save = async () => {
+    if (saved.version === null) {
+      // A new flow must not replace a stored one that happens to have the same id.
+      const existing = await callApi("GET", `/v1/flows/${encodeURIComponent(id)}`);
+      if (existing.ok) {
+        setNotice({ text: `A flow with id "${id}" exists already: choose another id.`, error: true });
+        return;
+      }
+    }
     const result = await callApi<{ id: string; version: number; status: "draft" | "active" | "paused" }>(
       "PUT",
       `/v1/flows/${encodeURIComponent(id)}`,
