@@ -380,7 +380,7 @@ export interface SegmentCount {
 /** The segments with their member counts now. */
 export function SegmentsPage(props: { segments: SegmentCount[]; next: string | undefined; csrf: string }) {
   return (
-    <Layout title="Segments" section="/admin/contacts" csrf={props.csrf}>
+    <Layout title="Segments" section="/admin/segments" csrf={props.csrf}>
       <h1>Segments</h1>
       <p>
         <a href="/admin/segments/new">New segment</a>

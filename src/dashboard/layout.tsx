@@ -40,6 +40,7 @@ const NAV = [
   ["/admin/broadcasts", "Broadcasts"],
   ["/admin/library", "Library"],
   ["/admin/contacts", "Contacts"],
+  ["/admin/segments", "Segments"],
   ["/admin/templates", "Templates"],
   ["/admin/mailbox", "Mailbox"],
   ["/admin/suppressions", "Suppressions"],

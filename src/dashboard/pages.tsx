@@ -194,7 +194,9 @@ export function OverviewPage(props: {
 export function FlowsPage(props: { overview: Overview; csrf: string; currency: string }) {
   return (
     <Layout title="Flows" section="/admin/flows" csrf={props.csrf}>
-      <h1>Flows</h1>
+      <h1>
+        Flows <a href="/admin/flows/new">New flow</a>
+      </h1>
       <RangeForm action="/admin/flows" range={props.overview.range} />
       <FlowsTable flows={props.overview.flows} csrf={props.csrf} back="/admin/flows" currency={props.currency} />
     </Layout>
@@ -254,7 +256,8 @@ export function FlowPage(props: {
     <Layout title={flow.name} section="/admin/flows" csrf={props.csrf}>
       <h1>
         {flow.name} <span class="muted flow-id">{flow.id}</span> <span class={`badge ${flow.status}`}>{flow.status}</span>{" "}
-        <StatusForm flowId={flow.id} status={flow.status} csrf={props.csrf} back={path} />
+        <StatusForm flowId={flow.id} status={flow.status} csrf={props.csrf} back={path} />{" "}
+        <a href={`/admin/flows/${encodeURIComponent(flow.id)}/edit`}>Edit</a>
       </h1>
       <RangeForm action={path} range={range} />
       <div class="cards" id="flow-totals">

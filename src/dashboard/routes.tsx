@@ -34,7 +34,7 @@ import {
   type StoredFlow,
 } from "../db/flows";
 import type { BroadcastRow, TemplateRow } from "../db/schema";
-import { listSegments } from "../db/segments";
+import { findSegment, listSegments } from "../db/segments";
 import { findTemplate, listTemplates, saveTemplate } from "../db/templates";
 import { liquidProblems } from "../delivery/liquid";
 import { renderPreview, SAMPLE_EVENT, sampleContact, sampleSubject } from "../delivery/preview";
@@ -79,6 +79,8 @@ import {
 import { audienceLabel, BroadcastComposePage, BroadcastConfirmPage, BroadcastReportPage, BroadcastsPage } from "./broadcast-pages";
 import { ConnectPage } from "./connect-page";
 import { contactDashboardRoutes } from "./contact-routes";
+import { FlowEditorPage, SegmentEditorPage } from "./editor-pages";
+import { flowFormSchema } from "./flow-form-schema";
 import { DeleteFlowPage, FlowLifecycle, StepPage, VersionPage, VersionsPage } from "./flow-page-lifecycle";
 import { formatCount } from "./format";
 import { DEAD_LETTERS_SHOWN } from "./health-card";
@@ -195,6 +197,27 @@ dashboardRoutes.post("/admin/health/dead-letters/retry", async (c) => {
 dashboardRoutes.get("/admin/flows", async (c) => {
   const overview = await overviewStats(c.var.db, rangeOf(c.req.query()), c.var.config.MONTHLY_COST);
   return render(c, <FlowsPage overview={overview} csrf={c.var.csrf} currency={c.var.config.CURRENCY} />);
+});
+
+dashboardRoutes.get("/admin/flows/new", async (c) => {
+  const templates = (await listTemplates(c.var.db)).map((t) => ({ id: t.id, subject: t.subject }));
+  return render(c, <FlowEditorPage csrf={c.var.csrf} flow={null} templates={templates} schema={flowFormSchema()} />);
+});
+
+dashboardRoutes.get("/admin/flows/:id/edit", async (c) => {
+  const flow = await findFlow(c.var.db, c.req.param("id"));
+  if (!flow) return render(c, <ProblemPage title="No such flow" message="There is no flow with that id." />, 404);
+  const templates = (await listTemplates(c.var.db)).map((t) => ({ id: t.id, subject: t.subject }));
+  const stored = { id: flow.id, status: flow.status, version: flow.version, definition: flow.definition };
+  return render(c, <FlowEditorPage csrf={c.var.csrf} flow={stored} templates={templates} schema={flowFormSchema()} />);
+});
+
+dashboardRoutes.get("/admin/segments/new", (c) => render(c, <SegmentEditorPage csrf={c.var.csrf} segment={null} />));
+
+dashboardRoutes.get("/admin/segments/:id", async (c) => {
+  const segment = await findSegment(c.var.db, c.req.param("id"));
+  if (!segment) return render(c, <ProblemPage title="No such segment" message="There is no segment with that id." />, 404);
+  return render(c, <SegmentEditorPage csrf={c.var.csrf} segment={segment} />);
 });
 
 dashboardRoutes.get("/admin/flows/:id", async (c) => {

@@ -57,6 +57,9 @@ export async function segmentMembers(
     .limit(limit);
 }
 
+/** The most members a preview counts; past it the editor says "more than". Bounds the scan a keystroke may start. */
+export const PREVIEW_COUNT_CAP = 10_000;
+
 /**
  * How many contacts match a condition now, counting at most `cap` (a bounded scan: the count's cost does not grow
  * past `cap` rows however large the list is). One query.

@@ -6,7 +6,10 @@
  */
 import { z } from "zod";
 import type { Condition, Flow, Step } from "./schema";
+import { successors } from "./successors";
 import { WEBHOOK_URL_REFUSALS, type WebhookPolicy, webhookUrlRefusal } from "./webhook-url";
+
+export { successors };
 
 export type FlowProblemReason =
   | "duplicate_step"
@@ -21,27 +24,6 @@ export interface FlowProblem {
   path: (string | number)[];
   reason: FlowProblemReason;
   message: string;
-}
-
-/** The steps a step may lead to, each with the field that names it (`null` for array order). */
-export function successors(flow: Flow, index: number): { field: (string | number)[]; target: string | undefined }[] {
-  const step = flow.steps[index];
-  if (!step) return [];
-  const following = flow.steps[index + 1]?.id;
-  switch (step.type) {
-    case "exit":
-      return [];
-    case "split":
-      return step.paths.map((p, i) => ({ field: ["paths", i, "next"], target: p.next }));
-    case "branch":
-    case "wait_for":
-      return [
-        { field: ["then"], target: step.then ?? following },
-        { field: ["else"], target: step.else ?? following },
-      ];
-    default:
-      return [{ field: ["next"], target: step.next ?? following }];
-  }
 }
 
 /** Steps that make a contact wait, and so break a loop. */

@@ -93,6 +93,17 @@ const routes = {
       422: jsonResponse(ErrorSchema, "The definition is invalid"),
     },
   }),
+  validate: createRoute({
+    method: "post",
+    path: "/v1/flows/{id}/validate",
+    tags: ["flows"],
+    summary: "Check a definition as PUT would, saving nothing: the editor shows its problems before a save",
+    request: { params: idParam, body: jsonBody(Flow) },
+    responses: {
+      200: jsonResponse(z.object({ valid: z.literal(true) }), "PUT would accept it"),
+      422: jsonResponse(ErrorSchema, "The definition is invalid: the same problems PUT would answer"),
+    },
+  }),
   delete: createRoute({
     method: "delete",
     path: "/v1/flows/{id}",
@@ -144,6 +155,17 @@ function variantSubjectProblems(definition: Flow): ErrorIssue[] {
   );
 }
 
+/** Throws the 422 PUT answers for a schema-valid definition whose id or graph is wrong: the one check of PUT and validate. */
+async function assertSavable(c: Context<AppEnv>, id: string, definition: Flow): Promise<void> {
+  if (definition.id !== undefined && definition.id !== id) {
+    throw new ApiError(422, "validation_failed", "The flow is invalid", [
+      { path: ["id"], code: "id_mismatch", message: `The body's id "${definition.id}" differs from the URL's "${id}"` },
+    ]);
+  }
+  const problems = await graphProblems(c.var.db, definition, webhookPolicy(c.var.config.PUBLIC_URL));
+  if (problems.length > 0) throw new ApiError(422, "validation_failed", "The flow is invalid", problems);
+}
+
 /** Rejects a body that failed the schema with its schema issues and, when its steps can be read, its graph problems too. */
 async function rejectWithEveryProblem(c: Context<AppEnv>, error: z.ZodError, raw: unknown): Promise<never> {
   const graph = graphOfUnparsed(raw);
@@ -178,15 +200,17 @@ export const flowRoutes = createRouter()
     async (c) => {
       const { id } = c.req.valid("param");
       const definition = c.req.valid("json");
-      if (definition.id !== undefined && definition.id !== id) {
-        throw new ApiError(422, "validation_failed", "The flow is invalid", [
-          { path: ["id"], code: "id_mismatch", message: `The body's id "${definition.id}" differs from the URL's "${id}"` },
-        ]);
-      }
-      const problems = await graphProblems(c.var.db, definition, webhookPolicy(c.var.config.PUBLIC_URL));
-      if (problems.length > 0) throw new ApiError(422, "validation_failed", "The flow is invalid", problems);
+      await assertSavable(c, id, definition);
       const { flow, created } = await saveFlow(c.var.db, id, definition, Date.now());
       return c.json(flowView(flow), created ? 201 : 200);
+    },
+    reportEveryProblem,
+  )
+  .openapi(
+    routes.validate,
+    async (c) => {
+      await assertSavable(c, c.req.valid("param").id, c.req.valid("json"));
+      return c.json({ valid: true as const }, 200);
     },
     reportEveryProblem,
   )

@@ -1,6 +1,15 @@
 /** Segments API: saved conditions (SPEC section 5) and their members, listed page by page. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { deleteSegment, findSegment, listSegments, type SegmentRow, saveSegment, segmentMembers } from "../db/segments";
+import {
+  countMatching,
+  deleteSegment,
+  findSegment,
+  listSegments,
+  PREVIEW_COUNT_CAP,
+  type SegmentRow,
+  saveSegment,
+  segmentMembers,
+} from "../db/segments";
 import { BoundedCondition, Condition } from "../flows/schema";
 import { Contact, contactView } from "./contacts";
 import { ApiError } from "./errors";
@@ -33,7 +42,29 @@ const idParam = z.object({
 });
 const notFound = jsonResponse(ErrorSchema, "No such segment");
 
+/** How many members a preview lists, in id order (the first page of `GET /v1/segments/:id/contacts`). */
+const PREVIEW_SAMPLE = 10;
+
+const SegmentPreview = z
+  .object({
+    count: z
+      .number()
+      .int()
+      .openapi({ description: `Members now, counted up to ${PREVIEW_COUNT_CAP}` }),
+    capped: z.boolean().openapi({ description: `True when there are more than ${PREVIEW_COUNT_CAP}: count is then the cap` }),
+    contacts: z.array(Contact).openapi({ description: `The first ${PREVIEW_SAMPLE} members in id order` }),
+  })
+  .openapi("SegmentPreview");
+
 const routes = {
+  preview: createRoute({
+    method: "post",
+    path: "/v1/segments/preview",
+    tags: ["segments"],
+    summary: "Count a condition's members and list the first few, saving nothing (the segment editor's live count)",
+    request: { body: jsonBody(z.object({ condition: BoundedCondition }).strict().openapi("SegmentPreviewInput")) },
+    responses: { 200: jsonResponse(SegmentPreview, "The members now"), 422: jsonResponse(ErrorSchema, "Invalid") },
+  }),
   list: createRoute({
     method: "get",
     path: "/v1/segments",
@@ -85,6 +116,15 @@ const routes = {
 };
 
 export const segmentRoutes = createRouter()
+  .openapi(routes.preview, async (c) => {
+    const { condition } = c.req.valid("json");
+    const now = Date.now();
+    const [count, sample] = await Promise.all([
+      countMatching(c.var.db, condition, now, PREVIEW_COUNT_CAP + 1),
+      segmentMembers(c.var.db, condition, now, PREVIEW_SAMPLE),
+    ]);
+    return c.json({ count: Math.min(count, PREVIEW_COUNT_CAP), capped: count > PREVIEW_COUNT_CAP, contacts: sample.map(contactView) }, 200);
+  })
   .openapi(routes.list, async (c) => c.json({ segments: (await listSegments(c.var.db)).map(segmentView) }, 200))
   .openapi(routes.get, async (c) => {
     const segment = await findSegment(c.var.db, c.req.valid("param").id);
