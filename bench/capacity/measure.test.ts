@@ -136,19 +136,25 @@ it(`measures billed units per contact, email, open and click, and bytes per row 
   ).results;
   expect(sent).toHaveLength(AUDIENCE);
 
-  // Every reader opens once and clicks one link, from a browser.
+  // Every reader opens once and clicks one link, from a browser; the TRACKING queue's consumer records them in
+  // batches of up to 100, as Queues delivers them (the queue is captured so its consumer runs metered too).
   const openTally = newTally();
   const clickTally = newTally();
+  const trackingQueue = capturingQueue();
   await meterTimers(ids, base, openTally);
   for (const message of sent) {
     const open = /src="https:\/\/nurture\.test(\/o\/[^"]+)"/.exec(message.html)![1]!;
-    expect((await request(meteredEnv(base, openTally), "GET", open, undefined, BROWSER)).status).toBe(200);
+    const res = await request({ ...meteredEnv(base, openTally), TRACKING: trackingQueue.queue }, "GET", open, undefined, BROWSER);
+    expect(res.status).toBe(200);
   }
+  await deliver(TRACKING_QUEUE, queued(trackingQueue.take()), meteredEnv(base, openTally));
   await meterTimers(ids, base, clickTally);
   for (const message of sent) {
     const click = /href="https:\/\/nurture\.test(\/c\/[^"]+)"/.exec(message.html)![1]!;
-    expect((await request(meteredEnv(base, clickTally), "GET", click, undefined, BROWSER)).status).toBe(302);
+    const res = await request({ ...meteredEnv(base, clickTally), TRACKING: trackingQueue.queue }, "GET", click, undefined, BROWSER);
+    expect(res.status).toBe(302);
   }
+  await deliver(TRACKING_QUEUE, queued(trackingQueue.take()), meteredEnv(base, clickTally));
   expect(await rowCount("events WHERE name = 'email_opened'")).toBe(AUDIENCE);
   expect(await rowCount("events WHERE name = 'email_clicked'")).toBe(AUDIENCE);
 
