@@ -56,8 +56,8 @@ import {
 } from "../http/broadcasts";
 import { ApiError } from "../http/errors";
 import { editImpact, entryCountOf, restoreFlowVersion, versionSummaries } from "../http/flow-lifecycle";
-import { SIMULATION_BOUNDS, SimulationDays, simulateFlow } from "../http/flow-simulate";
-import { sendFlowTest, sendTemplateTest, TestInput } from "../http/flow-test";
+import { type FlowSimulation, SIMULATION_BOUNDS, SimulationDays, simulateFlow } from "../http/flow-simulate";
+import { type FlowTestMessage, sendFlowTest, sendTemplateTest, TestInput } from "../http/flow-test";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "../http/session";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
@@ -276,7 +276,7 @@ dashboardRoutes.post("/admin/flows/:id/test", async (c) => {
   const fields = await c.req.parseBody();
   const field = (name: string) => (typeof fields[name] === "string" ? fields[name].slice(0, MAX_FIELD).trim() : "");
   const form: TestSendForm = { to: field("to"), contact: field("contact"), problems: {} };
-  const answer = (sent: Parameters<typeof FlowTestPage>[0]["sent"], status: ContentfulStatusCode) =>
+  const answer = (sent: FlowTestMessage[] | null, status: ContentfulStatusCode) =>
     render(c, <FlowTestPage flowId={flow.id} name={flow.name} form={form} sent={sent} csrf={c.var.csrf} />, status);
   const parsed = TestInput.safeParse({ to: form.to, ...(form.contact ? { contact: form.contact } : {}) });
   if (!parsed.success) {
@@ -305,7 +305,7 @@ dashboardRoutes.post("/admin/flows/:id/simulate", async (c) => {
   if (!flow) return noFlow(c);
   const fields = await c.req.parseBody();
   const days = typeof fields.days === "string" ? fields.days.slice(0, 8).trim() : "";
-  const answer = (sim: Parameters<typeof FlowSimulationPage>[0]["sim"], problem: string | null, status: ContentfulStatusCode) =>
+  const answer = (sim: FlowSimulation | null, problem: string | null, status: ContentfulStatusCode) =>
     render(
       c,
       <FlowSimulationPage
