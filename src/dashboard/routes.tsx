@@ -6,7 +6,8 @@
  * helpers; the flow status switch is `switchFlowStatus`, shared with the API,
  * and the broadcast pages check, store, send and cancel through the broadcast
  * API's own functions (http/broadcasts), so a form is refused exactly as the
- * API would refuse its JSON.
+ * API would refuse its JSON. The flow page's test send and simulation run the
+ * API's `sendFlowTest` and `simulateFlow`.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -55,7 +56,8 @@ import {
 } from "../http/broadcasts";
 import { ApiError } from "../http/errors";
 import { editImpact, entryCountOf, restoreFlowVersion, versionSummaries } from "../http/flow-lifecycle";
-import { sendTemplateTest, TestInput } from "../http/flow-test";
+import { type FlowSimulation, SIMULATION_BOUNDS, SimulationDays, simulateFlow } from "../http/flow-simulate";
+import { type FlowTestMessage, sendFlowTest, sendTemplateTest, TestInput } from "../http/flow-test";
 import { csrfToken, csrfTokenValid, endSession, readSession, type Session, sameOrigin, startSession } from "../http/session";
 import { RangeQuery, resolveRange } from "../http/stats";
 import { TemplateId, TemplateInput, toContent } from "../http/templates";
@@ -82,6 +84,7 @@ import { contactDashboardRoutes } from "./contact-routes";
 import { FlowEditorPage, SegmentEditorPage } from "./editor-pages";
 import { flowFormSchema } from "./flow-form-schema";
 import { DeleteFlowPage, FlowLifecycle, StepPage, VersionPage, VersionsPage } from "./flow-page-lifecycle";
+import { FlowSimulationPage, FlowTestPage, FlowTools, type TestSendForm } from "./flow-tools";
 import { formatCount } from "./format";
 import { DEAD_LETTERS_SHOWN } from "./health-card";
 import { LibraryConflictPage, LibraryPage } from "./library-page";
@@ -247,6 +250,7 @@ dashboardRoutes.get("/admin/flows/:id", async (c) => {
         moreVersions={versions.nextCursor !== null}
         csrf={c.var.csrf}
       />
+      <FlowTools flowId={id} maxDays={SIMULATION_BOUNDS.days} csrf={c.var.csrf} />
     </FlowPage>,
   );
 });
@@ -264,6 +268,66 @@ const noVersion = (c: Context<DashboardEnv>) =>
 function versionParam(value: string): number | null {
   return /^[1-9]\d{0,8}$/.test(value) ? Number(value) : null;
 }
+
+// The test send and the simulation call the API's own functions; their pages show the form again above the result.
+dashboardRoutes.post("/admin/flows/:id/test", async (c) => {
+  const flow = await findFlow(c.var.db, c.req.param("id"));
+  if (!flow) return noFlow(c);
+  const fields = await c.req.parseBody();
+  const field = (name: string) => (typeof fields[name] === "string" ? fields[name].slice(0, MAX_FIELD).trim() : "");
+  const form: TestSendForm = { to: field("to"), contact: field("contact"), problems: {} };
+  const answer = (sent: FlowTestMessage[] | null, status: ContentfulStatusCode) =>
+    render(c, <FlowTestPage flowId={flow.id} name={flow.name} form={form} sent={sent} csrf={c.var.csrf} />, status);
+  const parsed = TestInput.safeParse({ to: form.to, ...(form.contact ? { contact: form.contact } : {}) });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const at = issue.path[0] === "contact" ? "contact" : "to";
+      form.problems[at] ??= issue.message;
+    }
+    return answer(null, 422);
+  }
+  const contact = parsed.data.contact ? await findContact(c.var.db, parsed.data.contact) : sampleContact(Date.now());
+  if (!contact) {
+    form.problems.contact = `No contact ${parsed.data.contact}`;
+    return answer(null, 404);
+  }
+  try {
+    return answer(await sendFlowTest(c.env, c.var.db, c.var.config, flow, contact, parsed.data.to), 200);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    form.problems.flow = error.message;
+    return answer(null, error.status);
+  }
+});
+
+dashboardRoutes.post("/admin/flows/:id/simulate", async (c) => {
+  const flow = await findFlow(c.var.db, c.req.param("id"));
+  if (!flow) return noFlow(c);
+  const fields = await c.req.parseBody();
+  const days = typeof fields.days === "string" ? fields.days.slice(0, 8).trim() : "";
+  const answer = (sim: FlowSimulation | null, problem: string | null, status: ContentfulStatusCode) =>
+    render(
+      c,
+      <FlowSimulationPage
+        flowId={flow.id}
+        name={flow.name}
+        status={flow.status}
+        form={{ days, problem }}
+        maxDays={SIMULATION_BOUNDS.days}
+        sim={sim}
+        csrf={c.var.csrf}
+      />,
+      status,
+    );
+  const parsed = SimulationDays.safeParse(/^\d+$/.test(days) ? Number(days) : Number.NaN);
+  if (!parsed.success) return answer(null, `Days must be a whole number from 1 to ${SIMULATION_BOUNDS.days}`, 422);
+  try {
+    return answer(await simulateFlow(c.var.db, c.var.config, flow.id, flow.definition, parsed.data), null, 200);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    return answer(null, error.message, error.status);
+  }
+});
 
 dashboardRoutes.post("/admin/flows/:id/duplicate", async (c) => {
   const flow = await findFlow(c.var.db, c.req.param("id"));

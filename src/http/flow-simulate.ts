@@ -4,9 +4,10 @@
  * in that window have their stored events replayed through the live interpreter with a simulated clock
  * (flows/replay); nothing is sent or written. Bounded so that it answers within seconds: at most
  * SIMULATION_BOUNDS.contacts contacts and SIMULATION_BOUNDS.eventsPerContact events each, both stated in the answer.
+ * The dashboard's flow page runs the same `simulateFlow`.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Database } from "../db/client";
 import { findContact, loadContactFactsByIds } from "../db/contacts";
 import { findFlow } from "../db/flows";
 import { contactEventHistory, contactsWithEvents } from "../db/history";
@@ -20,7 +21,6 @@ import { triggerEventNames } from "../flows/interpreter";
 import { type ReplayedEnrollment, replayContact, summarise } from "../flows/replay";
 import { Flow } from "../flows/schema";
 import { webhookPolicy } from "../flows/webhook-url";
-import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 import { graphProblems } from "./flows";
 import { createRouter, jsonBody, jsonResponse } from "./router";
@@ -40,13 +40,12 @@ export const SIMULATION_BOUNDS = {
 const CONTACTS_PER_QUERY = 100;
 const DAY_MS = 24 * 3600 * 1000;
 
-const Days = z
-  .number()
-  .int()
-  .min(1)
-  .max(SIMULATION_BOUNDS.days)
-  .optional()
-  .openapi({ description: `How many days back to replay (default and most: ${SIMULATION_BOUNDS.days})` });
+/** How many days back a simulation replays (the dashboard's form checks its field with it too). */
+export const SimulationDays = z.number().int().min(1).max(SIMULATION_BOUNDS.days);
+
+const Days = SimulationDays.optional().openapi({
+  description: `How many days back to replay (default and most: ${SIMULATION_BOUNDS.days})`,
+});
 
 const DraftInput = z.object({ definition: Flow, days: Days }).strict().openapi("FlowSimulationDraftInput");
 const StoredInput = z.object({ days: Days }).strict().openapi("FlowSimulationInput");
@@ -136,8 +135,11 @@ function replayableTrigger(flow: Flow): { names: string[]; attribute: string | n
   );
 }
 
-async function simulate(c: Context<AppEnv>, flowId: string, flow: Flow, days: number) {
-  const db = c.var.db;
+/** What a simulation answers (the API's body, and what the dashboard's result page shows). */
+export type FlowSimulation = z.infer<typeof SimulationResult>;
+
+/** Replays the last `days` of stored events through `flow` (stored as `flowId`), writing nothing; a 422 ApiError for a trigger that cannot be replayed. */
+export async function simulateFlow(db: Database, config: Config, flowId: string, flow: Flow, days: number): Promise<FlowSimulation> {
   const { names, attribute } = replayableTrigger(flow);
   const to = Date.now();
   const from = to - days * DAY_MS;
@@ -160,43 +162,41 @@ async function simulate(c: Context<AppEnv>, flowId: string, flow: Flow, days: nu
     definition,
     replayed.map((r) => r.enrollments),
   );
-  return c.json(
-    {
-      flow_id: flowId,
-      window: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), days },
-      bounds: {
-        contacts: SIMULATION_BOUNDS.contacts,
-        events_per_contact: SIMULATION_BOUNDS.eventsPerContact,
-        days: SIMULATION_BOUNDS.days,
-        contacts_truncated: matched.length > SIMULATION_BOUNDS.contacts,
-      },
-      contacts_replayed: replayed.length,
-      contacts_entered: summary.contactsEntered,
-      entered: summary.entered,
-      goal_reached: summary.goalReached,
-      still_active: summary.stillActive,
-      ended: summary.ended,
-      steps: summary.steps,
-      samples: await samplesOf(c, definition, replayed),
+  return {
+    flow_id: flowId,
+    window: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), days },
+    bounds: {
+      contacts: SIMULATION_BOUNDS.contacts,
+      events_per_contact: SIMULATION_BOUNDS.eventsPerContact,
+      days: SIMULATION_BOUNDS.days,
+      contacts_truncated: matched.length > SIMULATION_BOUNDS.contacts,
     },
-    200,
-  );
+    contacts_replayed: replayed.length,
+    contacts_entered: summary.contactsEntered,
+    entered: summary.entered,
+    goal_reached: summary.goalReached,
+    still_active: summary.stillActive,
+    ended: summary.ended,
+    steps: summary.steps,
+    samples: await samplesOf(db, config, definition, replayed),
+  };
 }
 
 /** The first few contacts who entered, each enrollment with its emails, subjects rendered for the contact. */
 async function samplesOf(
-  c: Context<AppEnv>,
+  db: Database,
+  config: Config,
   flow: Flow,
   replayed: { contactId: string; email: string; enrollments: ReplayedEnrollment[] }[],
 ) {
   const templates = new Map<string, TemplateRow | undefined>();
   const samples = [];
   for (const r of replayed.filter((x) => x.enrollments.length > 0).slice(0, SIMULATION_BOUNDS.samples)) {
-    const contact = await findContact(c.var.db, r.contactId);
+    const contact = await findContact(db, r.contactId);
     for (const e of r.enrollments.slice(0, SIMULATION_BOUNDS.sampleEnrollments - samples.length)) {
       const emails = [];
       for (const m of e.emails) {
-        if (!templates.has(m.templateId)) templates.set(m.templateId, await findTemplate(c.var.db, m.templateId));
+        if (!templates.has(m.templateId)) templates.set(m.templateId, await findTemplate(db, m.templateId));
         const template = templates.get(m.templateId);
         const source = m.subject ?? template?.subject;
         emails.push({
@@ -204,7 +204,7 @@ async function samplesOf(
           kind: m.kind,
           template_id: m.templateId,
           variant: m.variant,
-          subject: source === undefined ? null : await renderSubject(source, flow, e, contact ?? null, c.var.config),
+          subject: source === undefined ? null : await renderSubject(source, flow, e, contact ?? null, config),
           at: new Date(m.at).toISOString(),
         });
       }
@@ -255,10 +255,11 @@ export const flowSimulationRoutes = createRouter()
     const { definition, days } = c.req.valid("json");
     const problems = await graphProblems(c.var.db, definition, webhookPolicy(c.var.config.PUBLIC_URL));
     if (problems.length > 0) throw new ApiError(422, "validation_failed", "The flow is invalid", problems);
-    return simulate(c, definition.id ?? "draft", definition, days ?? SIMULATION_BOUNDS.days);
+    return c.json(await simulateFlow(c.var.db, c.var.config, definition.id ?? "draft", definition, days ?? SIMULATION_BOUNDS.days), 200);
   })
   .openapi(routes.stored, async (c) => {
     const flow = await findFlow(c.var.db, c.req.valid("param").id);
     if (!flow) throw new ApiError(404, "not_found", "No such flow");
-    return simulate(c, flow.id, flow.definition, c.req.valid("json").days ?? SIMULATION_BOUNDS.days);
+    const days = c.req.valid("json").days ?? SIMULATION_BOUNDS.days;
+    return c.json(await simulateFlow(c.var.db, c.var.config, flow.id, flow.definition, days), 200);
   });

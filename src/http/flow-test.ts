@@ -4,13 +4,13 @@
  * as the real one would be (for a named contact or the sample contact), marked as a test (a `[Test]` subject and
  * the `X-Nurture-Test` header), sent through the normal delivery path, and kept out of stats: its kind is `test`,
  * which emits no events and counts nowhere. Without a provider each lands in the dev mailbox, and the answer links
- * to it there. `POST /v1/templates/:id/test` sends one template the same way (the dashboard's editor calls the
- * same `sendTemplateTest`).
+ * to it there. `POST /v1/templates/:id/test` sends one template the same way. The dashboard's flow page and
+ * template editor call the same `sendFlowTest` and `sendTemplateTest`.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Database } from "../db/client";
 import { findContact } from "../db/contacts";
-import { findFlow } from "../db/flows";
+import { findFlow, type StoredFlow } from "../db/flows";
 import { findMessagesByIds } from "../db/outbox";
 import { type ContactRow, links, type MessageRow, messages, type NewMessageRow, type TemplateRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
@@ -163,20 +163,29 @@ export async function sendTemplateTest(
   return (await db.query.messages.findFirst({ where: (m, { eq }) => eq(m.id, message.id) })) as MessageRow;
 }
 
-export const flowTestRoutes = createRouter().openapi(route, async (c) => {
-  const db = c.var.db;
-  const config = c.var.config;
-  const flow = await findFlow(db, c.req.valid("param").id);
-  if (!flow) throw new ApiError(404, "not_found", "No such flow");
-  const { to, contact: who } = c.req.valid("json");
+/** One test email as sent: the API's answer item, and what the dashboard's result page lists. */
+export type FlowTestMessage = z.infer<typeof TestResult>["messages"][number];
+
+/**
+ * Sends every email of `flow` (testEmailsOf) to `to` now as tests, rendered for `contact`, and returns each as it
+ * ended. Throws a 422 ApiError, before anything is written, when a template is missing, fails to render or
+ * renders unsendable.
+ */
+export async function sendFlowTest(
+  env: Env,
+  db: Database,
+  config: Config,
+  flow: Pick<StoredFlow, "id" | "name" | "definition">,
+  contact: ContactRow,
+  to: string,
+): Promise<FlowTestMessage[]> {
   const now = Date.now();
-  const contact = who ? await findContact(db, who) : sampleContact(now);
-  if (!contact) throw new ApiError(404, "not_found", "No such contact");
   const run = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  const items = testEmailsOf(flow.definition);
   const rows: NewMessageRow[] = [];
   const linkRows: { messageId: string; idx: number; url: string }[] = [];
   const templates = new Map<string, TemplateRow | undefined>();
-  for (const item of testEmailsOf(flow.definition)) {
+  for (const item of items) {
     if (!templates.has(item.templateId)) templates.set(item.templateId, await findTemplate(db, item.templateId));
     const template = templates.get(item.templateId);
     if (!template)
@@ -214,30 +223,33 @@ export const flowTestRoutes = createRouter().openapi(route, async (c) => {
   const inserts = [...rows.map((r) => db.insert(messages).values(r)), ...linkRows.map((l) => db.insert(links).values(l))];
   if (inserts.length > 0) await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
   const ids = rows.map((r) => r.id as string);
-  await deliverMessagesNow(c.env, ids);
-  const sent = await findMessagesByIds(db, ids);
-  const byId = new Map(sent.map((m) => [m.id, m]));
-  const items = testEmailsOf(flow.definition);
-  return c.json(
-    {
-      messages: ids.map((id, i) => {
-        const m = byId.get(id);
-        const item = items[i] as TestEmail;
-        return {
-          id,
-          step_id: item.stepId,
-          step_type: item.stepType,
-          variant: item.variant,
-          template_id: item.templateId,
-          subject: m?.subject ?? "",
-          status: m?.status ?? "queued",
-          reason: m?.reason ?? null,
-          mailbox_url: config.RESEND_API_KEY ? null : `${config.PUBLIC_URL}/admin/mailbox/${encodeURIComponent(id)}`,
-        };
-      }),
-    },
-    200,
-  );
+  await deliverMessagesNow(env, ids);
+  const byId = new Map((await findMessagesByIds(db, ids)).map((m) => [m.id, m]));
+  return ids.map((id, i) => {
+    const m = byId.get(id);
+    const item = items[i] as TestEmail;
+    return {
+      id,
+      step_id: item.stepId,
+      step_type: item.stepType,
+      variant: item.variant,
+      template_id: item.templateId,
+      subject: m?.subject ?? "",
+      status: m?.status ?? "queued",
+      reason: m?.reason ?? null,
+      mailbox_url: config.RESEND_API_KEY ? null : `${config.PUBLIC_URL}/admin/mailbox/${encodeURIComponent(id)}`,
+    };
+  });
+}
+
+export const flowTestRoutes = createRouter().openapi(route, async (c) => {
+  const db = c.var.db;
+  const flow = await findFlow(db, c.req.valid("param").id);
+  if (!flow) throw new ApiError(404, "not_found", "No such flow");
+  const { to, contact: who } = c.req.valid("json");
+  const contact = who ? await findContact(db, who) : sampleContact(Date.now());
+  if (!contact) throw new ApiError(404, "not_found", "No such contact");
+  return c.json({ messages: await sendFlowTest(c.env, db, c.var.config, flow, contact, to) }, 200);
 });
 flowTestRoutes.openapi(templateRoute, async (c) => {
   const template = await findTemplate(c.var.db, c.req.valid("param").id);
