@@ -11,6 +11,7 @@ import { adminAuth } from "./http/admin-auth";
 import { broadcastRoutes } from "./http/broadcasts";
 import { collectRoutes } from "./http/collect";
 import { connectRoutes } from "./http/connect";
+import { contactEnrollmentRoutes } from "./http/contact-enrollments";
 import { contactListRoutes } from "./http/contact-lists";
 import { contactRoutes } from "./http/contacts";
 import { ApiError, handleError, handleNotFound } from "./http/errors";
@@ -72,6 +73,7 @@ export function createApp() {
   // Before contactRoutes: /v1/contacts/export is not a contact's id.
   app.route("/", contactListRoutes);
   app.route("/", contactRoutes);
+  app.route("/", contactEnrollmentRoutes);
   app.route("/", eventRoutes);
   app.route("/", flowRoutes);
   app.route("/", flowLifecycleRoutes);

@@ -24,6 +24,8 @@ import {
   type EnrollmentState,
   enroll,
   type FlowEvent,
+  type HandEnrollmentRefusal,
+  handEnrollmentRefusal,
   type Input,
   mayEnroll,
   type Outcome,
@@ -57,6 +59,17 @@ export interface ScheduledTrigger {
   fireAt: number;
   event: { name: string; properties: Record<string, string | number | null> };
 }
+
+/** An enrollment as it crosses RPC: the plain fields (the triggering event's free-form properties stay in the object). */
+export type EnrollmentSummary = Pick<
+  EnrollmentState,
+  "id" | "flowId" | "flowVersion" | "status" | "stepId" | "endReason" | "enteredAt" | "endedAt"
+>;
+
+/** What a hand enrollment came to: the enrollment (new, or the one this request made before), or why it was refused. */
+export type HandEnrollment =
+  | { enrolled: true; replayed: boolean; enrollment: EnrollmentSummary }
+  | { enrolled: false; reason: HandEnrollmentRefusal | "no_contact" | "no_flow" | "flow_inactive" };
 
 /** What one pass over the contact's state works with; flows and counts are loaded once per pass. */
 interface Pass {
@@ -169,6 +182,64 @@ export class ContactTimer extends DurableObject<Env> {
       return this.runDue();
     });
     await this.sendNow(dueNow);
+  }
+
+  /**
+   * Enrolls the contact in an active flow now, by hand, under the flow's rules (re-entry, consent, suppression).
+   * The request id names the occurrence, so the same request enrolls once.
+   */
+  async enrollByHand(contactId: string, flowId: string, requestId: string): Promise<HandEnrollment> {
+    const result = await this.serial(async (): Promise<{ answer: HandEnrollment; dueNow: string[] }> => {
+      this.remember("contact_id", contactId);
+      const occurrence = `manual:${requestId}`;
+      const pass = await this.openPass(contactId);
+      await this.loadFlows(pass, [flowId]);
+      const flow = pass.flows.get(flowId);
+      const refused = (reason: Extract<HandEnrollment, { enrolled: false }>["reason"]) => ({
+        answer: { enrolled: false as const, reason },
+        dueNow: [],
+      });
+      if (!pass.contact) return refused("no_contact");
+      if (!flow) return refused("no_flow");
+      await this.prepare(pass, flow);
+      const trigger: FlowEvent = {
+        id: occurrence,
+        name: "enrolled_by_hand",
+        properties: {},
+        value: null,
+        ts: pass.now,
+        machine: false,
+        messageId: null,
+      };
+      const outcome = enroll(trigger, occurrence, this.runContext(pass, flow));
+      const before = this.enrollmentState(outcome.state.id);
+      if (before) return { answer: { enrolled: true, replayed: true, enrollment: summary(before) }, dueNow: [] };
+      if (flow.status !== "active") return refused("flow_inactive");
+      const refusal = handEnrollmentRefusal(flow.definition, pass.contact, this.earlierEnrollments(flow.id), pass.now);
+      if (refusal) return refused(refusal);
+      await this.commit(pass, flow, outcome, true);
+      await this.drain(pass);
+      return { answer: { enrolled: true, replayed: false, enrollment: summary(outcome.state) }, dueNow: await this.finish(pass) };
+    });
+    await this.sendNow(result.dueNow);
+    return result.answer;
+  }
+
+  /** Ends the contact's running enrollment in the flow (exited, `removed`, its queued mail cancelled); null when none runs. */
+  async removeFromFlow(contactId: string, flowId: string): Promise<EnrollmentSummary | null> {
+    return this.serial(async () => {
+      this.remember("contact_id", contactId);
+      const running = this.sql
+        .exec<{ state: string }>("SELECT state FROM enrollments WHERE flow_id = ? AND status = 'active'", flowId)
+        .toArray()[0];
+      if (!running) return null;
+      const pass = await this.openPass(contactId);
+      await this.loadFlows(pass, [flowId]);
+      const state = JSON.parse(running.state) as EnrollmentState;
+      const ended = await this.endEnrollment(pass, state, "removed");
+      await this.finish(pass);
+      return summary(ended);
+    });
   }
 
   /** Records a time trigger found by the daily job; it enrolls once per occurrence, at its time. */
@@ -386,15 +457,24 @@ export class ContactTimer extends DurableObject<Env> {
     }
   }
 
-  private async tryEnroll(pass: Pass, flow: StoredFlow, trigger: FlowEvent, occurrence: string): Promise<void> {
-    const earlier = this.sql
+  /** The contact's enrollments in the flow, for its re-entry rule. */
+  private earlierEnrollments(flowId: string): Pick<EnrollmentState, "status" | "enteredAt">[] {
+    return this.sql
       .exec<{ status: EnrollmentState["status"]; entered_at: number }>(
         "SELECT status, entered_at FROM enrollments WHERE flow_id = ?",
-        flow.id,
+        flowId,
       )
       .toArray()
       .map((r) => ({ status: r.status, enteredAt: r.entered_at }));
-    if (!mayEnroll(flow.definition, earlier, pass.now) || !pass.contact) return;
+  }
+
+  private enrollmentState(id: string): EnrollmentState | undefined {
+    const row = this.sql.exec<{ state: string }>("SELECT state FROM enrollments WHERE id = ?", id).toArray()[0];
+    return row ? (JSON.parse(row.state) as EnrollmentState) : undefined;
+  }
+
+  private async tryEnroll(pass: Pass, flow: StoredFlow, trigger: FlowEvent, occurrence: string): Promise<void> {
+    if (!mayEnroll(flow.definition, this.earlierEnrollments(flow.id), pass.now) || !pass.contact) return;
     await this.prepare(pass, flow);
     const outcome = enroll(trigger, occurrence, this.runContext(pass, flow));
     if (this.sql.exec("SELECT 1 FROM enrollments WHERE id = ?", outcome.state.id).toArray().length > 0) return;
@@ -405,22 +485,7 @@ export class ContactTimer extends DurableObject<Env> {
     const flow = pass.flows.get(state.flowId);
     if (!pass.contact) return;
     if (!flow) {
-      const ended: EnrollmentState = {
-        ...state,
-        status: "exited",
-        stepId: null,
-        wakeAt: null,
-        endedAt: pass.now,
-        endReason: "flow_deleted",
-      };
-      await this.commit(
-        pass,
-        { id: state.flowId, name: state.flowId, status: "paused" },
-        {
-          state: ended,
-          effects: [{ type: "cancel_queued" }, { type: "ended", status: "exited", reason: "flow_deleted" }],
-        },
-      );
+      await this.endEnrollment(pass, state, "flow_deleted");
       return;
     }
     await this.prepare(pass, flow);
@@ -430,6 +495,16 @@ export class ContactTimer extends DurableObject<Env> {
       return;
     }
     await this.commit(pass, flow, outcome);
+  }
+
+  /** Ends a running enrollment from outside the flow (its flow deleted, or removed by hand), cancelling its queued mail. */
+  private async endEnrollment(pass: Pass, state: EnrollmentState, reason: "flow_deleted" | "removed"): Promise<EnrollmentState> {
+    const ended: EnrollmentState = { ...state, status: "exited", stepId: null, wakeAt: null, endedAt: pass.now, endReason: reason };
+    await this.commit(pass, pass.flows.get(state.flowId) ?? { id: state.flowId, name: state.flowId, status: "paused" }, {
+      state: ended,
+      effects: [{ type: "cancel_queued" }, { type: "ended", status: "exited", reason }],
+    });
+    return ended;
   }
 
   /** Effects first (idempotent in D1), then this object's state: a crash in between repeats the same effects harmlessly. */
@@ -535,6 +610,11 @@ export class ContactTimer extends DurableObject<Env> {
       marketingSends: pass.marketingSends,
     };
   }
+}
+
+function summary(s: EnrollmentState): EnrollmentSummary {
+  const { id, flowId, flowVersion, status, stepId, endReason, enteredAt, endedAt } = s;
+  return { id, flowId, flowVersion, status, stepId, endReason, enteredAt, endedAt };
 }
 
 function toFlowEvent(e: ContactEvent): FlowEvent {

@@ -1,8 +1,8 @@
 /**
  * The dashboard's contact pages: the list (search, segment and consent filters, cursor pages, export), the importer,
- * a contact's page with its edit, consent, suppress and erase forms, the segments with member counts, and the
- * suppression list. Forms go through the API's zod schemas and the same db/ and contact/ helpers as /v1/*, so a change
- * made here is the change the API would make (and emits the same events).
+ * a contact's page with its edit, consent, suppress, erase, and enroll-in / remove-from-flow forms, the segments with
+ * member counts, and the suppression list. Forms go through the API's zod schemas and the same db/ and contact/
+ * helpers as /v1/*, so a change made here is the change the API would make (and emits the same events).
  */
 import { type Context, Hono } from "hono";
 import { contactChangeEvents } from "../contact/changes";
@@ -10,13 +10,15 @@ import { recordEvents } from "../contact/record-events";
 import { contactTimeline, listSuppressions } from "../db/admin-views";
 import { contactPage } from "../db/contact-batch";
 import { findContact, upsertContact } from "../db/contacts";
-import { flowsByIds } from "../db/flows";
+import { activeFlowNames, flowsByIds } from "../db/flows";
 import { countMatching, listSegments, segmentPage } from "../db/segments";
 import { isSuppressed, liftSuppression, suppressManually } from "../db/suppressions";
 import type { Condition } from "../flows/schema";
+import { enrollContactByHand, HAND_ENROLLMENT_REFUSALS, removeContactFromFlow } from "../http/contact-enrollments";
 import { contactExportResponse, contactFilter, MAX_BATCH_CONTACTS } from "../http/contact-lists";
 import { ContactInput, contactPatch, eraseContact, MAX_STORED_ATTRIBUTES_BYTES } from "../http/contacts";
 import { ApiError } from "../http/errors";
+import { idParam } from "../http/flows";
 import { SuppressionInput, suppressionExportResponse } from "../http/suppressions";
 import { sendConfirmation } from "../tracking/consent";
 import {
@@ -109,12 +111,18 @@ contactDashboardRoutes.get("/admin/contacts/import", (c) => render(c, <ImportPag
 
 const CONTACT_NOTICES: Record<string, string> = {
   saved: "Saved.",
+  enrolled: "Enrolled: the flow's first steps have run.",
+  removed: "Removed from the flow; its queued mail was cancelled.",
   consent: "Consent changed.",
   suppressed: "Suppressed: this address gets no more email.",
 };
 
 /** Renders a contact's page, with the form's values and problems when a submission was refused. */
-async function contactPageFor(c: Context<DashboardEnv>, id: string, submitted?: { values: ContactFormValues; problems: FieldProblems }) {
+async function contactPageFor(
+  c: Context<DashboardEnv>,
+  id: string,
+  submitted?: { values: ContactFormValues; problems: FieldProblems; status?: 404 | 409 | 422 },
+) {
   const db = c.var.db;
   const data = await contactTimeline(db, id);
   if (!data) return render(c, <ProblemPage title="No such contact" message={NO_CONTACT} />, 404);
@@ -131,10 +139,11 @@ async function contactPageFor(c: Context<DashboardEnv>, id: string, submitted?: 
       problems={submitted?.problems ?? {}}
       notice={CONTACT_NOTICES[c.req.query("done") ?? ""] ?? null}
       suppressed={await isSuppressed(db, data.contact.email)}
+      activeFlows={await activeFlowNames(db)}
       csrf={c.var.csrf}
       currency={c.var.config.CURRENCY}
     />,
-    submitted ? 422 : 200,
+    submitted ? (submitted.status ?? 422) : 200,
   );
 }
 
@@ -220,6 +229,33 @@ contactDashboardRoutes.post("/admin/contacts/:id/suppress", async (c) => {
     return contactPageFor(c, contact.id, { values: contactFormValues(contact), problems: problemsOf(parsed.error.issues) });
   await suppressManually(c.var.db, [contact.email], parsed.data.reason ?? null, Date.now());
   return c.redirect(`/admin/contacts/${encodeURIComponent(contact.id)}?done=suppressed`, 303);
+});
+
+contactDashboardRoutes.post("/admin/contacts/:id/enrollments", async (c) => {
+  const contact = await findContact(c.var.db, c.req.param("id"));
+  if (!contact || contact.id !== c.req.param("id")) return render(c, <ProblemPage title="No such contact" message={NO_CONTACT} />, 404);
+  const form = await c.req.parseBody();
+  const flow = idParam.shape.id.safeParse(text(form, "flow"));
+  const result = flow.success
+    ? await enrollContactByHand(c.env, contact, flow.data)
+    : { enrolled: false as const, reason: "no_flow" as const };
+  if (!result.enrolled) {
+    const { status, message } = HAND_ENROLLMENT_REFUSALS[result.reason];
+    return contactPageFor(c, contact.id, { values: contactFormValues(contact), problems: { enrollment: [message] }, status });
+  }
+  return c.redirect(`/admin/contacts/${encodeURIComponent(contact.id)}?done=enrolled`, 303);
+});
+
+contactDashboardRoutes.post("/admin/contacts/:id/enrollments/:flow/remove", async (c) => {
+  const contact = await findContact(c.var.db, c.req.param("id"));
+  if (!contact || contact.id !== c.req.param("id")) return render(c, <ProblemPage title="No such contact" message={NO_CONTACT} />, 404);
+  const flow = idParam.shape.id.safeParse(c.req.param("flow"));
+  const ended = flow.success ? await removeContactFromFlow(c.env, contact, flow.data) : null;
+  if (!ended) {
+    const problems = { enrollment: ["The contact is not running in that flow (it may have ended already)."] };
+    return contactPageFor(c, contact.id, { values: contactFormValues(contact), problems, status: 404 });
+  }
+  return c.redirect(`/admin/contacts/${encodeURIComponent(contact.id)}?done=removed`, 303);
 });
 
 contactDashboardRoutes.get("/admin/contacts/:id/erase", async (c) => {

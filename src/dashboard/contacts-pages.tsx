@@ -178,6 +178,8 @@ export function ContactPage(props: {
   problems: FieldProblems;
   notice: string | null;
   suppressed: boolean;
+  /** Active flows, for "Enroll in flow". */
+  activeFlows: { id: string; name: string }[];
   csrf: string;
   currency: string;
 }) {
@@ -266,6 +268,20 @@ export function ContactPage(props: {
         </div>
       </div>
       <h2>Enrollments</h2>
+      <Problems problems={props.problems} field="enrollment" />
+      {props.activeFlows.length === 0 ? (
+        <p class="muted">No active flow to enroll this contact in.</p>
+      ) : (
+        <form class="range" method="post" action={`${action}/enrollments`} id="enroll-form">
+          <Csrf csrf={props.csrf} />
+          <select name="flow" aria-label="Flow">
+            {props.activeFlows.map((f) => (
+              <option value={f.id}>{f.name === f.id ? f.id : `${f.name} (${f.id})`}</option>
+            ))}
+          </select>
+          <button type="submit">Enroll in flow</button>
+        </form>
+      )}
       {enrollments.length === 0 ? (
         <p class="muted">Not in any flow.</p>
       ) : (
@@ -277,6 +293,7 @@ export function ContactPage(props: {
               <th>Step</th>
               <th>Entered</th>
               <th>Why</th>
+              <th />
             </tr>
           </thead>
           <tbody>
@@ -292,6 +309,14 @@ export function ContactPage(props: {
                   {e.status === "active" && e.currentStep && props.emailSteps.has(`${e.flowId}/${e.currentStep}`)
                     ? HELD_AT_EMAIL
                     : explainReason(e.exitReason)}
+                </td>
+                <td>
+                  {e.status === "active" && (
+                    <form class="inline" method="post" action={`${action}/enrollments/${encodeURIComponent(e.flowId)}/remove`}>
+                      <Csrf csrf={props.csrf} />
+                      <button type="submit">Remove from flow</button>
+                    </form>
+                  )}
                 </td>
               </tr>
             ))}

@@ -16,6 +16,7 @@ const REASONS: Record<string, string> = {
   flow_deleted: "The flow was deleted",
   step_limit: "Stopped: too many steps in one go (a loop)",
   completed: "Completed the flow",
+  removed: "Removed from the flow by hand",
 };
 
 /** A reason code as a sentence; message reasons such as `consent: pending` or `suppressed: bounced` are read too. */

@@ -88,6 +88,11 @@ export async function listFlows(db: Database): Promise<StoredFlow[]> {
   return rows.map(stored);
 }
 
+/** The active flows' ids and names, by name: what a contact may be enrolled in by hand. */
+export async function activeFlowNames(db: Database): Promise<{ id: string; name: string }[]> {
+  return db.select({ id: flows.id, name: flows.name }).from(flows).where(eq(flows.status, "active")).orderBy(flows.name, flows.id);
+}
+
 /** Sets a flow's status; false when there is no such flow. */
 export async function setFlowStatus(db: Database, id: string, status: FlowStatus, now: number): Promise<StoredFlow | undefined> {
   const [row] = await db.update(flows).set({ status, updatedAt: now }).where(eq(flows.id, id)).returning();

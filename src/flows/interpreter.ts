@@ -41,7 +41,9 @@ export type EndReason =
   | "suppressed"
   | "step_removed"
   | "flow_deleted"
-  | "step_limit";
+  | "step_limit"
+  /** Taken out of the flow by hand (API or dashboard). */
+  | "removed";
 
 /** One contact's progress through one flow; kept by the ContactTimer, mirrored to D1. */
 export interface EnrollmentState {
@@ -129,6 +131,28 @@ export function mayEnroll(flow: Flow, earlier: readonly Pick<EnrollmentState, "s
   if (reentry === "after_exit") return true;
   const last = Math.max(...earlier.map((e) => e.enteredAt));
   return now - last >= durationMs(reentry.cooldown);
+}
+
+/** Why a contact may not be enrolled by hand now; null when they may. */
+export type HandEnrollmentRefusal = "already_enrolled" | "reentry" | "unsubscribed" | "not_subscribed" | "suppressed";
+
+/**
+ * The flow's rules for a hand enrollment: re-entry as for a trigger, and, for a marketing flow, the consent and
+ * suppression its emails would end the enrollment on anyway (refused up front, so the reason is the answer).
+ */
+export function handEnrollmentRefusal(
+  flow: Flow,
+  contact: ContactFacts,
+  earlier: readonly Pick<EnrollmentState, "status" | "enteredAt">[],
+  now: number,
+): HandEnrollmentRefusal | null {
+  if (earlier.some((e) => e.status === "active")) return "already_enrolled";
+  if (!mayEnroll(flow, earlier, now)) return "reentry";
+  if (flow.settings?.transactional) return null;
+  if (contact.suppressed) return "suppressed";
+  if (contact.consent === "unsubscribed") return "unsubscribed";
+  if (contact.consent !== "subscribed") return "not_subscribed";
+  return null;
 }
 
 /** The event names an event trigger starts on (one, or any of a list). */
