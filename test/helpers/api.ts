@@ -1,5 +1,6 @@
-/** Calls the Worker under test as a client would: through its default export's fetch, with or without the admin key. */
-import { env, exports } from "cloudflare:workers";
+/** Calls the Worker under test as a client would: through its fetch handler, with or without the admin key. */
+import { env } from "cloudflare:workers";
+import { fetchWorker } from "./worker";
 
 export const ADMIN_KEY = env.ADMIN_API_KEY as string;
 
@@ -20,7 +21,7 @@ export async function call(path: string, options: CallOptions = {}): Promise<Res
     body = JSON.stringify(options.body);
     headers["content-type"] ??= "application/json";
   }
-  return exports.default.fetch(new Request(`https://nurture.test${path}`, { method: options.method ?? "GET", headers, body }));
+  return fetchWorker(new Request(`https://nurture.test${path}`, { method: options.method ?? "GET", headers, body }));
 }
 
 /** Sends a request and parses its JSON answer. */

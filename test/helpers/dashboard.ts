@@ -1,7 +1,7 @@
 /** Drives the dashboard as a browser would: a login cookie, pages, and CSRF-protected form posts. */
-import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { ADMIN_KEY, type CallOptions } from "./api";
+import { fetchWorker } from "./worker";
 
 export const ORIGIN = "https://nurture.test";
 
@@ -9,7 +9,7 @@ export const ORIGIN = "https://nurture.test";
 export function call(path: string, options: CallOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.auth !== false) headers.authorization = `Bearer ${ADMIN_KEY}`;
-  return exports.default.fetch(
+  return fetchWorker(
     new Request(`${ORIGIN}${path}`, { method: options.method ?? "GET", headers, body: options.rawBody, redirect: "manual" }),
   );
 }

@@ -1,11 +1,12 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_KEY } from "../helpers/api";
+import { fetchWorker } from "../helpers/worker";
 
 const ORIGIN = "https://nurture.test";
 
 function send(path: string, init: { method?: string; body?: URLSearchParams; headers?: Record<string, string> } = {}) {
-  return exports.default.fetch(
+  return fetchWorker(
     new Request(`${ORIGIN}${path}`, { method: init.method ?? "GET", headers: init.headers, body: init.body, redirect: "manual" }),
   );
 }

@@ -2,7 +2,7 @@
  * The library's shop flows on what the connectors deliver, not on hand-written events: Shopify's checkouts and
  * orders and Stripe's invoices, as the platforms post them to /connect/*, with waits shortened to seconds.
  */
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import checkoutFixture from "../fixtures/connect/shopify-checkouts-create.json?raw";
 import orderFixture from "../fixtures/connect/shopify-orders-create.json?raw";
@@ -10,6 +10,7 @@ import failedFixture from "../fixtures/connect/stripe-invoice-payment-failed.jso
 import { postShopify, postStripe, variant } from "../helpers/connect";
 import { contactId, fireAlarm, messagesOf, sleep } from "../helpers/flows";
 import { activeLibraryFlow } from "../helpers/library";
+import { fetchWorker } from "../helpers/worker";
 
 /** The sent message's HTML. */
 async function htmlOf(messageId: string): Promise<string> {
@@ -20,7 +21,7 @@ async function htmlOf(messageId: string): Promise<string> {
 async function buttonTarget(html: string, label: string): Promise<string | null> {
   const token = new RegExp(`href="https://nurture\\.test/c/([^"]+)"[^>]*>${label}<`).exec(html)?.[1];
   if (!token) return null;
-  const res = await exports.default.fetch(new Request(`https://nurture.test/c/${token}`, { redirect: "manual" }));
+  const res = await fetchWorker(new Request(`https://nurture.test/c/${token}`, { redirect: "manual" }));
   return res.headers.get("location");
 }
 
