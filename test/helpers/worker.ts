@@ -7,8 +7,8 @@
  * 290 ms after 800), so a file of a few thousand requests slows to minutes per test and ends in "Maximum call stack
  * size exceeded". Called directly, the same handler stays under a millisecond.
  */
-import { env } from "cloudflare:workers";
 import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 
 export function fetchWorker(request: Request): Promise<Response> {
