@@ -8,9 +8,9 @@ import checkoutFixture from "../fixtures/connect/shopify-checkouts-create.json?r
 import orderFixture from "../fixtures/connect/shopify-orders-create.json?raw";
 import failedFixture from "../fixtures/connect/stripe-invoice-payment-failed.json?raw";
 import { postShopify, postStripe, variant } from "../helpers/connect";
+import { call } from "../helpers/dashboard";
 import { contactId, fireAlarm, messagesOf, sleep } from "../helpers/flows";
 import { activeLibraryFlow } from "../helpers/library";
-import { fetchWorker } from "../helpers/worker";
 
 /** The sent message's HTML. */
 async function htmlOf(messageId: string): Promise<string> {
@@ -21,7 +21,7 @@ async function htmlOf(messageId: string): Promise<string> {
 async function buttonTarget(html: string, label: string): Promise<string | null> {
   const token = new RegExp(`href="https://nurture\\.test/c/([^"]+)"[^>]*>${label}<`).exec(html)?.[1];
   if (!token) return null;
-  const res = await fetchWorker(new Request(`https://nurture.test/c/${token}`, { redirect: "manual" }));
+  const res = await call(`/c/${token}`, { auth: false });
   return res.headers.get("location");
 }
 
