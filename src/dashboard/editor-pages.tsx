@@ -35,6 +35,7 @@ fieldset{border:1px solid #e2e8f0;border-radius:8px;margin:8px 0;padding:6px 10p
 .condition{margin:6px 0}.cond-group,.cond-not{border-left:3px solid #a855f7;padding:4px 0 4px 8px;margin:4px 0}.cond-any{border-left-color:#0ea5e9}.cond-not{border-left-color:#f97316}
 .cond-bar{display:flex;gap:6px;align-items:center}.cond-row-wrap{display:flex;flex-wrap:wrap;align-items:center;gap:6px}.cond-row{display:flex;flex-wrap:wrap;gap:4px;align-items:center;margin:4px 0}.cond-row input{width:120px}.cond-where{width:100%;padding-left:12px}
 .template-preview iframe{width:100%;height:180px;border:1px solid #cbd5e1;border-radius:6px;background:#fff}
+.impact-confirm{border:1.5px solid #f59e0b;background:#fffbeb;border-radius:8px;padding:8px 12px;margin-bottom:10px}.impact-confirm p{margin:4px 0}
 .dialog{position:fixed;z-index:10;left:50%;top:12vh;transform:translateX(-50%);width:min(520px,92vw);background:#fff;border-radius:12px;padding:16px;box-shadow:0 10px 40px #0004}.dialog .actions{display:flex;gap:8px}
 .segment-editor{display:grid;grid-template-columns:minmax(0,1fr) 360px;gap:16px;align-items:start}.count{font-size:28px;font-weight:700}
 `;
@@ -66,9 +67,6 @@ export function FlowEditorPage(props: {
   const title = flow ? `Edit ${flow.definition.name}` : "New flow";
   return (
     <EditorFrame title={title} section="/admin/flows" csrf={props.csrf}>
-      <h1>
-        {title} {flow ? <a href={`/admin/flows/${encodeURIComponent(flow.id)}`}>back to the flow's numbers</a> : null}
-      </h1>
       <Island
         name="flow-editor"
         props={{
@@ -80,6 +78,10 @@ export function FlowEditorPage(props: {
           schema: props.schema,
         }}
       >
+        {/* The island draws its own heading, which follows the flow's saved name. */}
+        <h1>
+          {title} {flow ? <a href={`/admin/flows/${encodeURIComponent(flow.id)}`}>back to the flow's numbers</a> : null}
+        </h1>
         <p class="error">The flow editor needs JavaScript. Here is the flow's definition, read-only:</p>
         <pre class="code">{flow ? JSON.stringify(flow.definition, null, 2) : "(a new flow has no definition yet)"}</pre>
       </Island>

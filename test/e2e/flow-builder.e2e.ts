@@ -1,8 +1,10 @@
 /**
  * The flow builder and the segment editor in a real browser: build a branching flow from an
  * empty canvas (a missing template shows on its node until picked), save, activate, and find
- * its two emails in the dev mailbox after the trigger event; change a wait of a running
- * library flow and keep its enrollments; load and save every library flow unchanged and get
+ * its two emails in the dev mailbox after the trigger event (a link away from unsaved changes
+ * asks first, and the heading follows the first save); saving a running library flow says first
+ * how many contacts sit on steps it removes (cancel saves nothing), then changing a wait keeps
+ * its enrollments; build an A/B subject test; load and save every library flow unchanged and get
  * the identical definition back; build a segment whose live count equals its member list.
  * Screenshots go to test-artifacts/e2e/; UPDATE_SCREENSHOTS=1 also copies the canvas, the side
  * panel and the segment editor to docs/screenshots/ for the README.
@@ -58,6 +60,15 @@ async function noticeSays(on: Page, text: string) {
 }
 
 const panel = () => page.locator('aside[aria-label="Side panel"]');
+const impactDialog = () => page.locator('[role="alertdialog"][aria-label="Save an active flow"]');
+
+/** Saves an active flow: the editor first says what the change does to running contacts, then saves on "Save anyway". */
+async function saveActive(expectedImpact: string) {
+  await page.click('button:has-text("Save")');
+  await impactDialog().waitFor({ timeout: 15_000 });
+  expect(await impactDialog().textContent()).toContain(expectedImpact);
+  await impactDialog().locator('button:has-text("Save anyway")').click();
+}
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
@@ -111,9 +122,25 @@ describe("the flow builder", () => {
     await panel().locator('select[aria-label="Template"]').selectOption("email-b");
     await problemsSay("No problems");
 
+    // Unsaved: a link away asks first, and staying keeps the draft.
+    expect(await page.textContent("h1")).toBe("New flow");
+    const asked = new Promise<string>((resolve) =>
+      page.once("dialog", (d) => {
+        resolve(d.message());
+        void d.dismiss();
+      }),
+    );
+    await page.click('header nav a[href="/admin/flows"]');
+    expect(await asked).toContain("unsaved changes");
+    expect(page.url()).toBe(`${worker.url}/admin/flows/new`);
+
     await page.click('button:has-text("Save")');
     await noticeSays(page, "Saved as version 1");
     await page.waitForURL(`${worker.url}/admin/flows/signup-series/edit`);
+    // The heading and the tab's title now name the stored flow, and link to its page.
+    expect(await page.textContent("h1")).toContain("Edit Signup series");
+    expect(await page.title()).toBe("Edit Signup series · Nurture");
+    expect(await page.getAttribute('h1 a:has-text("back to the flow")', "href")).toBe("/admin/flows/signup-series");
     await page.click('[data-node="wait-for-1"]');
     await shot("flow-builder-panel", "flow-builder-panel");
     await page.click('[data-node="branch-1"]');
@@ -178,10 +205,31 @@ describe("the flow builder", () => {
     const before = await api("/v1/flows/welcome-series");
 
     await page.goto(`${worker.url}/admin/flows/welcome-series/edit`);
+    // Removing the step Bea waits on: the editor says so before saving, and Cancel saves nothing.
+    await page.click('[data-node="wait_2"]');
+    await panel().locator('button:has-text("Delete step")').click();
+    await problemsSay("No problems");
+    await page.click('button:has-text("Save")');
+    await impactDialog().waitFor({ timeout: 15_000 });
+    expect(await impactDialog().textContent()).toContain("1 running contact; 1 sits on steps this would remove: wait_2 (1)");
+    await impactDialog().locator('button:has-text("Cancel")').click();
+    expect(await impactDialog().count()).toBe(0);
+    expect((await api("/v1/flows/welcome-series")).version).toBe(before.version);
+
+    // Leaving with the change unsaved: the browser asks (beforeunload); leaving drops it.
+    const asked = new Promise<string>((resolve) =>
+      page.once("dialog", (d) => {
+        resolve(d.type());
+        void d.accept();
+      }),
+    );
+    await page.reload();
+    expect(await asked).toBe("beforeunload");
+
     await page.click('[data-node="wait_2"]');
     await panel().locator('input[aria-label="For"]').fill("3d");
     await problemsSay("No problems");
-    await page.click('button:has-text("Save")');
+    await saveActive("1 running contact; none sits on a step this would remove.");
     await noticeSays(page, `Saved as version ${before.version + 1}`);
 
     const after = await api("/v1/flows/welcome-series");
@@ -204,12 +252,54 @@ describe("the flow builder", () => {
       await page.goto(`${worker.url}/admin/flows/${flowId}/edit`);
       await page.waitForSelector('[data-node="trigger"]');
       await problemsSay("No problems");
-      await page.click('button:has-text("Save")');
+      if (before.status === "active") await saveActive("running contact");
+      else await page.click('button:has-text("Save")');
       await noticeSays(page, `Saved as version ${before.version + 1}`);
       const after = await api(`/v1/flows/${flowId}`);
       // Deep equality: zod writes an object's keys in schema order, for the editor's PUT as for curl's.
       expect(after.definition, name).toEqual(before.definition);
     }
+  });
+});
+
+describe("A/B variants in the email step", () => {
+  it("builds a subject-line test on one template, each variant named by its subject, and stores it", async () => {
+    await page.goto(`${worker.url}/admin/flows/new`);
+    await page.fill('input[aria-label="Flow name"]', "Subject test");
+    await panel().locator('input[aria-label="Event"]').fill("ab_signup");
+    await addStep("trigger.", "Email");
+    await panel().locator('select[aria-label="Template"]').first().selectOption("email-a");
+    await panel().locator('button:has-text("+ Variants")').click();
+    const variant = (letter: string) => panel().locator(`fieldset:has(> legend:has-text("Variant ${letter}:"))`);
+    // A new variant keeps the step's template, so its row shows that template's subject; naming nothing of its own is a problem.
+    expect(await variant("A").locator("> legend").textContent()).toBe("Variant A: “Welcome A”");
+    expect(await variant("A").locator('select[aria-label="Template"] option:checked').textContent()).toBe("Same as the step's template");
+    await problemsSay("2 problems");
+    expect(await variant("B").locator(".problems").textContent()).toContain("A variant names a template, a subject, or both");
+
+    await variant("A").locator('button:has-text("+ Subject")').click();
+    await variant("A").locator('input[aria-label="Subject"]').fill("Welcome, {{ contact.first_name }}!");
+    await variant("B").locator('button:has-text("+ Subject")').click();
+    await variant("B").locator('input[aria-label="Subject"]').fill("Your first week with us");
+    await problemsSay("No problems");
+    expect(await variant("A").locator("> legend").textContent()).toBe("Variant A: “Welcome, {{ contact.first_name }}!”");
+    expect(await variant("B").locator("> legend").textContent()).toBe("Variant B: “Your first week with us”");
+    expect(await page.locator('[data-node="email-1"] small').textContent()).toBe("A/B test of 2 variants");
+    await page.click('button:has-text("Save")');
+    await noticeSays(page, "Saved as version 1");
+
+    const stored = await api("/v1/flows/subject-test");
+    expect(stored.definition.steps).toEqual([
+      {
+        id: "email-1",
+        type: "email",
+        template: "email-a",
+        variants: [
+          { subject: "Welcome, {{ contact.first_name }}!", weight: 50 },
+          { subject: "Your first week with us", weight: 50 },
+        ],
+      },
+    ]);
   });
 });
 

@@ -32,14 +32,22 @@ export interface JsonSchema {
   "x-widget"?: string;
 }
 
-type Path = (string | number)[];
+/** Where a value sits in the flow, as the API's issues name it. */
+export type Path = (string | number)[];
 
 /** What fields need beyond their schema: the issues to show, and the widgets for templates and watched emails. */
 export interface FormContext {
   problems: ApiIssue[];
   /** Property names drawn elsewhere (the canvas draws next/then/else). */
   hidden: ReadonlySet<string>;
-  templateField: (props: { value: string | undefined; onChange: (v: string) => void; label: string }) => JSX.Element;
+  templateField: (props: {
+    value: string | undefined;
+    onChange: (v: string | undefined) => void;
+    label: string;
+    path: Path;
+  }) => JSX.Element;
+  /** A list item's own label (an email variant named by its subject) instead of "<list> <n>". */
+  itemLabel?: (listPath: Path, item: unknown, index: number) => string | undefined;
   /** Email step ids a wait_for may watch. */
   emailSteps: string[];
 }
@@ -143,10 +151,12 @@ export function Field(props: {
   onChange: (value: unknown) => void;
   path: Path;
   name: string;
+  /** Shown instead of the humanized name. */
+  label?: string;
   ctx: FormContext;
 }): JSX.Element {
   const { schema, value, onChange, path, name, ctx } = props;
-  const label = humanize(name);
+  const label = props.label ?? humanize(name);
   const problems = <FieldProblems problems={ctx.problems} path={path} />;
   if (schema["x-widget"] === "condition") {
     const inner = ctx.problems.filter((p) => under(p.path, path)).map((p) => ({ ...p, path: p.path.slice(path.length) }));
@@ -156,7 +166,7 @@ export function Field(props: {
   if (name === "template" && schema.type === "string") {
     return (
       <>
-        {ctx.templateField({ value: value as string | undefined, onChange, label })}
+        {ctx.templateField({ value: value as string | undefined, onChange, label, path })}
         {problems}
       </>
     );
@@ -404,6 +414,7 @@ function ListField(props: Parameters<typeof Field>[0]) {
             onChange={(v) => onChange(list.map((x, j) => (j === i ? v : x)))}
             path={[...path, i]}
             name={`${humanize(name)} ${i + 1}`}
+            label={ctx.itemLabel?.(path, item, i)}
             ctx={ctx}
           />
           {canRemove ? (

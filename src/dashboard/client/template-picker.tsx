@@ -16,8 +16,10 @@ export interface TemplateSummary {
 /** Props: the chosen id, the change handler, the known templates and how to add one to them. */
 export interface TemplatePickerProps {
   value: string | undefined;
-  onChange: (id: string) => void;
+  onChange: (id: string | undefined) => void;
   label: string;
+  /** The choice of no template of its own (an A/B variant that keeps the step's template), when there is one. */
+  inherit?: string;
   templates: TemplateSummary[];
   onCreated: (template: TemplateSummary) => void;
 }
@@ -47,10 +49,13 @@ export function TemplatePicker(props: TemplatePickerProps) {
           value={props.value ?? ""}
           onChange={(e) => {
             if (e.currentTarget.value === "+new") setCreating(true);
-            else props.onChange(e.currentTarget.value);
+            else props.onChange(e.currentTarget.value || undefined);
           }}
         >
-          {known ? null : <option value={props.value ?? ""}>{props.value ? `${props.value} (missing)` : "Choose a template…"}</option>}
+          {props.inherit ? <option value="">{props.inherit}</option> : null}
+          {known || (props.inherit && !props.value) ? null : (
+            <option value={props.value ?? ""}>{props.value ? `${props.value} (missing)` : "Choose a template…"}</option>
+          )}
           {props.templates.map((t) => (
             <option key={t.id} value={t.id}>
               {t.id} — {t.subject}

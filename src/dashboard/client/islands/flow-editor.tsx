@@ -30,7 +30,7 @@ import {
   updateStep,
 } from "../flow-graph";
 import { mountIsland } from "../mount";
-import { FieldProblems, humanize, type JsonSchema, ObjectFields, Field as SchemaField } from "../schema-form";
+import { FieldProblems, humanize, type JsonSchema, ObjectFields, type Path, Field as SchemaField } from "../schema-form";
 import { slug } from "../slug";
 import { TemplatePicker, type TemplateSummary } from "../template-picker";
 
@@ -42,6 +42,14 @@ interface FlowEditorProps {
   definition: Draft | null;
   templates: TemplateSummary[];
   schema: JsonSchema;
+}
+
+/** What `POST /v1/flows/:id/impact` answers: saving the draft's effect on the contacts running now. */
+interface EditImpact {
+  running: number;
+  on_removed_steps: { step: string; contacts: number }[];
+  affected: number;
+  summary: string;
 }
 
 const RULES = "rules";
@@ -119,6 +127,17 @@ function triggerSummary(trigger: Draft["trigger"]): string {
   return `${humanize(kind)}: ${shown}`;
 }
 
+const contacts = (n: number) => `${n} running contact${n === 1 ? "" : "s"}`;
+
+/** "12 running contacts; 3 sit on steps this would remove: nudge (3)". */
+function impactSentence(impact: EditImpact): string {
+  if (impact.affected === 0) return `${contacts(impact.running)}; none sits on a step this would remove.`;
+  const where = impact.on_removed_steps.map((s) => `${s.step} (${s.contacts})`).join(", ");
+  return `${contacts(impact.running)}; ${impact.affected} ${impact.affected === 1 ? "sits" : "sit"} on steps this would remove: ${where}. They leave the flow (reason: step removed).`;
+}
+
+const LEAVE_UNSAVED = "This flow has unsaved changes. Leave without saving them?";
+
 function stepIndexOfIssue(issue: ApiIssue): number | null {
   return issue.path[0] === "steps" && typeof issue.path[1] === "number" ? issue.path[1] : null;
 }
@@ -126,7 +145,8 @@ function stepIndexOfIssue(issue: ApiIssue): number | null {
 function FlowEditor(props: FlowEditorProps) {
   const [draft, setDraft] = useState<Draft>(props.definition ?? EMPTY);
   const [flowId, setFlowId] = useState(props.flowId ?? "");
-  const [saved, setSaved] = useState({ status: props.status, version: props.version, dirty: false });
+  const [saved, setSaved] = useState({ status: props.status, version: props.version, dirty: false, name: props.definition?.name ?? null });
+  const [pendingImpact, setPendingImpact] = useState<EditImpact | null>(null);
   const [selected, setSelected] = useState<string | null>(props.definition ? null : TRIGGER);
   const [problems, setProblems] = useState<ApiIssue[]>([]);
   const [adding, setAdding] = useState<PlacedEdge | null>(null);
@@ -148,6 +168,29 @@ function FlowEditor(props: FlowEditorProps) {
     return () => clearTimeout(timer);
   }, [draft, id]);
 
+  // Unsaved changes: the browser asks before the tab closes or reloads; links in the dashboard ask in words.
+  useEffect(() => {
+    if (!saved.dirty) return;
+    let leaving = false;
+    const beforeUnload = (e: BeforeUnloadEvent) => {
+      if (leaving) return;
+      e.preventDefault();
+      e.returnValue = LEAVE_UNSAVED;
+    };
+    const click = (e: MouseEvent) => {
+      const link = (e.target as Element | null)?.closest?.("a[href]");
+      if (!link || link.getAttribute("target") === "_blank") return;
+      if (confirm(LEAVE_UNSAVED)) leaving = true;
+      else e.preventDefault();
+    };
+    addEventListener("beforeunload", beforeUnload);
+    document.addEventListener("click", click, true);
+    return () => {
+      removeEventListener("beforeunload", beforeUnload);
+      document.removeEventListener("click", click, true);
+    };
+  }, [saved.dirty]);
+
   const apply = (result: EditResult) => {
     if (!result.ok) {
       setNotice({ text: result.reason, error: true });
@@ -163,15 +206,8 @@ function FlowEditor(props: FlowEditorProps) {
     setSaved((s) => ({ ...s, dirty: true }));
   };
 
-  const save = async () => {
-    if (saved.version === null) {
-      // A new flow must not replace a stored one that happens to have the same id.
-      const existing = await callApi("GET", `/v1/flows/${encodeURIComponent(id)}`);
-      if (existing.ok) {
-        setNotice({ text: `A flow with id "${id}" exists already: choose another id.`, error: true });
-        return;
-      }
-    }
+  const put = async () => {
+    setPendingImpact(null);
     const result = await callApi<{ id: string; version: number; status: "draft" | "active" | "paused" }>(
       "PUT",
       `/v1/flows/${encodeURIComponent(id)}`,
@@ -182,10 +218,31 @@ function FlowEditor(props: FlowEditorProps) {
       setNotice({ text: `Not saved: ${result.problem.message}.`, error: true });
       return;
     }
-    setSaved({ status: result.body.status, version: result.body.version, dirty: false });
+    setSaved({ status: result.body.status, version: result.body.version, dirty: false, name: draft.name });
     setFlowId(result.body.id);
     setNotice({ text: `Saved as version ${result.body.version}.` });
+    document.title = `Edit ${draft.name} · Nurture`;
     if (!props.flowId) history.replaceState(null, "", `/admin/flows/${encodeURIComponent(result.body.id)}/edit`);
+  };
+  const save = async () => {
+    if (saved.version === null) {
+      // A new flow must not replace a stored one that happens to have the same id.
+      const existing = await callApi("GET", `/v1/flows/${encodeURIComponent(id)}`);
+      if (existing.ok) {
+        setNotice({ text: `A flow with id "${id}" exists already: choose another id.`, error: true });
+        return;
+      }
+    }
+    if (saved.status !== "active") return put();
+    // Contacts are running through an active flow: say what the change does to them before it is made.
+    const impact = await callApi<EditImpact>("POST", `/v1/flows/${encodeURIComponent(id)}/impact`, draft);
+    if (!impact.ok) {
+      setProblems(impact.problem.issues);
+      setNotice({ text: `Not saved: ${impact.problem.message}.`, error: true });
+      return;
+    }
+    setNotice(null);
+    setPendingImpact(impact.body);
   };
   const switchStatus = async (to: "activate" | "pause") => {
     const result = await callApi<{ status: "active" | "paused" }>("POST", `/v1/flows/${encodeURIComponent(id)}/${to}`);
@@ -207,6 +264,15 @@ function FlowEditor(props: FlowEditorProps) {
 
   return (
     <div class="flow-editor">
+      <h1>
+        {saved.name === null ? "New flow" : `Edit ${saved.name}`}
+        {saved.version === null ? null : (
+          <>
+            {" "}
+            <a href={`/admin/flows/${encodeURIComponent(id)}`}>back to the flow's numbers</a>
+          </>
+        )}
+      </h1>
       <div class="toolbar">
         <label class="field inline">
           <span>Name</span>
@@ -242,6 +308,18 @@ function FlowEditor(props: FlowEditorProps) {
           {problems.length > 0 ? `${problems.length} problem${problems.length === 1 ? "" : "s"}` : "No problems"}
         </span>
       </div>
+      {pendingImpact ? (
+        <div class="impact-confirm" role="alertdialog" aria-label="Save an active flow">
+          <p class={pendingImpact.affected > 0 ? "error" : ""}>This flow is active: {impactSentence(pendingImpact)}</p>
+          <p class="muted">Changes: {pendingImpact.summary}.</p>
+          <button type="button" class="primary" onClick={put}>
+            Save anyway
+          </button>{" "}
+          <button type="button" onClick={() => setPendingImpact(null)}>
+            Cancel
+          </button>
+        </div>
+      ) : null}
       {notice ? (
         <p class={notice.error ? "notice error" : "notice"} role="status">
           {notice.text}
@@ -366,10 +444,31 @@ function FlowEditor(props: FlowEditorProps) {
   );
 }
 
+/** A variant's template is its own or, left empty, the step's. */
+const isVariantTemplate = (path: Path) => path.at(-3) === "variants" && path.at(-1) === "template";
+
 function pickerFor(templates: TemplateSummary[], onCreated: (t: TemplateSummary) => void) {
-  return (p: { value: string | undefined; onChange: (v: string) => void; label: string }) => (
-    <TemplatePicker value={p.value} onChange={p.onChange} label={p.label} templates={templates} onCreated={onCreated} />
+  return (p: { value: string | undefined; onChange: (v: string | undefined) => void; label: string; path: Path }) => (
+    <TemplatePicker
+      value={p.value}
+      onChange={p.onChange}
+      label={p.label}
+      templates={templates}
+      onCreated={onCreated}
+      inherit={isVariantTemplate(p.path) ? "Same as the step's template" : undefined}
+    />
   );
+}
+
+/** An A/B variant's row names the subject its recipients see: its own, else its template's, else the step's. */
+function variantLabel(step: Step, templates: TemplateSummary[]) {
+  return (listPath: Path, item: unknown, index: number): string | undefined => {
+    if (listPath.at(-1) !== "variants" || step.type !== "email") return undefined;
+    const variant = item as { template?: string; subject?: string };
+    const template = variant.template ?? step.template;
+    const subject = variant.subject ?? templates.find((t) => t.id === template)?.subject;
+    return `Variant ${String.fromCharCode(65 + index)}: ${subject ? `“${subject}”` : "no subject yet"}`;
+  };
 }
 
 function TriggerPanel(props: { draft: Draft; schema: JsonSchema; problems: ApiIssue[]; onChange: (d: Draft) => void }) {
@@ -445,6 +544,7 @@ function StepPanel(props: {
           problems: props.problems,
           hidden: GRAPH_FIELDS,
           templateField: pickerFor(props.templates, props.onTemplateCreated),
+          itemLabel: variantLabel(step, props.templates),
           emailSteps,
         }}
       />
