@@ -13,7 +13,8 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
+import { addStep, adminApi, noticeSays, problemsSay, sidePanel } from "./flow-editor-page.ts";
+import { launchBrowser, type RunningWorker, startWorker } from "./harness.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const artifacts = path.join(root, "test-artifacts", "e2e");
@@ -24,15 +25,7 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 
-async function api<T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const res = await workerFetch(`${worker.url}${pathname}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
-  return (res.status === 204 ? null : await res.json()) as T;
-}
+const api = adminApi(() => worker);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -42,24 +35,7 @@ async function shot(name: string, publishAs?: string) {
   if (publishAs && updateReadmePictures) copyFileSync(file, path.join(root, "docs", "screenshots", `${publishAs}.png`));
 }
 
-/** Waits until the editor's live check has answered for the current draft and shows `text`. */
-async function problemsSay(text: string) {
-  await page.waitForFunction((expected) => document.querySelector('[data-testid="problem-count"]')?.textContent === expected, text, {
-    timeout: 15_000,
-  });
-}
-
-async function addStep(edge: string, type: string) {
-  await page.click(`button[data-edge="${edge}"]`);
-  await page.click(`.step-menu button:has-text("${type}")`);
-}
-
-/** Waits for the editor's notice to say `text`. */
-async function noticeSays(on: Page, text: string) {
-  await on.locator(".notice", { hasText: text }).waitFor({ timeout: 15_000 });
-}
-
-const panel = () => page.locator('aside[aria-label="Side panel"]');
+const panel = () => sidePanel(page);
 const impactDialog = () => page.locator('[role="alertdialog"][aria-label="Save an active flow"]');
 
 /** Saves an active flow: the editor first says what the change does to running contacts, then saves on "Save anyway". */
@@ -97,30 +73,30 @@ describe("the flow builder", () => {
     await page.fill('input[aria-label="Flow name"]', "Signup series");
     await panel().locator('input[aria-label="Event"]').fill("signup");
 
-    await addStep("trigger.", "Email");
+    await addStep(page, "trigger.", "Email");
     // No template yet: the API's problem shows on the node.
-    await problemsSay("1 problem");
+    await problemsSay(page, "1 problem");
     await expect(page.locator('[data-node="email-1"].invalid').textContent()).resolves.toContain("template");
     await panel().locator('select[aria-label="Template"]').selectOption("email-a");
-    await problemsSay("No problems");
+    await problemsSay(page, "No problems");
     expect(await page.locator('[data-node="email-1"].invalid').count()).toBe(0);
     await expect(panel().locator(".template-preview").textContent()).resolves.toContain("Welcome A");
 
-    await addStep("email-1.next", "Wait");
+    await addStep(page, "email-1.next", "Wait");
     await panel().locator('input[aria-label="For"]').fill("5s");
-    await addStep("wait-1.next", "Wait for event");
+    await addStep(page, "wait-1.next", "Wait for event");
     await panel().locator('input[aria-label="Timeout"]').fill("5s");
     await panel().locator('button:has-text("+ Of")').click();
     await panel().locator('select[aria-label="Of"]').selectOption("email-1");
-    await addStep("wait-for-1.then", "Branch");
+    await addStep(page, "wait-for-1.then", "Branch");
     await panel().locator('select[aria-label="Rule"]').selectOption("tag");
     await panel().locator('input[aria-label="Tag"]').fill("vip");
     // Opened or not, the branch decides.
     await page.click('[data-node="wait-for-1"]');
     await panel().locator('select[aria-label="timeout goes to"]').selectOption("branch-1");
-    await addStep("branch-1.then", "Email");
+    await addStep(page, "branch-1.then", "Email");
     await panel().locator('select[aria-label="Template"]').selectOption("email-b");
-    await problemsSay("No problems");
+    await problemsSay(page, "No problems");
 
     // Unsaved: a link away asks first, and staying keeps the draft.
     expect(await page.textContent("h1")).toBe("New flow");
@@ -208,7 +184,7 @@ describe("the flow builder", () => {
     // Removing the step Bea waits on: the editor says so before saving, and Cancel saves nothing.
     await page.click('[data-node="wait_2"]');
     await panel().locator('button:has-text("Delete step")').click();
-    await problemsSay("No problems");
+    await problemsSay(page, "No problems");
     await page.click('button:has-text("Save")');
     await impactDialog().waitFor({ timeout: 15_000 });
     expect(await impactDialog().textContent()).toContain("1 running contact; 1 sits on steps this would remove: wait_2 (1)");
@@ -228,7 +204,7 @@ describe("the flow builder", () => {
 
     await page.click('[data-node="wait_2"]');
     await panel().locator('input[aria-label="For"]').fill("3d");
-    await problemsSay("No problems");
+    await problemsSay(page, "No problems");
     await saveActive("1 running contact; none sits on a step this would remove.");
     await noticeSays(page, `Saved as version ${before.version + 1}`);
 
@@ -251,7 +227,7 @@ describe("the flow builder", () => {
       const before = await api(`/v1/flows/${flowId}`);
       await page.goto(`${worker.url}/admin/flows/${flowId}/edit`);
       await page.waitForSelector('[data-node="trigger"]');
-      await problemsSay("No problems");
+      await problemsSay(page, "No problems");
       if (before.status === "active") await saveActive("running contact");
       else await page.click('button:has-text("Save")');
       await noticeSays(page, `Saved as version ${before.version + 1}`);
@@ -267,21 +243,21 @@ describe("A/B variants in the email step", () => {
     await page.goto(`${worker.url}/admin/flows/new`);
     await page.fill('input[aria-label="Flow name"]', "Subject test");
     await panel().locator('input[aria-label="Event"]').fill("ab_signup");
-    await addStep("trigger.", "Email");
+    await addStep(page, "trigger.", "Email");
     await panel().locator('select[aria-label="Template"]').first().selectOption("email-a");
     await panel().locator('button:has-text("+ Variants")').click();
     const variant = (letter: string) => panel().locator(`fieldset:has(> legend:has-text("Variant ${letter}:"))`);
     // A new variant keeps the step's template, so its row shows that template's subject; naming nothing of its own is a problem.
     expect(await variant("A").locator("> legend").textContent()).toBe("Variant A: “Welcome A”");
     expect(await variant("A").locator('select[aria-label="Template"] option:checked').textContent()).toBe("Same as the step's template");
-    await problemsSay("2 problems");
+    await problemsSay(page, "2 problems");
     expect(await variant("B").locator(".problems").textContent()).toContain("A variant names a template, a subject, or both");
 
     await variant("A").locator('button:has-text("+ Subject")').click();
     await variant("A").locator('input[aria-label="Subject"]').fill("Welcome, {{ contact.first_name }}!");
     await variant("B").locator('button:has-text("+ Subject")').click();
     await variant("B").locator('input[aria-label="Subject"]').fill("Your first week with us");
-    await problemsSay("No problems");
+    await problemsSay(page, "No problems");
     expect(await variant("A").locator("> legend").textContent()).toBe("Variant A: “Welcome, {{ contact.first_name }}!”");
     expect(await variant("B").locator("> legend").textContent()).toBe("Variant B: “Your first week with us”");
     expect(await page.locator('[data-node="email-1"] small').textContent()).toBe("A/B test of 2 variants");

@@ -1,0 +1,42 @@
+/**
+ * Driving the flow editor island in a browser tests: the admin API beside it (to check what
+ * was stored), the side panel, adding a step on an edge, and waiting for the live check and
+ * the editor's notices.
+ */
+import type { Page } from "playwright-core";
+import { type RunningWorker, workerFetch } from "./harness.ts";
+
+/** Calls the admin API of `worker` with its key; a body makes it a POST unless `method` says otherwise. */
+export function adminApi(worker: () => RunningWorker) {
+  return async <T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
+    const { url, adminKey } = worker();
+    const res = await workerFetch(`${url}${pathname}`, {
+      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+    if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
+    return (res.status === 204 ? null : await res.json()) as T;
+  };
+}
+
+/** The editor's side panel. */
+export const sidePanel = (page: Page) => page.locator('aside[aria-label="Side panel"]');
+
+/** Waits until the editor's live check has answered for the current draft and shows `text`. */
+export async function problemsSay(page: Page, text: string) {
+  await page.waitForFunction((expected) => document.querySelector('[data-testid="problem-count"]')?.textContent === expected, text, {
+    timeout: 15_000,
+  });
+}
+
+/** Adds a step of `type` (its menu label) on the edge `edge` ("<from>.<field>"). */
+export async function addStep(page: Page, edge: string, type: string) {
+  await page.click(`button[data-edge="${edge}"]`);
+  await page.click(`.step-menu button:has-text("${type}")`);
+}
+
+/** Waits for the editor's notice to say `text`. */
+export async function noticeSays(page: Page, text: string) {
+  await page.locator(".notice", { hasText: text }).waitFor({ timeout: 15_000 });
+}
