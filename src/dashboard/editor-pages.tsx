@@ -20,15 +20,17 @@ main:has(.flow-editor),main:has([data-island=flow-editor]){max-width:none}
 .canvas{position:relative;background:#fff;border-radius:10px;box-shadow:0 1px 2px #0001;min-width:100%;min-height:200px;overflow:visible}
 .canvas svg{position:absolute;left:0;top:0}.edge-label{font-size:11px;fill:#475569}
 .node{position:absolute;width:220px;height:64px;display:flex;flex-direction:column;align-items:flex-start;justify-content:center;gap:1px;padding:6px 10px;text-align:left;border:1.5px solid #94a3b8;border-radius:10px;background:#f8fafc;overflow:hidden}
-.node b{font-size:12px;color:#334155}.node span{font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:100%}.node small{color:#64748b;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:100%}
+.node b{font-size:12px;color:#334155}.node span,.node small{line-height:1.35}.node span{font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:100%}.node small{color:#64748b;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:100%}
 .node.trigger{background:#f0fdf4;border-color:#16a34a}.node.step-email{background:#eff6ff;border-color:#3b82f6}.node.step-wait,.node.step-wait_for{background:#fefce8;border-color:#ca8a04}
 .node.step-branch,.node.step-split{background:#faf5ff;border-color:#9333ea}.node.step-exit{background:#f1f5f9}.node.end{height:36px;align-items:center;color:#64748b;border-style:dashed}
 .node.selected{box-shadow:0 0 0 3px #93c5fd}.node.invalid{border-color:#dc2626;background:#fef2f2}.node-problem{font-style:normal;font-size:11px;color:#b91c1c;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:100%}
 .add-step{position:absolute;width:24px;height:24px;padding:0;border-radius:50%;line-height:20px;text-align:center;font-weight:700;background:#fff;color:#2563eb;border:1.5px solid #2563eb;z-index:2}
 .step-menu{position:absolute;z-index:3;display:flex;flex-direction:column;gap:2px;background:#fff;border:1px solid #cbd5e1;border-radius:8px;padding:6px;box-shadow:0 4px 12px #0002}.step-menu button{text-align:left;border:0}
+.flow-editor h1 a{font-size:14px;font-weight:400;margin-left:6px}
+.panel select,.panel input:not([type=checkbox]){max-width:100%}.template-picker select,.panel .field>input:not([type=checkbox]):not([type=number]){width:100%;box-sizing:border-box}
 .panel{background:#fff;border-radius:10px;padding:12px 14px;box-shadow:0 1px 2px #0001;position:sticky;top:10px;max-height:calc(100vh - 20px);overflow:auto}.panel h2{margin-top:0}
 fieldset{border:1px solid #e2e8f0;border-radius:8px;margin:8px 0;padding:6px 10px}legend{font-size:12px;font-weight:600;color:#475569}
-.field-row{position:relative}.field-row>.remove{position:absolute;right:0;top:0}.remove{border:0;color:#64748b;padding:0 6px}.danger{color:#b91c1c;border-color:#b91c1c;margin-top:10px}
+.field-row{position:relative;padding-right:22px}.field-row>.remove{position:absolute;right:0;top:0}.remove{border:0;color:#64748b;padding:0 6px}.danger{color:#b91c1c;border-color:#b91c1c;margin-top:10px}
 .add-fields,.cond-add,.cond-actions{display:flex;flex-wrap:wrap;gap:4px;margin:4px 0}.add-fields button,.cond-add button,.cond-actions button{font-size:12px;padding:2px 8px}
 .list-item{display:flex;gap:6px;align-items:flex-start;flex-wrap:wrap}.check{display:inline-flex;gap:4px;align-items:center;margin-right:8px}
 .problems{margin:2px 0;padding-left:18px;color:#b91c1c;font-size:12px}.notice{padding:6px 10px;background:#eff6ff;border-radius:6px}.notice.error{background:#fef2f2}

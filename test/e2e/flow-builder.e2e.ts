@@ -7,7 +7,8 @@
  * its enrollments; build an A/B subject test; load and save every library flow unchanged and get
  * the identical definition back; build a segment whose live count equals its member list.
  * Screenshots go to test-artifacts/e2e/; UPDATE_SCREENSHOTS=1 also copies the canvas, the side
- * panel and the segment editor to docs/screenshots/ for the README.
+ * panel, the A/B variants, the impact confirmation and the segment editor to docs/screenshots/
+ * for the README.
  */
 import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -188,6 +189,7 @@ describe("the flow builder", () => {
     await page.click('button:has-text("Save")');
     await impactDialog().waitFor({ timeout: 15_000 });
     expect(await impactDialog().textContent()).toContain("1 running contact; 1 sits on steps this would remove: wait_2 (1)");
+    await shot("flow-builder-impact", "flow-builder-impact");
     await impactDialog().locator('button:has-text("Cancel")').click();
     expect(await impactDialog().count()).toBe(0);
     expect((await api("/v1/flows/welcome-series")).version).toBe(before.version);
@@ -261,6 +263,10 @@ describe("A/B variants in the email step", () => {
     expect(await variant("A").locator("> legend").textContent()).toBe("Variant A: “Welcome, {{ contact.first_name }}!”");
     expect(await variant("B").locator("> legend").textContent()).toBe("Variant B: “Your first week with us”");
     expect(await page.locator('[data-node="email-1"] small').textContent()).toBe("A/B test of 2 variants");
+    // Tall enough for the whole panel, which otherwise scrolls inside the window.
+    await page.setViewportSize({ width: 1400, height: 1300 });
+    await shot("flow-builder-variants", "flow-builder-variants");
+    await page.setViewportSize({ width: 1400, height: 1000 });
     await page.click('button:has-text("Save")');
     await noticeSays(page, "Saved as version 1");
 

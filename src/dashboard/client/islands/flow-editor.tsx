@@ -92,12 +92,18 @@ function summary(step: Step): string {
   }
 }
 
-/** An edge's label a third of the way along its first segment, clear of the "+" at its middle. */
-function EdgeLabel(props: { points: { x: number; y: number }[]; text: string }) {
+/**
+ * An edge's label a little way along its first segment, clear of the "+" at its middle, on the
+ * outer side of the line (left of an edge leaving the node's left half): two edges to the same
+ * step run close together, and labels between them would overlap.
+ */
+function EdgeLabel(props: { points: { x: number; y: number }[]; text: string; sourceX: number }) {
   const [a, b] = props.points;
   if (!a || !b) return null;
+  const left = a.x < props.sourceX;
+  const x = a.x + (b.x - a.x) * 0.4;
   return (
-    <text class="edge-label" x={a.x + (b.x - a.x) * 0.4 + 5} y={a.y + (b.y - a.y) * 0.4 + 4}>
+    <text class="edge-label" x={left ? x - 6 : x + 6} y={a.y + (b.y - a.y) * 0.4 + 4} text-anchor={left ? "end" : "start"}>
       {props.text}
     </text>
   );
@@ -336,7 +342,9 @@ function FlowEditor(props: FlowEditorProps) {
             {placed.edges.map((e) => (
               <g key={`${e.from}.${e.field.join(".")}`}>
                 <path class="edge" fill="none" marker-end="url(#arrow)" d={`M ${e.points.map((p) => `${p.x} ${p.y}`).join(" L ")}`} />
-                {e.label ? <EdgeLabel points={e.points} text={e.label} /> : null}
+                {e.label ? (
+                  <EdgeLabel points={e.points} text={e.label} sourceX={placed.nodes.find((n) => n.id === e.from)?.x ?? 0} />
+                ) : null}
               </g>
             ))}
           </svg>
@@ -360,7 +368,7 @@ function FlowEditor(props: FlowEditorProps) {
                 class={`node ${step ? `step-${step.type}` : "trigger"}${issues.length > 0 ? " invalid" : ""}${selected === n.id ? " selected" : ""}`}
                 style={{ left: `${left}px`, top: `${n.y - NODE.height / 2}px` }}
                 onClick={() => setSelected(n.id)}
-                title={issues.map((i) => i.message).join("\n")}
+                title={issues.length > 0 ? issues.map((i) => i.message).join("\n") : step ? summary(step) : triggerSummary(draft.trigger)}
               >
                 <b>{step ? TYPE_LABELS[step.type] : "Trigger"}</b>
                 <span>{step ? (step.name ?? step.id) : triggerSummary(draft.trigger)}</span>
