@@ -14,7 +14,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addStep, adminApi, noticeSays, problemsSay, sidePanel } from "./flow-editor-page.ts";
+import { addStep, adminApi, noticeSays, problemsSay, sidePanel, startNewFlow } from "./flow-editor-page.ts";
 import { launchBrowser, type RunningWorker, startWorker } from "./harness.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
@@ -68,11 +68,7 @@ afterAll(async () => {
 
 describe("the flow builder", () => {
   it("builds signup → A → wait → wait_for → branch → B / exit from an empty canvas, and its mail arrives", async () => {
-    await page.goto(`${worker.url}/admin/flows`);
-    await page.click('a:has-text("New flow")');
-    await page.waitForURL(`${worker.url}/admin/flows/new`);
-    await page.fill('input[aria-label="Flow name"]', "Signup series");
-    await panel().locator('input[aria-label="Event"]').fill("signup");
+    await startNewFlow(page, worker.url, "Signup series", "signup");
 
     await addStep(page, "trigger.", "Email");
     // No template yet: the API's problem shows on the node.

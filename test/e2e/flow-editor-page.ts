@@ -40,3 +40,12 @@ export async function addStep(page: Page, edge: string, type: string) {
 export async function noticeSays(page: Page, text: string) {
   await page.locator(".notice", { hasText: text }).waitFor({ timeout: 15_000 });
 }
+
+/** Opens a new flow from the flows list's "New flow", names it and sets the event that starts it. */
+export async function startNewFlow(page: Page, baseUrl: string, name: string, event: string) {
+  await page.click('header nav a[href="/admin/flows"]');
+  await page.click('main a:has-text("New flow")');
+  await page.waitForURL(`${baseUrl}/admin/flows/new`);
+  await page.fill('input[aria-label="Flow name"]', name);
+  await sidePanel(page).locator('input[aria-label="Event"]').fill(event);
+}

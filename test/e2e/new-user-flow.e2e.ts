@@ -11,7 +11,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addStep, adminApi, noticeSays, problemsSay, sidePanel } from "./flow-editor-page.ts";
+import { addStep, adminApi, noticeSays, problemsSay, sidePanel, startNewFlow } from "./flow-editor-page.ts";
 import { launchBrowser, type RunningWorker, startWorker } from "./harness.ts";
 
 const artifacts = path.resolve(import.meta.dirname, "..", "..", "test-artifacts", "e2e");
@@ -58,12 +58,7 @@ describe("a new user's first flow", () => {
     await page.fill("#key", worker.adminKey);
     await page.click("button[type=submit]");
     await page.waitForURL(`${worker.url}/admin`);
-    await page.click('header nav a[href="/admin/flows"]');
-    await page.click('main a:has-text("New flow")');
-    await page.waitForURL(`${worker.url}/admin/flows/new`);
-
-    await page.fill('input[aria-label="Flow name"]', "Welcome flow");
-    await panel().locator('input[aria-label="Event"]').fill("signup");
+    await startNewFlow(page, worker.url, "Welcome flow", "signup");
 
     // An email with no template yet: the API's problem is shown on that node, and goes once a template is made.
     await addStep(page, "trigger.", "Email");

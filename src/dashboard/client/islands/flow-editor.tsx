@@ -204,12 +204,15 @@ function FlowEditor(props: FlowEditorProps) {
     }
     setDraft(result.draft);
     setSaved((s) => ({ ...s, dirty: true }));
+    setPendingImpact(null);
     setNotice(result.removed.length > 0 ? { text: `Removed steps nothing led to any more: ${result.removed.join(", ")}.` } : null);
     if (selected && !result.draft.steps.some((s) => s.id === selected) && selected !== TRIGGER && selected !== RULES) setSelected(null);
   };
   const change = (next: Draft) => {
     setDraft(next);
     setSaved((s) => ({ ...s, dirty: true }));
+    // The impact shown was for the draft before this change.
+    setPendingImpact(null);
   };
 
   const put = async () => {
