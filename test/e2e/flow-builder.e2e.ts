@@ -184,7 +184,7 @@ describe("the flow builder", () => {
     await problemsSay(page, "No problems");
     await page.click('button:has-text("Save")');
     await impactDialog().waitFor({ timeout: 15_000 });
-    expect(await impactDialog().textContent()).toContain("1 running contact; 1 sits on steps this would remove: wait_2 (1)");
+    expect(await impactDialog().textContent()).toContain("1 running contact; 1 sits on a step this would remove: wait_2 (1)");
     await shot("flow-builder-impact", "flow-builder-impact");
     await impactDialog().locator('button:has-text("Cancel")').click();
     expect(await impactDialog().count()).toBe(0);

@@ -139,7 +139,8 @@ const contacts = (n: number) => `${n} running contact${n === 1 ? "" : "s"}`;
 function impactSentence(impact: EditImpact): string {
   if (impact.affected === 0) return `${contacts(impact.running)}; none sits on a step this would remove.`;
   const where = impact.on_removed_steps.map((s) => `${s.step} (${s.contacts})`).join(", ");
-  return `${contacts(impact.running)}; ${impact.affected} ${impact.affected === 1 ? "sits" : "sit"} on steps this would remove: ${where}. They leave the flow (reason: step removed).`;
+  const steps = impact.on_removed_steps.length === 1 ? "a step" : "steps";
+  return `${contacts(impact.running)}; ${impact.affected} ${impact.affected === 1 ? "sits" : "sit"} on ${steps} this would remove: ${where}. They leave the flow (reason: step removed).`;
 }
 
 const LEAVE_UNSAVED = "This flow has unsaved changes. Leave without saving them?";
