@@ -1,7 +1,7 @@
 /**
  * The Worker as the benchmarks run it when they count D1 queries: the real entry, its env's D1 and ContactTimer
- * namespace wrapped in bench/capacity/meter.ts, one tally for the isolate (requests and cron runs add to it), read
- * at GET /__bench/tally. Durable Objects keep their own env, so their D1 calls are not in it. Bench only: src/
+ * namespace wrapped in bench/capacity/meter.ts, one tally for the isolate (requests and cron runs add to it, with
+ * D1's time per statement), read at GET /__bench/tally. Durable Objects keep their own env, so their D1 calls are not in it. Bench only: src/
  * knows nothing of it, and it is served only by `wrangler dev` started by bench/lib/local-worker.mjs.
  */
 import type { Env } from "../../src/env";
@@ -10,7 +10,7 @@ import { meteredEnv, newTally } from "../capacity/meter";
 
 export { ContactTimer, Throttle } from "../../src/index";
 
-const tally = newTally();
+const tally = { ...newTally(), bySql: {} };
 /** Cron invocations of each schedule that have ended, and the D1 queries they made in all. */
 const crons: Record<string, { invocations: number; d1Queries: number }> = {};
 
