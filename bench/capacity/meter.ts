@@ -17,6 +17,8 @@ export interface Tally {
   doRequests: number;
   doRowsRead: number;
   doRowsWritten: number;
+  /** When present, each statement's count and D1 milliseconds, keyed by the start of its SQL (for profiling). */
+  bySql?: Record<string, { queries: number; ms: number }>;
 }
 
 /** An empty tally. */
@@ -30,31 +32,40 @@ export const newTally = (): Tally => ({
   doRowsWritten: 0,
 });
 
-function count(tally: Tally, meta: D1Meta | undefined): void {
+function count(tally: Tally, meta: D1Meta | undefined, sql?: string): void {
   tally.d1Queries += 1;
   tally.d1RowsRead += meta?.rows_read ?? 0;
   tally.d1RowsWritten += meta?.rows_written ?? 0;
   tally.d1Ms += meta?.duration ?? 0;
+  if (tally.bySql && sql !== undefined) {
+    const key = sql.replace(/\s+/g, " ").trim().slice(0, 90);
+    const before = tally.bySql[key] ?? { queries: 0, ms: 0 };
+    tally.bySql[key] = { queries: before.queries + 1, ms: before.ms + (meta?.duration ?? 0) };
+  }
 }
+
+/** The SQL of each metered statement, so that a batch can profile the statements it unwraps. */
+const sqlOf = new WeakMap<D1PreparedStatement, string>();
 
 const READ_ONLY = /^\s*(select|with\b(?![\s\S]*\b(insert|update|delete)\b))/i;
 
 function meteredStatement(statement: D1PreparedStatement, sql: string, tally: Tally): D1PreparedStatement {
+  sqlOf.set(statement, sql);
   return {
     bind: (...values: unknown[]) => meteredStatement(statement.bind(...values), sql, tally),
     async run() {
       const result = await statement.run();
-      count(tally, result.meta);
+      count(tally, result.meta, sql);
       return result;
     },
     async all() {
       const result = await statement.all();
-      count(tally, result.meta);
+      count(tally, result.meta, sql);
       return result;
     },
     async first(column?: string) {
       const result = await statement.all<Record<string, unknown>>();
-      count(tally, result.meta);
+      count(tally, result.meta, sql);
       const row = result.results[0];
       if (!row) return null;
       return column === undefined ? row : row[column];
@@ -64,11 +75,11 @@ function meteredStatement(statement: D1PreparedStatement, sql: string, tally: Ta
     async raw(options?: { columnNames?: boolean }) {
       if (READ_ONLY.test(sql)) {
         const rows = await statement.raw(options as { columnNames: true });
-        count(tally, (await statement.all()).meta);
+        count(tally, (await statement.all()).meta, sql);
         return rows;
       }
       const result = await statement.all<Record<string, unknown>>();
-      count(tally, result.meta);
+      count(tally, result.meta, sql);
       const rows = result.results.map((row) => Object.values(row));
       return options?.columnNames ? [Object.keys(result.results[0] ?? {}), ...rows] : rows;
     },
@@ -82,8 +93,9 @@ export function meteredD1(d1: D1Database, tally: Tally): D1Database {
   return {
     prepare: (sql: string) => meteredStatement(d1.prepare(sql), sql, tally),
     async batch(statements: D1PreparedStatement[]) {
-      const results = await d1.batch(statements.map(unwrap));
-      for (const result of results) count(tally, result.meta);
+      const unwrapped = statements.map(unwrap);
+      const results = await d1.batch(unwrapped);
+      for (const [i, result] of results.entries()) count(tally, result.meta, sqlOf.get(unwrapped[i]!));
       return results;
     },
     async exec(sql: string) {

@@ -2,7 +2,8 @@
 // honouring idempotency keys as Resend does (a key seen before gets its first
 // answer and sends nothing again), refusing batches over 100 emails, and,
 // while `throttled`, holding to Resend's default limit of 2 requests/s with 429
-// beyond. `accepted` has the time of each email really sent, `recipients` its address.
+// beyond. `accepted` has the time of each email really sent, `recipients` its address, `requests` the time of
+// each request that sent them.
 import { createServer } from "node:http";
 
 export const LIMIT_PER_SECOND = 2;
@@ -12,6 +13,7 @@ export const BATCH_LIMIT = 100;
 export async function startFakeResend({ throttled }) {
   const accepted = [];
   const recipients = [];
+  const requests = [];
   const answered = new Map();
   const recent = [];
   let rejected429 = 0;
@@ -20,6 +22,7 @@ export async function startFakeResend({ throttled }) {
     throttled,
     accepted,
     recipients,
+    requests,
     stats: () => ({ rejected429, overBatch }),
   };
   const server = createServer((req, res) => {
@@ -48,6 +51,7 @@ export async function startFakeResend({ throttled }) {
       const key = req.headers["idempotency-key"];
       if (key && answered.has(key)) return reply(200, answered.get(key));
       const body = { data: emails.map((_, i) => ({ id: `re_${accepted.length + i}` })) };
+      requests.push(now);
       for (const email of emails) {
         accepted.push(now);
         recipients.push(email.to[0]);

@@ -33,10 +33,11 @@ function runWrangler(args) {
 /**
  * Starts the Worker; `limitMs` bounds the whole benchmark (it exits with 1 when
  * exceeded). Returns its URL, admin key, an authorised JSON client, SQL
- * runners against its local D1, `restart(during)`, `processGroup()` and `stop()`.
- * Cron handlers can be fired at `${url}/__scheduled?cron=…`.
+ * runners against its local D1, `restart(during)`, `processGroup()`, `tally()` and `stop()`.
+ * Cron handlers can be fired at `${url}/__scheduled?cron=…`. With `metered`, the Worker runs through
+ * bench/lib/metered-worker.ts, and `tally()` reads the D1 queries it has made (and its cron runs') since it started.
  */
-export async function startLocalWorker({ name, limitMs, vars = {} }) {
+export async function startLocalWorker({ name, limitMs, vars = {}, metered = false }) {
   const persistDir = mkdtempSync(path.join(tmpdir(), `nurture-${name}-`));
   const adminKey = randomBytes(24).toString("base64url");
   const port = await freePort();
@@ -71,6 +72,7 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
       wrangler,
       [
         "dev",
+        ...(metered ? [path.join(root, "bench", "lib", "metered-worker.ts")] : []),
         "--local",
         "--ip",
         "127.0.0.1",
@@ -143,8 +145,16 @@ export async function startLocalWorker({ name, limitMs, vars = {} }) {
     return JSON.parse(out)[0].results;
   }
 
+  /** The metered Worker's tally: D1 queries, rows and Durable Object calls so far, and `crons` (invocations, D1 queries). */
+  async function tally() {
+    const res = await fetch(`${url}/__bench/tally`);
+    if (!res.ok) throw new Error(`/__bench/tally → ${res.status} (start the worker with metered: true)`);
+    return res.json();
+  }
+
   return {
     url,
+    tally,
     adminKey,
     persistDir,
     api,

@@ -3,15 +3,28 @@
  * segment, preview the template, count the audience, send a test to an
  * address typed in (it lands in the dev mailbox marked [Test]), schedule it
  * for the next minute, confirm with the final count, and watch it go out
- * (the harness fires the every-minute cron) and the report fill in.
+ * (the harness fires the every-minute cron) and the report fill in; then a
+ * reader opens it (its pixel), clicks its tracked link and buys, and the report
+ * page shows that open, that click and the order's attributed revenue.
  * Screenshots go to test-artifacts/e2e/; with UPDATE_SCREENSHOTS=1 the
  * compose and report shots are also copied to docs/screenshots/ for the README.
  */
 import { copyFileSync, mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
+import {
+  DESKTOP_USER_AGENT,
+  eventually,
+  executeSql,
+  freePort,
+  launchBrowser,
+  querySql,
+  type RunningWorker,
+  startWorker,
+  workerFetch,
+} from "./harness.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const artifacts = path.join(root, "test-artifacts", "e2e");
@@ -20,6 +33,9 @@ const updateReadmePictures = process.env.UPDATE_SCREENSHOTS === "1";
 let worker: RunningWorker;
 let browser: Browser;
 let page: Page;
+/** The shop the sale links to: a page on loopback, so that following a tracked link stays on this machine. */
+let shop: Server;
+let shopUrl: string;
 
 async function api<T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
   const res = await workerFetch(`${worker.url}${pathname}`, {
@@ -44,12 +60,19 @@ const VIPS = ["ada@example.com", "bob@example.com", "cy@example.com"];
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
+  const port = await freePort();
+  shopUrl = `http://127.0.0.1:${port}`;
+  shop = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end("<!doctype html><title>Sale</title><h1>The sale</h1>");
+  });
+  await new Promise<void>((resolve) => shop.listen(port, "127.0.0.1", resolve));
   worker = await startWorker();
   await api("/v1/templates/spring-sale", {
     method: "PUT",
     body: {
       subject: "Our spring sale, {{ contact.first_name }}",
-      html: '<html><body><h1>Spring sale</h1><p>Hi {{ contact.first_name }}, everything is 20% off this week.</p><a href="https://shop.example/sale">Shop the sale</a></body></html>',
+      html: `<html><body><h1>Spring sale</h1><p>Hi {{ contact.first_name }}, everything is 20% off this week.</p><a href="${shopUrl}/sale">Shop the sale</a></body></html>`,
     },
   });
   for (const email of VIPS)
@@ -68,6 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await worker?.stop();
+  await new Promise((resolve) => shop?.close(resolve));
 });
 
 describe("a broadcast from the dashboard", () => {
@@ -146,6 +170,72 @@ describe("a broadcast from the dashboard", () => {
     expect(row[1]).toBe("sent");
     expect(row[2]).toBe("Segment VIPs (vip)");
     expect(row[4]).toBe("3");
+  });
+
+  it("a reader opens it, clicks its link and buys: the report shows the open, the click and the attributed revenue", async () => {
+    await page.click('header a:has-text("Mailbox")');
+    // ada@example.com's first name is "ada"; text-is keeps the [Test] mail out.
+    await page.click('#mailbox a:text-is("Our spring sale, ada")');
+    await expect(page.textContent("h1")).resolves.toBe("Our spring sale, ada");
+    // The mailbox shows the mail with its tracking taken out; the reader's mail client gets the HTML as sent.
+    const [mail] = querySql<{ id: string; html: string; contact_id: string }>(
+      worker.persistDir,
+      "SELECT id, html, contact_id FROM messages WHERE broadcast_id = 'spring-sale' AND to_email = 'ada@example.com'",
+    );
+    // Read an hour after it was sent, as a person would (a fetch within seconds of sending is a prefetch).
+    executeSql(worker.persistDir, `UPDATE messages SET sent_at = sent_at - 3600000 WHERE id = '${mail!.id}';`);
+    const eventsOf = (name: string) =>
+      querySql<{ machine: number; message_id: string }>(
+        worker.persistDir,
+        `SELECT machine, message_id FROM events WHERE name = '${name}' AND contact_id = '${mail!.contact_id}'`,
+      );
+
+    const reader = await browser.newContext({ userAgent: DESKTOP_USER_AGENT });
+    const mailPage = await reader.newPage();
+    const pixel = mailPage.waitForResponse((r) => r.url().startsWith(`${worker.url}/o/`));
+    await mailPage.setContent(mail!.html, { waitUntil: "domcontentloaded" });
+    expect((await pixel).headers()["content-type"]).toBe("image/gif");
+    const [open] = await eventually(
+      () => eventsOf("email_opened"),
+      (rows) => rows.length === 1,
+    );
+    expect(open).toEqual({ machine: 0, message_id: mail!.id });
+
+    const [redirect] = await Promise.all([
+      mailPage.waitForResponse((r) => r.url().startsWith(`${worker.url}/c/`)),
+      mailPage.waitForURL((url) => url.href.startsWith(`${shopUrl}/sale`)),
+      mailPage.click('a:has-text("Shop the sale")'),
+    ]);
+    expect(redirect.status()).toBe(302);
+    const location = new URL(redirect.headers().location!);
+    expect(`${location.origin}${location.pathname}`).toBe(`${shopUrl}/sale`);
+    await expect(mailPage.textContent("h1")).resolves.toBe("The sale");
+    const [click] = await eventually(
+      () => eventsOf("email_clicked"),
+      (rows) => rows.length === 1,
+    );
+    expect(click).toEqual({ machine: 0, message_id: mail!.id });
+    await reader.close();
+
+    // The order, from the shop's backend as the README shows: credited to the broadcast by the click.
+    await api("/v1/events", {
+      method: "POST",
+      body: [{ id: "order-spring-1", email: "ada@example.com", name: "order_placed", value: 42.5, properties: { currency: "EUR" } }],
+    });
+    await eventually(
+      () => querySql<{ n: number }>(worker.persistDir, "SELECT count(*) AS n FROM events WHERE id = 'order-spring-1'"),
+      (rows) => rows[0]?.n === 1,
+    );
+
+    await page.goto(`${worker.url}/admin/broadcasts/spring-sale`);
+    const card = (stat: string) => page.getAttribute(`#broadcast-totals [data-stat="${stat}"]`, "data-value");
+    await expect(card("opened")).resolves.toBe("1");
+    await expect(card("clicked")).resolves.toBe("1");
+    await expect(card("converted")).resolves.toBe("1");
+    await expect(card("revenue")).resolves.toBe("42.5");
+    await expect(page.textContent('#broadcast-totals [data-stat="revenue"]')).resolves.toContain("42.50");
+    await expect(page.textContent('#broadcast-totals [data-stat="opened"]')).resolves.toContain("33.3%");
+    await shot("broadcast-report-engaged");
   });
 
   it("every broadcast page fits: scrollWidth ≤ 1280 at a 1280 px viewport", async () => {

@@ -10,12 +10,19 @@ import { createServer, type Server } from "node:http";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeSql, freePort, launchBrowser, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
+import {
+  DESKTOP_USER_AGENT,
+  executeSql,
+  freePort,
+  launchBrowser,
+  querySql,
+  type RunningWorker,
+  startWorker,
+  workerFetch,
+} from "./harness.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const artifacts = path.join(root, "test-artifacts", "e2e");
-/** A desktop browser's agent: headless Chromium's own one is (rightly) taken for a bot. */
-const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
 const WIDTH = 1280;
 
 let worker: RunningWorker;
@@ -115,7 +122,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => shop.listen(port, "127.0.0.1", resolve));
   await seed();
   browser = await launchBrowser();
-  context = await browser.newContext({ userAgent: USER_AGENT, viewport: { width: WIDTH, height: 900 } });
+  context = await browser.newContext({ userAgent: DESKTOP_USER_AGENT, viewport: { width: WIDTH, height: 900 } });
   page = await context.newPage();
   await logIn();
 });

@@ -8,10 +8,16 @@
 import { createServer, type Server } from "node:http";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, launchBrowser, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
-
-/** A desktop browser's agent: headless Chromium's own one is (rightly) taken for a bot. */
-const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
+import {
+  DESKTOP_USER_AGENT,
+  eventually,
+  freePort,
+  launchBrowser,
+  querySql,
+  type RunningWorker,
+  startWorker,
+  workerFetch,
+} from "./harness.ts";
 
 let worker: RunningWorker;
 let browser: Browser;
@@ -25,17 +31,6 @@ async function api(pathname: string, body: unknown, method = "POST") {
     body: JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
-}
-
-/** Polls D1 until `check` passes. */
-async function eventually<T>(read: () => T, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`still ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
 }
 
 const contactOf = (email: string) =>
@@ -125,7 +120,7 @@ afterAll(async () => {
 
 describe("a sign-up form on the shop's page", () => {
   it("submitting it shows the success text, the confirmation arrives, its button subscribes, the welcome flow starts", async () => {
-    const context = await browser.newContext({ userAgent: USER_AGENT });
+    const context = await browser.newContext({ userAgent: DESKTOP_USER_AGENT });
     const page = await context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
@@ -165,7 +160,7 @@ describe("a sign-up form on the shop's page", () => {
   });
 
   it("the hosted /subscribe page signs up without JavaScript and says to check the inbox", async () => {
-    const context = await browser.newContext({ userAgent: USER_AGENT, javaScriptEnabled: false });
+    const context = await browser.newContext({ userAgent: DESKTOP_USER_AGENT, javaScriptEnabled: false });
     const page = await context.newPage();
     await page.goto(`${worker.url}/subscribe`);
     expect(await page.textContent("h1")).toBe("Get emails from Tea Co");

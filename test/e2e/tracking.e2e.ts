@@ -9,10 +9,17 @@
 import { createServer, type Server } from "node:http";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeSql, freePort, launchBrowser, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
-
-/** A desktop browser's agent: headless Chromium's own one is (rightly) taken for a bot. */
-const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
+import {
+  DESKTOP_USER_AGENT,
+  eventually,
+  executeSql,
+  freePort,
+  launchBrowser,
+  querySql,
+  type RunningWorker,
+  startWorker,
+  workerFetch,
+} from "./harness.ts";
 
 let worker: RunningWorker;
 let browser: Browser;
@@ -29,20 +36,9 @@ async function api(pathname: string, body?: unknown, method = body === undefined
   return res.status === 204 ? null : res.json();
 }
 
-/** Polls D1 until `check` passes. */
-async function eventually<T>(read: () => T, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`still ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
-
 /** A browser context with a desktop agent. */
 function shopContext(): Promise<BrowserContext> {
-  return browser.newContext({ userAgent: USER_AGENT });
+  return browser.newContext({ userAgent: DESKTOP_USER_AGENT });
 }
 
 beforeAll(async () => {
