@@ -22,11 +22,8 @@ const ALLOWED = [
   ["src/db/contacts.ts", "inArray(events.anonymousId, db.select(", "a subquery: no parameter per id"],
   ["src/contact/enroll.ts", ".values(row).onConflictDoNothing())]", "one message row per statement"],
   ["src/contact/enroll.ts", ".values(row)", "the one enrollment row"],
-  ["src/http/flow-test.ts", "db.insert(messages).values(r)", "one message row per statement"],
-  ["src/http/flow-test.ts", "db.insert(links).values(l)", "one link row per statement"],
-  ["src/broadcasts/test-send.ts", "db.insert(messages).values(r)", "one message row per statement"],
-  ["src/broadcasts/test-send.ts", "db.insert(links).values(l)", "one link row per statement"],
-  ["src/http/flow-test.ts", "db.insert(messages).values(row)", "the one message row of a template test"],
+  ["src/db/messages.ts", "db.insert(messages).values(r)", "one message row per statement"],
+  ["src/db/messages.ts", "db.insert(links).values(l)", "one link row per statement"],
   ["src/db/connectors.ts", ".values(row)", "one platform's delivery row"],
   ["src/db/contact-batch.ts", "sql.join(parts, sql` AND `)", "at most three filters: prefix, segment, consent"],
 ];
