@@ -5,11 +5,9 @@
 // src/http, but cannot see SQL reached without an import: `sql` tagged templates,
 // calls on the drizzle instance (`c.var.db.select()`, `db.run(…)`) or the raw D1
 // binding (`c.env.DB.prepare(…)`). This rejects those shapes in src/http/**.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+import { root, sourceFiles } from "./lib/source-files.mjs";
 
 const SHAPES = [
   { name: "an sql`…` statement", pattern: /\bsql\s*(?:\.raw\s*\()?`/ },
@@ -20,18 +18,9 @@ const SHAPES = [
   { name: "a statement on the D1 binding", pattern: /\b(?:DB\s*\.\s*(?:prepare|exec|batch|dump)|\.prepare\s*\()/ },
 ];
 
-function* sourceFiles(dir) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) yield* sourceFiles(full);
-    else if (/\.(ts|tsx)$/.test(entry.name)) yield full;
-  }
-}
-
 const problems = [];
-for (const file of sourceFiles(path.join(root, "src", "http"))) {
-  const relative = path.relative(root, file).split(path.sep).join("/");
-  readFileSync(file, "utf8")
+for (const { full, relative } of sourceFiles(path.join(root, "src", "http"))) {
+  readFileSync(full, "utf8")
     .split("\n")
     .forEach((line, i) => {
       if (/^\s*(?:\/\/|\*|\/\*)/.test(line)) return;

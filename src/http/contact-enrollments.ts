@@ -25,6 +25,11 @@ export interface RefusalAnswer {
   message: string;
 }
 
+/** A consent or suppression refusal: the reason is the code. */
+function notForMarketing(reason: Refusal, why: string): RefusalAnswer {
+  return { status: 422, code: reason, message: `${why}, so a marketing flow may not enroll them` };
+}
+
 /** The one place a hand enrollment's refusal becomes an answer; exhaustive (tsc fails on a reason without a case). */
 export function handEnrollmentRefusalAnswer(reason: Refusal): RefusalAnswer {
   switch (reason) {
@@ -46,19 +51,11 @@ export function handEnrollmentRefusalAnswer(reason: Refusal): RefusalAnswer {
         message: "The flow's re-entry rule does not let this contact enter it again yet: its cooldown has not passed",
       };
     case "unsubscribed":
-      return { status: 422, code: "unsubscribed", message: "The contact is unsubscribed, so a marketing flow may not enroll them" };
+      return notForMarketing(reason, "The contact is unsubscribed");
     case "not_subscribed":
-      return {
-        status: 422,
-        code: "not_subscribed",
-        message: "The contact is not subscribed (no consent, or not yet confirmed), so a marketing flow may not enroll them",
-      };
+      return notForMarketing(reason, "The contact is not subscribed (no consent, or not yet confirmed)");
     case "suppressed":
-      return {
-        status: 422,
-        code: "suppressed",
-        message: "The contact's address is suppressed (bounce or complaint), so a marketing flow may not enroll them",
-      };
+      return notForMarketing(reason, "The contact's address is suppressed (bounce or complaint)");
   }
 }
 
