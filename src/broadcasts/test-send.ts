@@ -6,7 +6,8 @@
  * `broadcast_id`, so it emits no events and counts in no report or audience.
  */
 import type { Database } from "../db/client";
-import { type BroadcastRow, links, messages, type NewMessageRow } from "../db/schema";
+import { insertMessagesWithLinks, type MessageLink } from "../db/messages";
+import type { BroadcastRow, NewMessageRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
@@ -40,7 +41,7 @@ export async function sendBroadcastTest(env: Env, db: Database, config: Config, 
   const contact = sampleContact(now);
   const run = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
   const rows: NewMessageRow[] = [];
-  const linkRows: { messageId: string; idx: number; url: string }[] = [];
+  const linkRows: MessageLink[] = [];
   for (const version of versions) {
     const stored = await findTemplate(db, version.template);
     if (!stored) throw new TestSendProblem(`Template ${version.template} does not exist`);
@@ -66,9 +67,7 @@ export async function sendBroadcastTest(env: Env, db: Database, config: Config, 
     rows.push({ ...message, ...renderedColumns({ ...email, subject: `${label} ${email.subject}` }) });
     linkRows.push(...email.links.map((url, idx) => ({ messageId: message.id, idx, url })));
   }
-  // One statement per row keeps each within D1's bound-parameter limit.
-  const inserts = [...rows.map((r) => db.insert(messages).values(r)), ...linkRows.map((l) => db.insert(links).values(l))];
-  await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
+  await insertMessagesWithLinks(db, rows, linkRows);
   await deliverMessagesNow(
     env,
     rows.map((r) => r.id as string),

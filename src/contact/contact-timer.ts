@@ -25,9 +25,9 @@ import {
   enroll,
   type FlowEvent,
   type HandEnrollmentRefusal,
-  handEnrollmentRefusal,
   type Input,
   mayEnroll,
+  mayEnrollByHand,
   type Outcome,
   type RunContext,
   step,
@@ -82,7 +82,7 @@ interface Pass {
   counts: Map<string, number>;
   /** A/B winners per flow: step id → template id. */
   winners: Map<string, Record<string, string>>;
-  marketingSends: number[];
+  marketingSends: readonly number[];
   queue: FlowEvent[];
   dueNow: string[];
   /** Whether this pass stored webhooks, to be called when it ends. */
@@ -215,8 +215,8 @@ export class ContactTimer extends DurableObject<Env> {
       const before = this.enrollmentState(outcome.state.id);
       if (before) return { answer: { enrolled: true, replayed: true, enrollment: summary(before) }, dueNow: [] };
       if (flow.status !== "active") return refused("flow_inactive");
-      const refusal = handEnrollmentRefusal(flow.definition, pass.contact, this.earlierEnrollments(flow.id), pass.now);
-      if (refusal) return refused(refusal);
+      const verdict = mayEnrollByHand(flow.definition, pass.contact, this.earlierEnrollments(flow.id), pass.now);
+      if (!verdict.ok) return refused(verdict.reason);
       await this.commit(pass, flow, outcome, true);
       await this.drain(pass);
       return { answer: { enrolled: true, replayed: false, enrollment: summary(outcome.state) }, dueNow: await this.finish(pass) };
@@ -401,7 +401,7 @@ export class ContactTimer extends DurableObject<Env> {
         if ("segment_entered" in def.trigger) await this.segmentTrigger(pass, flow, def.trigger.segment_entered, event);
         else {
           await this.prepare(pass, flow);
-          if (triggerMatches(def, event, this.conditionFacts(pass))) await this.tryEnroll(pass, flow, event, event.id);
+          if (triggerMatches(def, event, this.conditionFacts(pass)).ok) await this.tryEnroll(pass, flow, event, event.id);
         }
       }
     }
@@ -474,7 +474,7 @@ export class ContactTimer extends DurableObject<Env> {
   }
 
   private async tryEnroll(pass: Pass, flow: StoredFlow, trigger: FlowEvent, occurrence: string): Promise<void> {
-    if (!mayEnroll(flow.definition, this.earlierEnrollments(flow.id), pass.now) || !pass.contact) return;
+    if (!mayEnroll(flow.definition, this.earlierEnrollments(flow.id), pass.now).ok || !pass.contact) return;
     await this.prepare(pass, flow);
     const outcome = enroll(trigger, occurrence, this.runContext(pass, flow));
     if (this.sql.exec("SELECT 1 FROM enrollments WHERE id = ?", outcome.state.id).toArray().length > 0) return;
@@ -503,6 +503,8 @@ export class ContactTimer extends DurableObject<Env> {
     await this.commit(pass, pass.flows.get(state.flowId) ?? { id: state.flowId, name: state.flowId, status: "paused" }, {
       state: ended,
       effects: [{ type: "cancel_queued" }, { type: "ended", status: "exited", reason }],
+      contact: pass.contact as ContactFacts,
+      marketingSends: pass.marketingSends,
     });
     return ended;
   }
@@ -514,6 +516,8 @@ export class ContactTimer extends DurableObject<Env> {
     for (const m of applied.marketing) {
       this.sql.exec("INSERT INTO marketing_sends (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING", m.messageId, m.at);
     }
+    // The interpreter hands back the sends it added instead of changing the pass's list: later runs of this pass see them.
+    pass.marketingSends = outcome.marketingSends;
     const s = outcome.state;
     this.sql.exec(
       `INSERT INTO enrollments (id, flow_id, status, wake_at, held, entered_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -14,7 +14,7 @@ import { activeFlowNames, flowsByIds } from "../db/flows";
 import { countMatching, listSegments, segmentPage } from "../db/segments";
 import { isSuppressed, liftSuppression, suppressManually } from "../db/suppressions";
 import type { Condition } from "../flows/schema";
-import { enrollContactByHand, HAND_ENROLLMENT_REFUSALS, removeContactFromFlow } from "../http/contact-enrollments";
+import { enrollContactByHand, handEnrollmentRefusalAnswer, removeContactFromFlow } from "../http/contact-enrollments";
 import { contactExportResponse, contactFilter, MAX_BATCH_CONTACTS } from "../http/contact-lists";
 import { ContactInput, contactPatch, eraseContact, MAX_STORED_ATTRIBUTES_BYTES } from "../http/contacts";
 import { ApiError } from "../http/errors";
@@ -240,7 +240,7 @@ contactDashboardRoutes.post("/admin/contacts/:id/enrollments", async (c) => {
     ? await enrollContactByHand(c.env, contact, flow.data)
     : { enrolled: false as const, reason: "no_flow" as const };
   if (!result.enrolled) {
-    const { status, message } = HAND_ENROLLMENT_REFUSALS[result.reason];
+    const { status, message } = handEnrollmentRefusalAnswer(result.reason);
     return contactPageFor(c, contact.id, { values: contactFormValues(contact), problems: { enrollment: [message] }, status });
   }
   return c.redirect(`/admin/contacts/${encodeURIComponent(contact.id)}?done=enrolled`, 303);

@@ -1,5 +1,5 @@
 /** Queries on contacts and the rows that name them. */
-import { eq, inArray, or, type SQL, sql } from "drizzle-orm";
+import { desc, eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { ContactFacts } from "../flows/conditions";
 import { incrementBase } from "../flows/interpreter";
 import { isValidTimeZone } from "../flows/schedule";
@@ -300,4 +300,14 @@ export function contactFacts(row: ContactRow, suppressed: boolean): ContactFacts
     created_at: row.createdAt,
     suppressed,
   };
+}
+
+/** The contact's latest enrollments, events and messages, newest first, at most `limit` of each. */
+export async function recentContactActivity(db: Database, contactId: string, limit: number) {
+  const [enrolled, recentEvents, recentMessages] = await Promise.all([
+    db.select().from(enrollments).where(eq(enrollments.contactId, contactId)).orderBy(desc(enrollments.enteredAt)).limit(limit),
+    db.select().from(events).where(eq(events.contactId, contactId)).orderBy(desc(events.ts)).limit(limit),
+    db.select().from(messages).where(eq(messages.contactId, contactId)).orderBy(desc(messages.createdAt)).limit(limit),
+  ]);
+  return { enrolled, recentEvents, recentMessages };
 }

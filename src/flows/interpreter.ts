@@ -5,6 +5,9 @@
  * out the effects and keeps the timers. Messages, webhooks and enrollments get
  * ids derived from stable inputs, so running the same input twice yields the
  * same effects and the shell's `ON CONFLICT DO NOTHING` makes them happen once.
+ * It never mutates its inputs: what a run changes (the contact's facts after an
+ * `update`, the marketing sends for the frequency cap) comes back in the Outcome,
+ * and its rules answer with tagged reasons (`Verdict`), not bare booleans.
  */
 import {
   asNumber,
@@ -19,7 +22,7 @@ import { durationMs, offsetMs, unitMs } from "./duration";
 import { pickWeighted, stableDraw, stableId } from "./ids";
 import { dateAttributeInstant, nextTimeOfDay, outsideQuietHours } from "./schedule";
 import type { BehaviourCondition, Flow, Step, StepOf } from "./schema";
-import { successors } from "./validate";
+import { successors } from "./successors";
 
 /** The event that started an enrollment or reached it. */
 export interface FlowEvent extends EventFacts {
@@ -109,7 +112,7 @@ export interface RunContext {
   /** Variants that won their A/B test: step id → template id. */
   winners: Readonly<Record<string, string>>;
   /** Due times of this contact's marketing emails across all flows (for the frequency cap). */
-  marketingSends: number[];
+  marketingSends: readonly number[];
 }
 
 export type Input = { type: "event"; event: FlowEvent } | { type: "timer" };
@@ -117,42 +120,71 @@ export type Input = { type: "event"; event: FlowEvent } | { type: "timer" };
 export interface Outcome {
   state: EnrollmentState;
   effects: Effect[];
+  /** The contact as the run's `update` steps left it (the input's facts when none ran). */
+  contact: ContactFacts;
+  /** `marketingSends` with the marketing emails this run queued added. */
+  marketingSends: readonly number[];
+}
+
+/** A rule's answer: yes, or no with the reason why. */
+export type Verdict<Reason extends string> = { ok: true } | { ok: false; reason: Reason };
+
+const YES = { ok: true } as const;
+const no = <Reason extends string>(reason: Reason) => ({ ok: false, reason }) as const;
+
+/**
+ * A run's working copy of what it may change. The interpreter's functions update this copy, never the caller's
+ * RunContext, and hand it back in the Outcome.
+ */
+interface Run extends Omit<RunContext, "marketingSends"> {
+  marketingSends: number[];
+}
+
+function startRun(ctx: RunContext): Run {
+  return { ...ctx, marketingSends: [...ctx.marketingSends] };
 }
 
 /** Steps one input may run before the interpreter stops a runaway path (validation rejects loops without waits). */
 const MAX_STEPS_PER_RUN = 100;
 
+/** Why the flow's re-entry rule keeps a contact out: running in it now, `never` after a first time, or inside the cooldown. */
+export type EntryRefusal = "already_enrolled" | "reentry_never" | "reentry_cooldown";
+
 /** Can this contact enter the flow now, given their earlier enrollments in it? */
-export function mayEnroll(flow: Flow, earlier: readonly Pick<EnrollmentState, "status" | "enteredAt">[], now: number): boolean {
-  if (earlier.some((e) => e.status === "active")) return false;
-  if (earlier.length === 0) return true;
+export function mayEnroll(
+  flow: Flow,
+  earlier: readonly Pick<EnrollmentState, "status" | "enteredAt">[],
+  now: number,
+): Verdict<EntryRefusal> {
+  if (earlier.some((e) => e.status === "active")) return no("already_enrolled");
+  if (earlier.length === 0) return YES;
   const reentry = flow.reentry ?? "never";
-  if (reentry === "never") return false;
-  if (reentry === "after_exit") return true;
+  if (reentry === "never") return no("reentry_never");
+  if (reentry === "after_exit") return YES;
   const last = Math.max(...earlier.map((e) => e.enteredAt));
-  return now - last >= durationMs(reentry.cooldown);
+  return now - last >= durationMs(reentry.cooldown) ? YES : no("reentry_cooldown");
 }
 
-/** Why a contact may not be enrolled by hand now; null when they may. */
-export type HandEnrollmentRefusal = "already_enrolled" | "reentry" | "unsubscribed" | "not_subscribed" | "suppressed";
+/** Why a contact may not be enrolled by hand now. */
+export type HandEnrollmentRefusal = EntryRefusal | "unsubscribed" | "not_subscribed" | "suppressed";
 
 /**
  * The flow's rules for a hand enrollment: re-entry as for a trigger, and, for a marketing flow, the consent and
  * suppression its emails would end the enrollment on anyway (refused up front, so the reason is the answer).
  */
-export function handEnrollmentRefusal(
+export function mayEnrollByHand(
   flow: Flow,
   contact: ContactFacts,
   earlier: readonly Pick<EnrollmentState, "status" | "enteredAt">[],
   now: number,
-): HandEnrollmentRefusal | null {
-  if (earlier.some((e) => e.status === "active")) return "already_enrolled";
-  if (!mayEnroll(flow, earlier, now)) return "reentry";
-  if (flow.settings?.transactional) return null;
-  if (contact.suppressed) return "suppressed";
-  if (contact.consent === "unsubscribed") return "unsubscribed";
-  if (contact.consent !== "subscribed") return "not_subscribed";
-  return null;
+): Verdict<HandEnrollmentRefusal> {
+  const entry = mayEnroll(flow, earlier, now);
+  if (!entry.ok) return entry;
+  if (flow.settings?.transactional) return YES;
+  if (contact.suppressed) return no("suppressed");
+  if (contact.consent === "unsubscribed") return no("unsubscribed");
+  if (contact.consent !== "subscribed") return no("not_subscribed");
+  return YES;
 }
 
 /** The event names an event trigger starts on (one, or any of a list). */
@@ -160,23 +192,28 @@ export function triggerEventNames(trigger: Extract<Flow["trigger"], { event: unk
   return typeof trigger.event === "string" ? [trigger.event] : trigger.event;
 }
 
+/**
+ * Why an event does not start a flow: a machine event (never), another event, a change of another attribute,
+ * the trigger's `where` false, or a trigger the shell matches itself (segment, date, inactivity).
+ */
+export type TriggerMismatch = "machine_event" | "other_event" | "other_attribute" | "where_false" | "not_an_event_trigger";
+
 /** Does an event start this flow? (Segment, date and inactivity triggers are matched by the shell.) */
-export function triggerMatches(flow: Flow, event: FlowEvent, ctx: Omit<ConditionContext, "event">): boolean {
-  if (event.machine) return false;
+export function triggerMatches(flow: Flow, event: FlowEvent, ctx: Omit<ConditionContext, "event">): Verdict<TriggerMismatch> {
+  if (event.machine) return no("machine_event");
   const t = flow.trigger;
-  if ("event" in t) return triggerEventNames(t).includes(event.name) && (!t.where || evaluateCondition(t.where, { ...ctx, event }));
-  if ("attribute_changed" in t) {
-    return (
-      event.name === "attribute_changed" &&
-      event.properties.attribute === t.attribute_changed &&
-      (!t.where || evaluateCondition(t.where, { ...ctx, event }))
-    );
-  }
-  return false;
+  if ("event" in t) {
+    if (!triggerEventNames(t).includes(event.name)) return no("other_event");
+  } else if ("attribute_changed" in t) {
+    if (event.name !== "attribute_changed") return no("other_event");
+    if (event.properties.attribute !== t.attribute_changed) return no("other_attribute");
+  } else return no("not_an_event_trigger");
+  return !t.where || evaluateCondition(t.where, { ...ctx, event }) ? YES : no("where_false");
 }
 
 /** A new enrollment for a trigger occurrence, run up to its first wait. */
-export function enroll(trigger: FlowEvent, occurrence: string, ctx: RunContext): Outcome {
+export function enroll(trigger: FlowEvent, occurrence: string, input: RunContext): Outcome {
+  const ctx = startRun(input);
   const first = ctx.flow.steps[0] as Step;
   const state: EnrollmentState = {
     id: stableId("enr", ctx.flow.id ?? "", ctx.contact.id, occurrence),
@@ -199,8 +236,9 @@ export function enroll(trigger: FlowEvent, occurrence: string, ctx: RunContext):
 }
 
 /** Applies one input (an event about the contact, or a timer firing at `ctx.now`) to an enrollment. */
-export function step(previous: EnrollmentState, input: Input, ctx: RunContext): Outcome {
-  if (previous.status !== "active") return { state: previous, effects: [] };
+export function step(previous: EnrollmentState, input: Input, context: RunContext): Outcome {
+  const ctx = startRun(context);
+  if (previous.status !== "active") return unchanged(previous, ctx);
   const state: EnrollmentState = { ...previous, flowVersion: ctx.flowVersion, visits: { ...previous.visits }, sent: { ...previous.sent } };
   const effects: Effect[] = [];
   const current = ctx.flow.steps.find((s) => s.id === state.stepId);
@@ -208,7 +246,7 @@ export function step(previous: EnrollmentState, input: Input, ctx: RunContext): 
 
   if (input.type === "event") {
     const event = input.event;
-    if (event.machine) return { state: previous, effects: [] };
+    if (event.machine) return unchanged(previous, ctx);
     const marketing = !ctx.flow.settings?.transactional;
     if (marketing && event.name === "unsubscribed") return end(state, ctx, effects, "exited", "unsubscribed");
     const conditionCtx: ConditionContext = { contact: ctx.contact, event, now: ctx.now, countEvents: ctx.countEvents };
@@ -229,10 +267,10 @@ export function step(previous: EnrollmentState, input: Input, ctx: RunContext): 
     if (current.type === "wait_for" && state.phase === "waiting" && waitedForEventArrived(current, state, event, conditionCtx)) {
       return moveTo(state, ctx, effects, successors(ctx.flow, indexOf(ctx.flow, current.id))[0]?.target);
     }
-    return { state, effects };
+    return outcome(state, effects, ctx);
   }
 
-  if (state.wakeAt === null || state.wakeAt > ctx.now) return { state, effects };
+  if (state.wakeAt === null || state.wakeAt > ctx.now) return outcome(state, effects, ctx);
   if (state.phase === "enter") return advance(state, ctx, effects);
   // Only wait and wait_for steps wait; a wait_for's timer is its timeout, which takes the `else` path.
   const exits = successors(ctx.flow, indexOf(ctx.flow, current.id));
@@ -245,43 +283,48 @@ function waitedForEventArrived(s: StepOf<"wait_for">, state: EnrollmentState, ev
   return !s.where || evaluateCondition(s.where, ctx);
 }
 
+function outcome(state: EnrollmentState, effects: Effect[], run: Run): Outcome {
+  return { state, effects, contact: run.contact, marketingSends: run.marketingSends };
+}
+
+function unchanged(state: EnrollmentState, run: Run): Outcome {
+  return outcome(state, [], run);
+}
+
 function indexOf(flow: Flow, id: string): number {
   return flow.steps.findIndex((s) => s.id === id);
 }
 
-function end(state: EnrollmentState, ctx: RunContext, effects: Effect[], status: "exited" | "completed", reason: EndReason): Outcome {
+function end(state: EnrollmentState, ctx: Run, effects: Effect[], status: "exited" | "completed", reason: EndReason): Outcome {
   // Exits and goals take back mail not sent yet. An `exit` step is the flow's own designed end, like its last
   // step: mail it queued on the way (an email just before it, one waiting for a retry) still goes out.
   if ((status === "exited" && reason !== "exit_step") || reason === "goal") effects.push({ type: "cancel_queued" });
   effects.push({ type: "ended", status, reason });
-  return {
-    state: { ...state, status, stepId: null, wakeAt: null, endedAt: ctx.now, endReason: reason },
-    effects,
-  };
+  return outcome({ ...state, status, stepId: null, wakeAt: null, endedAt: ctx.now, endReason: reason }, effects, ctx);
 }
 
 /** Leaves the current step for `target` (or completes the flow when there is none) and runs on from there. */
-function moveTo(state: EnrollmentState, ctx: RunContext, effects: Effect[], target: string | undefined): Outcome {
+function moveTo(state: EnrollmentState, ctx: Run, effects: Effect[], target: string | undefined): Outcome {
   if (target === undefined) return end(state, ctx, effects, "completed", "completed");
   return advance({ ...state, stepId: target, phase: "enter", wakeAt: ctx.now, since: ctx.now }, ctx, effects);
 }
 
 /** Runs steps from the current one (in phase `enter`) until one waits, the flow ends, or a pause holds it. */
-function advance(start: EnrollmentState, ctx: RunContext, effects: Effect[]): Outcome {
+function advance(start: EnrollmentState, ctx: Run, effects: Effect[]): Outcome {
   let state = start;
   for (let ran = 0; ran < MAX_STEPS_PER_RUN; ran++) {
     const index = state.stepId === null ? -1 : indexOf(ctx.flow, state.stepId);
     const current = ctx.flow.steps[index];
     if (!current) return end(state, ctx, effects, "exited", "step_removed");
-    if (!ctx.active) return { state: { ...state, phase: "enter", wakeAt: ctx.now }, effects };
+    if (!ctx.active) return outcome({ ...state, phase: "enter", wakeAt: ctx.now }, effects, ctx);
     const visits = (state.visits[current.id] ?? 0) + 1;
     const result = runStep(current, { ...state, visits: { ...state.visits, [current.id]: visits } }, ctx, effects, visits);
     // A step held back (quiet hours, frequency cap) has not been visited yet: it runs again when the hold ends.
-    if (result.kind === "hold") return { state: { ...state, phase: "enter", wakeAt: result.until }, effects };
+    if (result.kind === "hold") return outcome({ ...state, phase: "enter", wakeAt: result.until }, effects, ctx);
     state = { ...state, visits: { ...state.visits, [current.id]: visits } };
     const following = successors(ctx.flow, index);
     if (result.kind === "end") return end(state, ctx, effects, result.status, result.reason);
-    if (result.kind === "wait") return { state: { ...state, phase: "waiting", wakeAt: result.until, since: ctx.now }, effects };
+    if (result.kind === "wait") return outcome({ ...state, phase: "waiting", wakeAt: result.until, since: ctx.now }, effects, ctx);
     const target = result.kind === "goto" ? result.target : following[0]?.target;
     if (target === undefined) return end(state, ctx, effects, "completed", "completed");
     state = { ...state, stepId: target, phase: "enter", wakeAt: ctx.now, since: ctx.now };
@@ -297,11 +340,11 @@ type StepResult =
   | { kind: "hold"; until: number }
   | { kind: "end"; status: "exited" | "completed"; reason: EndReason };
 
-function timezoneOf(ctx: RunContext): string {
+function timezoneOf(ctx: Run): string {
   return ctx.contact.timezone ?? ctx.flow.settings?.timezone ?? "UTC";
 }
 
-function runStep(s: Step, state: EnrollmentState, ctx: RunContext, effects: Effect[], visits: number): StepResult {
+function runStep(s: Step, state: EnrollmentState, ctx: Run, effects: Effect[], visits: number): StepResult {
   const conditionCtx: ConditionContext = { contact: ctx.contact, event: state.trigger, now: ctx.now, countEvents: ctx.countEvents };
   switch (s.type) {
     case "email":
@@ -321,7 +364,7 @@ function runStep(s: Step, state: EnrollmentState, ctx: RunContext, effects: Effe
         s.paths.map((p) => p.weight),
         stableDraw(state.id, s.id, visits),
       );
-      return { kind: "goto", target: s.paths[chosen]?.next };
+      return { kind: "goto", target: successors(ctx.flow, indexOf(ctx.flow, s.id))[chosen]?.target };
     }
     case "update":
       effects.push({
@@ -333,7 +376,7 @@ function runStep(s: Step, state: EnrollmentState, ctx: RunContext, effects: Effe
         ...(s.add_tags ? { addTags: s.add_tags } : {}),
         ...(s.remove_tags ? { removeTags: s.remove_tags } : {}),
       });
-      applyUpdateToFacts(ctx.contact, s);
+      ctx.contact = factsAfterUpdate(ctx.contact, s);
       return { kind: "next" };
     case "notify": {
       const to = s.to ?? contactAttribute(ctx.contact, s.to_attribute ?? "");
@@ -366,7 +409,7 @@ function runStep(s: Step, state: EnrollmentState, ctx: RunContext, effects: Effe
 }
 
 /** When a `wait` step is over; null when its date attribute or event property is missing (the wait is skipped). */
-function waitTarget(s: StepOf<"wait">, trigger: FlowEvent, ctx: RunContext): number | null {
+function waitTarget(s: StepOf<"wait">, trigger: FlowEvent, ctx: Run): number | null {
   if (s.for) return ctx.now + durationMs(s.for);
   if (s.for_property) {
     const amount = asNumber(eventProperty(trigger, s.for_property.property));
@@ -385,7 +428,7 @@ function waitTarget(s: StepOf<"wait">, trigger: FlowEvent, ctx: RunContext): num
   return null;
 }
 
-function runEmail(s: StepOf<"email">, state: EnrollmentState, ctx: RunContext, effects: Effect[], visits: number): StepResult {
+function runEmail(s: StepOf<"email">, state: EnrollmentState, ctx: Run, effects: Effect[], visits: number): StepResult {
   const settings = ctx.flow.settings ?? {};
   const marketing = !settings.transactional;
   if (marketing) {
@@ -436,7 +479,7 @@ function runEmail(s: StepOf<"email">, state: EnrollmentState, ctx: RunContext, e
 }
 
 /** The earliest instant from now that respects quiet hours and the frequency cap; "skip" when capped with on_cap skip. */
-function sendTime(ctx: RunContext, marketing: boolean): number | "skip" {
+function sendTime(ctx: Run, marketing: boolean): number | "skip" {
   const { quiet_hours: quiet, frequency_cap: cap } = ctx.flow.settings ?? {};
   const tz = timezoneOf(ctx);
   let at = ctx.now;
@@ -467,20 +510,16 @@ export function incrementBase(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) ? value : 0;
 }
 
-/** Keeps the in-memory contact in step with an `update` so later steps of the same run see it. */
-function applyUpdateToFacts(contact: ContactFacts, s: StepOf<"update">): void {
-  if (s.set || s.increment) {
-    const attributes = { ...contact.attributes };
-    for (const [k, v] of Object.entries(s.set ?? {})) {
-      if (v === null) delete attributes[k];
-      else attributes[k] = v;
-    }
-    for (const [k, by] of Object.entries(s.increment ?? {})) attributes[k] = incrementBase(attributes[k]) + by;
-    contact.attributes = attributes;
+/** The contact as an `update` leaves it, so that later steps of the same run see the change. */
+function factsAfterUpdate(contact: ContactFacts, s: StepOf<"update">): ContactFacts {
+  const attributes = { ...contact.attributes };
+  for (const [k, v] of Object.entries(s.set ?? {})) {
+    if (v === null) delete attributes[k];
+    else attributes[k] = v;
   }
-  if (s.lifecycle_stage) contact.lifecycle_stage = s.lifecycle_stage;
+  for (const [k, by] of Object.entries(s.increment ?? {})) attributes[k] = incrementBase(attributes[k]) + by;
   const tags = new Set(contact.tags);
   for (const t of s.add_tags ?? []) tags.add(t);
   for (const t of s.remove_tags ?? []) tags.delete(t);
-  contact.tags = [...tags];
+  return { ...contact, attributes, lifecycle_stage: s.lifecycle_stage ?? contact.lifecycle_stage, tags: [...tags] };
 }

@@ -53,10 +53,10 @@ const MAX_TIMERS_PER_CONTACT = 10_000;
 /** Replays one contact's events through the flow; returns every enrollment it would have made. */
 export function replayContact(input: ReplayInput): ReplayedEnrollment[] {
   const { flow, events, from, to } = input;
-  // One copy of the contact that the flow's updates change as they would in D1.
-  const contact: ContactFacts = { ...input.contact, attributes: { ...input.contact.attributes }, tags: [...input.contact.tags] };
+  // The contact as the flow's updates leave it, and the marketing sends so far: each run's Outcome replaces them.
+  let contact: ContactFacts = input.contact;
+  let marketingSends: readonly number[] = [];
   const enrollments: ReplayedEnrollment[] = [];
-  const marketingSends: number[] = [];
   const context = (now: number): RunContext => ({
     now,
     flow,
@@ -69,6 +69,8 @@ export function replayContact(input: ReplayInput): ReplayedEnrollment[] {
   });
   const record = (enrollment: ReplayedEnrollment, outcome: Outcome) => {
     enrollment.state = outcome.state;
+    contact = outcome.contact;
+    marketingSends = outcome.marketingSends;
     for (const e of outcome.effects) {
       if (e.type === "queue_email")
         enrollment.emails.push({
@@ -103,12 +105,12 @@ export function replayContact(input: ReplayInput): ReplayedEnrollment[] {
     for (const e of enrollments) if (e.state.status === "active") record(e, step(e.state, { type: "event", event }, context(event.ts)));
     const facts = { contact, now: event.ts, countEvents: (c: BehaviourCondition) => countEvents(events, c, contact, event.ts) };
     if (
-      !triggerMatches(flow, event, facts) ||
+      !triggerMatches(flow, event, facts).ok ||
       !mayEnroll(
         flow,
         enrollments.map((e) => e.state),
         event.ts,
-      )
+      ).ok
     )
       continue;
     const enrollment: ReplayedEnrollment = { state: undefined as unknown as EnrollmentState, emails: [] };

@@ -13,12 +13,12 @@
  * the public learns nothing about contacts.
  */
 import { z } from "@hono/zod-openapi";
-import { sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
 import { createContactIfAbsent, findContact, normaliseEmail, recordLocation, type VisitorLocation } from "../db/contacts";
 import type { EventInsert } from "../db/events";
+import { contactExists, contactOfAnonymousId, linkAnonymousVisitor } from "../db/identities";
 import type { ContactRow } from "../db/schema";
 import type { Config } from "../env";
 import { isValidTimeZone } from "../flows/schedule";
@@ -123,8 +123,7 @@ function corsHeaders(c: Context<AppEnv>, origin: string) {
 async function identityContactId(c: Context<AppEnv>, nt: string, now: number): Promise<string | null> {
   const identity = await readIdentityToken(c.var.config.SIGNING_SECRET, nt, now);
   // An identity outlives nothing: a contact erased since the link was followed stays erased.
-  const [known] = identity ? await c.var.db.all<{ id: string }>(sql`SELECT id FROM contacts WHERE id = ${identity.contactId}`) : [];
-  return known?.id ?? null;
+  return identity && (await contactExists(c.var.db, identity.contactId)) ? identity.contactId : null;
 }
 
 const encoder = new TextEncoder();
@@ -179,14 +178,10 @@ async function resolveVisitor(c: Context<AppEnv>, m: Admitted, now: number): Pro
   if (m.type === "signup" && m.email) await signUpFromForm(c.env, db, { email: m.email, traits: m.traits }, now);
   if (!provenId && m.nt) provenId = await identityContactId(c, m.nt, now);
   if (provenId) {
-    await db.run(sql`INSERT INTO identities (anonymous_id, contact_id, created_at) VALUES (${m.anonymous_id}, ${provenId}, ${now})
-      ON CONFLICT(anonymous_id) DO UPDATE SET contact_id = excluded.contact_id`);
-    // Stitch the visitor's anonymous history to the contact.
-    await db.run(sql`UPDATE events SET contact_id = ${provenId} WHERE anonymous_id = ${m.anonymous_id} AND contact_id IS NULL`);
+    await linkAnonymousVisitor(db, m.anonymous_id, provenId, now);
     return provenId;
   }
-  const [known] = await db.all<{ contact_id: string }>(sql`SELECT contact_id FROM identities WHERE anonymous_id = ${m.anonymous_id}`);
-  return known?.contact_id ?? null;
+  return contactOfAnonymousId(db, m.anonymous_id);
 }
 
 /** Refuses a batch whose signups do not each carry a Turnstile token Cloudflare accepts (when Turnstile is on). */

@@ -18,23 +18,46 @@ import { ErrorSchema, isoTime } from "./shared-schemas";
 
 type Refusal = Extract<HandEnrollment, { enrolled: false }>["reason"];
 
-/** Each refusal's status and the sentence the API and the dashboard answer with. */
-export const HAND_ENROLLMENT_REFUSALS: Record<Refusal, { status: 404 | 409 | 422; message: string }> = {
-  no_contact: { status: 404, message: "No such contact" },
-  no_flow: { status: 404, message: "No such flow" },
-  flow_inactive: { status: 409, message: "The flow is not active; activate it before enrolling anyone" },
-  already_enrolled: { status: 409, message: "The contact is already running in this flow" },
-  reentry: { status: 409, message: "The flow's re-entry rule does not let this contact enter it again yet" },
-  unsubscribed: { status: 422, message: "The contact is unsubscribed, so a marketing flow may not enroll them" },
-  not_subscribed: {
-    status: 422,
-    message: "The contact is not subscribed (no consent, or not yet confirmed), so a marketing flow may not enroll them",
-  },
-  suppressed: {
-    status: 422,
-    message: "The contact's address is suppressed (bounce or complaint), so a marketing flow may not enroll them",
-  },
-};
+/** How the API and the dashboard answer a refusal: its status, error code and sentence. */
+export interface RefusalAnswer {
+  status: 404 | 409 | 422;
+  code: string;
+  message: string;
+}
+
+/** A consent or suppression refusal: the reason is the code. */
+function notForMarketing(reason: Refusal, why: string): RefusalAnswer {
+  return { status: 422, code: reason, message: `${why}, so a marketing flow may not enroll them` };
+}
+
+/** The one place a hand enrollment's refusal becomes an answer; exhaustive (tsc fails on a reason without a case). */
+export function handEnrollmentRefusalAnswer(reason: Refusal): RefusalAnswer {
+  switch (reason) {
+    case "no_contact":
+      return { status: 404, code: "not_found", message: "No such contact" };
+    case "no_flow":
+      return { status: 404, code: "not_found", message: "No such flow" };
+    case "flow_inactive":
+      return { status: 409, code: "flow_inactive", message: "The flow is not active; activate it before enrolling anyone" };
+    case "already_enrolled":
+      return { status: 409, code: "already_enrolled", message: "The contact is already running in this flow" };
+    // Both re-entry reasons keep the one wire code `reentry` (README); the sentence says which rule applied.
+    case "reentry_never":
+      return { status: 409, code: "reentry", message: "The flow's re-entry rule (never) does not let this contact enter it again" };
+    case "reentry_cooldown":
+      return {
+        status: 409,
+        code: "reentry",
+        message: "The flow's re-entry rule does not let this contact enter it again yet: its cooldown has not passed",
+      };
+    case "unsubscribed":
+      return notForMarketing(reason, "The contact is unsubscribed");
+    case "not_subscribed":
+      return notForMarketing(reason, "The contact is not subscribed (no consent, or not yet confirmed)");
+    case "suppressed":
+      return notForMarketing(reason, "The contact's address is suppressed (bounce or complaint)");
+  }
+}
 
 const flowId = idParam.shape.id;
 
@@ -132,8 +155,8 @@ export const contactEnrollmentRoutes = createRouter()
     const input = c.req.valid("json");
     const result = await enrollContactByHand(c.env, contact, input.flow, input.request_id);
     if (!result.enrolled) {
-      const { status, message } = HAND_ENROLLMENT_REFUSALS[result.reason];
-      throw new ApiError(status, status === 404 ? "not_found" : result.reason, message);
+      const { status, code, message } = handEnrollmentRefusalAnswer(result.reason);
+      throw new ApiError(status, code, message);
     }
     return c.json(enrollmentView(result.enrollment), result.replayed ? 200 : 201);
   })

@@ -3,12 +3,11 @@
  * authorisation only; storage goes through db/contacts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { desc, eq } from "drizzle-orm";
 import { contactChangeEvents } from "../contact/changes";
 import { contactTimer, recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
-import { eraseContactRows, findContact, upsertContact } from "../db/contacts";
-import { CONSENT_STATES, type ContactRow, enrollments, events, messages } from "../db/schema";
+import { eraseContactRows, findContact, recentContactActivity, upsertContact } from "../db/contacts";
+import { CONSENT_STATES, type ContactRow } from "../db/schema";
 import { erasedAddressKey } from "../db/suppressions";
 import type { Env } from "../env";
 import { JsonObject, TimeZone } from "../flows/schema";
@@ -211,12 +210,7 @@ export const contactRoutes = createRouter()
   .openapi(getRoute, async (c) => {
     const contact = await findContact(c.var.db, c.req.valid("param").idOrEmail);
     if (!contact) throw new ApiError(404, "not_found", "No such contact");
-    const db = c.var.db;
-    const [enrolled, recentEvents, recentMessages] = await Promise.all([
-      db.select().from(enrollments).where(eq(enrollments.contactId, contact.id)).orderBy(desc(enrollments.enteredAt)).limit(RECENT_LIMIT),
-      db.select().from(events).where(eq(events.contactId, contact.id)).orderBy(desc(events.ts)).limit(RECENT_LIMIT),
-      db.select().from(messages).where(eq(messages.contactId, contact.id)).orderBy(desc(messages.createdAt)).limit(RECENT_LIMIT),
-    ]);
+    const { enrolled, recentEvents, recentMessages } = await recentContactActivity(c.var.db, contact.id, RECENT_LIMIT);
     return c.json(
       {
         ...contactView(contact),

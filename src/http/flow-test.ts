@@ -8,11 +8,13 @@
  * template editor call the same `sendFlowTest` and `sendTemplateTest`.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { findMessage } from "../db/admin-views";
 import type { Database } from "../db/client";
 import { findContact } from "../db/contacts";
 import { findFlow, type StoredFlow } from "../db/flows";
+import { insertMessagesWithLinks, type MessageLink } from "../db/messages";
 import { findMessagesByIds } from "../db/outbox";
-import { type ContactRow, links, type MessageRow, messages, type NewMessageRow, type TemplateRow } from "../db/schema";
+import type { ContactRow, MessageRow, NewMessageRow, TemplateRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
@@ -157,10 +159,13 @@ export async function sendTemplateTest(
     ...message,
     ...renderedColumns({ ...email, subject: `[Test] ${email.subject}`, headers: { ...email.headers, [TEST_HEADER]: template.id } }),
   };
-  const linkRows = email.links.map((url, idx) => db.insert(links).values({ messageId: message.id, idx, url }));
-  await db.batch([db.insert(messages).values(row), ...linkRows]);
+  await insertMessagesWithLinks(
+    db,
+    [row],
+    email.links.map((url, idx) => ({ messageId: message.id, idx, url })),
+  );
   await deliverMessagesNow(env, [message.id]);
-  return (await db.query.messages.findFirst({ where: (m, { eq }) => eq(m.id, message.id) })) as MessageRow;
+  return (await findMessage(db, message.id)) as MessageRow;
 }
 
 /** One test email as sent: the API's answer item, and what the dashboard's result page lists. */
@@ -183,7 +188,7 @@ export async function sendFlowTest(
   const run = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
   const items = testEmailsOf(flow.definition);
   const rows: NewMessageRow[] = [];
-  const linkRows: { messageId: string; idx: number; url: string }[] = [];
+  const linkRows: MessageLink[] = [];
   const templates = new Map<string, TemplateRow | undefined>();
   for (const item of items) {
     if (!templates.has(item.templateId)) templates.set(item.templateId, await findTemplate(db, item.templateId));
@@ -219,9 +224,7 @@ export async function sendFlowTest(
     rows.push({ ...message, ...renderedColumns(marked) });
     linkRows.push(...email.links.map((url, idx) => ({ messageId: message.id, idx, url })));
   }
-  // One statement per row keeps each within D1's bound-parameter limit.
-  const inserts = [...rows.map((r) => db.insert(messages).values(r)), ...linkRows.map((l) => db.insert(links).values(l))];
-  if (inserts.length > 0) await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
+  await insertMessagesWithLinks(db, rows, linkRows);
   const ids = rows.map((r) => r.id as string);
   await deliverMessagesNow(env, ids);
   const byId = new Map((await findMessagesByIds(db, ids)).map((m) => [m.id, m]));

@@ -1,8 +1,8 @@
 /** `GET /v1/messages`: the outbox and its history, newest first, filtered and paged with a cursor. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import { findContact } from "../db/contacts";
-import { MESSAGE_KINDS, MESSAGE_STATUSES, type MessageRow, messages } from "../db/schema";
+import { messagePage } from "../db/messages";
+import { MESSAGE_KINDS, MESSAGE_STATUSES, type MessageRow } from "../db/schema";
 import { ApiError } from "./errors";
 import { createRouter, jsonResponse } from "./router";
 import { ErrorSchema, isoTime } from "./shared-schemas";
@@ -92,23 +92,13 @@ const route = createRoute({
 
 export const messageRoutes = createRouter().openapi(route, async (c) => {
   const { contact, flow, status, limit, after } = c.req.valid("query");
-  const filters: SQL[] = [];
+  let contactId: string | undefined;
   if (contact) {
     const row = await findContact(c.var.db, contact);
     if (!row) throw new ApiError(404, "not_found", "No such contact");
-    filters.push(eq(messages.contactId, row.id));
+    contactId = row.id;
   }
-  if (flow) filters.push(eq(messages.flowId, flow));
-  if (status) filters.push(eq(messages.status, status));
-  if (after) {
-    filters.push(or(lt(messages.createdAt, after.createdAt), and(eq(messages.createdAt, after.createdAt), lt(messages.id, after.id)))!);
-  }
-  const page = await c.var.db
-    .select()
-    .from(messages)
-    .where(and(...filters))
-    .orderBy(desc(messages.createdAt), desc(messages.id))
-    .limit(limit);
+  const page = await messagePage(c.var.db, { contactId, flowId: flow, status, after }, limit);
   const last = page.length === limit ? page[page.length - 1] : undefined;
   return c.json({ messages: page.map(messageView), next_cursor: last ? `${last.createdAt}:${last.id}` : null }, 200);
 });

@@ -6,13 +6,13 @@
  * message and flow back into the contact's flows as SPEC section 6 events.
  */
 import { z } from "@hono/zod-openapi";
-import { sql } from "drizzle-orm";
 import { Resend } from "resend";
 import { newEventId } from "../contact/changes";
 import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
-import type { MessageRow } from "../db/schema";
+import { findMessageByProviderId, linkIndex, markBounced, markComplained, markDelivered } from "../db/messages";
 import { suppress } from "../db/suppressions";
+import { claimWebhookReceipt, forgetWebhookReceipt } from "../db/webhook-receipts";
 import type { Env } from "../env";
 import { unsubscribeContact } from "../tracking/consent";
 import { recordEngagements } from "../tracking/engagement";
@@ -36,8 +36,6 @@ const ResendEvent = z.object({
 });
 type ResendEvent = z.infer<typeof ResendEvent>;
 
-type Tracked = Pick<MessageRow, "id" | "contactId" | "toEmail" | "flowId" | "stepId" | "variant">;
-
 function verify(secret: string | undefined, payload: string, headers: Headers): unknown {
   if (!secret) throw new ApiError(401, "unauthorized", "Webhook signatures cannot be checked: RESEND_WEBHOOK_SECRET is not set");
   try {
@@ -56,17 +54,11 @@ function verify(secret: string | undefined, payload: string, headers: Headers): 
   }
 }
 
-async function messageOf(db: Database, providerId: string): Promise<Tracked | undefined> {
-  const [row] = await db.all<Tracked>(sql`SELECT id, contact_id AS contactId, to_email AS toEmail, flow_id AS flowId, step_id AS stepId,
-    variant FROM messages WHERE provider_id = ${providerId}`);
-  return row;
-}
-
 /** Applies one verified Resend event. */
 async function apply(env: Env, db: Database, event: ResendEvent, now: number): Promise<void> {
   const providerId = event.data?.email_id;
   if (!providerId) return;
-  const m = await messageOf(db, providerId);
+  const m = await findMessageByProviderId(db, providerId);
   if (!m) return;
   const at = Date.parse(event.created_at ?? "") || now;
   const emit = (name: string, extra: Record<string, unknown> = {}) =>
@@ -93,7 +85,7 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
       : Promise.resolve();
   switch (event.type) {
     case "email.delivered":
-      await db.run(sql`UPDATE messages SET delivered_at = coalesce(delivered_at, ${at}) WHERE id = ${m.id}`);
+      await markDelivered(db, m.id, at);
       await emit("email_delivered");
       return;
     case "email.delivery_delayed":
@@ -101,14 +93,13 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
       return;
     case "email.bounced": {
       const permanent = (event.data?.bounce?.type ?? "").toLowerCase() === "permanent";
-      await db.run(sql`UPDATE messages SET bounced_at = coalesce(bounced_at, ${at}), reason = ${`bounced: ${event.data?.bounce?.type ?? "unknown"}`}
-        WHERE id = ${m.id}`);
+      await markBounced(db, m.id, at, event.data?.bounce?.type ?? "unknown");
       if (permanent) await suppress(db, m.toEmail, "hard_bounce", event.data?.bounce?.message ?? null, now);
       await emit("email_bounced", { permanent, bounce_type: event.data?.bounce?.type ?? null });
       return;
     }
     case "email.complained":
-      await db.run(sql`UPDATE messages SET complained_at = coalesce(complained_at, ${at}) WHERE id = ${m.id}`);
+      await markComplained(db, m.id, at);
       await suppress(db, m.toEmail, "complaint", null, now);
       await emit("email_complained");
       if (m.contactId) await unsubscribeContact(env, db, m.contactId, now);
@@ -119,8 +110,8 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
     case "email.clicked": {
       const url = event.data?.click?.link;
       if (!url) return;
-      const [link] = await db.all<{ idx: number }>(sql`SELECT idx FROM links WHERE message_id = ${m.id} AND url = ${url}`);
-      await recordEngagements(env, db, [{ kind: "click", messageId: m.id, index: link?.idx ?? -1, url, request: null, at }], now);
+      const index = await linkIndex(db, m.id, url);
+      await recordEngagements(env, db, [{ kind: "click", messageId: m.id, index, url, request: null, at }], now);
       return;
     }
   }
@@ -134,15 +125,12 @@ export const webhookRoutes = createRouter().post("/webhooks/resend", async (c) =
   const svixId = c.req.header("svix-id")!;
   const now = Date.now();
   const db = c.var.db;
-  const [fresh] = await db.all<{ svix_id: string }>(
-    sql`INSERT INTO webhook_receipts (svix_id, received_at) VALUES (${svixId}, ${now}) ON CONFLICT DO NOTHING RETURNING svix_id`,
-  );
-  if (!fresh) return c.json({ ok: true, duplicate: true }, 200);
+  if (!(await claimWebhookReceipt(db, svixId, now))) return c.json({ ok: true, duplicate: true }, 200);
   try {
     await apply(c.env, db, event, now);
   } catch (error) {
     // Forget the receipt so that Resend's retry is processed.
-    await db.run(sql`DELETE FROM webhook_receipts WHERE svix_id = ${svixId}`);
+    await forgetWebhookReceipt(db, svixId);
     throw error;
   }
   return c.json({ ok: true }, 200);

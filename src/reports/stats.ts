@@ -9,6 +9,7 @@ import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { abWinners, FLOW_STATUSES, flows } from "../db/schema";
+import { successors } from "../flows/successors";
 import { AbComparison, compareVariants } from "./abtest";
 import { type ReportedStep, reportedSteps, variantKeys } from "./definition";
 import { addCounters, Counters, costOver, Rates, ratesOf, returnOnInvestment, zeroCounters } from "./metrics";
@@ -86,24 +87,16 @@ export const FlowStats = z
   .openapi("FlowStats");
 export type FlowStats = z.infer<typeof FlowStats>;
 
-/** Where a step may go next, for drawing the flow (array order unless `next`, `then`, `else` or split paths say otherwise). */
-function successors(steps: ReportedStep[], index: number): { step: string; label: string | null }[] {
-  const step = steps[index]!;
-  const following = steps[index + 1]?.id;
-  if (step.type === "exit") return [];
-  if (step.type === "split" && step.paths) {
-    const total = step.paths.reduce((sum, p) => sum + p.weight, 0);
-    return step.paths.map((p) => ({ step: p.next, label: `${Math.round((p.weight / total) * 100)}%` }));
-  }
-  if (step.type === "branch" || step.type === "wait_for") {
-    const edges = [
-      { step: step.then ?? following, label: "then" },
-      { step: step.else ?? following, label: "else" },
-    ];
-    return edges.filter((e): e is { step: string; label: string } => e.step !== undefined);
-  }
-  const target = step.next ?? following;
-  return target ? [{ step: target, label: null }] : [];
+/** Where a step may go next, for drawing the flow: the interpreter's successors, labelled (then/else, a split's share). */
+function labelledSuccessors(steps: ReportedStep[], index: number): { step: string; label: string | null }[] {
+  const paths = steps[index]?.paths ?? [];
+  const total = paths.reduce((sum, p) => sum + p.weight, 0);
+  const label = ([name, position]: (string | number)[]): string | null => {
+    if (name === "then" || name === "else") return name;
+    if (name === "paths") return `${Math.round(((paths[position as number]?.weight ?? 0) / total) * 100)}%`;
+    return null;
+  };
+  return successors({ steps }, index).flatMap(({ field, target }) => (target === undefined ? [] : [{ step: target, label: label(field) }]));
 }
 
 /** One flow's report, or null when there is no such flow. */
@@ -156,7 +149,7 @@ export async function flowStats(db: Database, flowId: string, range: DayRange): 
       name: step.name ?? null,
       summary: step.summary ?? null,
       templates,
-      next: index < defined.length ? successors(defined, index) : [],
+      next: index < defined.length ? labelledSuccessors(defined, index) : [],
       ...measured(entry.counters),
       variants,
       ab,

@@ -10,10 +10,10 @@ describe("a trigger listing several events", () => {
   const cart = flow({ name: "cart", trigger: { event: ["checkout_started", "added_to_cart"] }, steps: [{ id: "e", type: "exit" }] });
 
   it("starts on any listed event and on no other", () => {
-    expect(triggerMatches(cart, event("checkout_started", T0), facts)).toBe(true);
-    expect(triggerMatches(cart, event("added_to_cart", T0), facts)).toBe(true);
-    expect(triggerMatches(cart, event("order_placed", T0), facts)).toBe(false);
-    expect(triggerMatches(cart, event("added_to_cart", T0, { machine: true }), facts)).toBe(false);
+    expect(triggerMatches(cart, event("checkout_started", T0), facts)).toEqual({ ok: true });
+    expect(triggerMatches(cart, event("added_to_cart", T0), facts)).toEqual({ ok: true });
+    expect(triggerMatches(cart, event("order_placed", T0), facts)).toEqual({ ok: false, reason: "other_event" });
+    expect(triggerMatches(cart, event("added_to_cart", T0, { machine: true }), facts)).toEqual({ ok: false, reason: "machine_event" });
   });
 
   it("applies its where to every listed event", () => {
@@ -22,8 +22,8 @@ describe("a trigger listing several events", () => {
       trigger: { event: ["a", "b"], where: { prop: "value", op: "gte", value: 50 } },
       steps: [{ id: "e", type: "exit" }],
     });
-    expect(triggerMatches(big, event("b", T0, { properties: { value: 60 } }), facts)).toBe(true);
-    expect(triggerMatches(big, event("b", T0, { properties: { value: 10 } }), facts)).toBe(false);
+    expect(triggerMatches(big, event("b", T0, { properties: { value: 60 } }), facts)).toEqual({ ok: true });
+    expect(triggerMatches(big, event("b", T0, { properties: { value: 10 } }), facts)).toEqual({ ok: false, reason: "where_false" });
   });
 
   it("is indexed under its own key, and a single name keeps the old key", () => {
@@ -61,7 +61,8 @@ describe("update with increment", () => {
       set: { plan: "pro" },
       increment: { lead_score: 10, credits: -2.5, streak: 1 },
     });
-    expect(c.attributes).toEqual({ lead_score: 35, credits: -2.5, streak: 1, plan: "pro" });
+    expect(o.contact.attributes).toEqual({ lead_score: 35, credits: -2.5, streak: 1, plan: "pro" });
+    expect(c.attributes).toEqual({ lead_score: 25, streak: "many" });
     expect(o.effects.some((e) => e.type === "queue_email" && e.templateId === "hot")).toBe(true);
   });
 

@@ -1,4 +1,8 @@
-/** Builders shared by the pure flow tests: a contact, an event, a run context, and a helper that drives timers. */
+/**
+ * Builders shared by the pure flow tests: a contact, an event, a run context, and a helper that drives timers.
+ * Run contexts and the states runToEnd passes on are deep-frozen, so every scenario also checks that the
+ * interpreter never mutates its inputs (test modules are strict: writing to a frozen object throws).
+ */
 import type { ContactFacts } from "../../src/flows/conditions";
 import { type EnrollmentState, enroll, type FlowEvent, type Outcome, type RunContext, step } from "../../src/flows/interpreter";
 import { Flow } from "../../src/flows/schema";
@@ -42,8 +46,17 @@ export function flow(definition: unknown): Flow {
   return Flow.parse(definition);
 }
 
+/** Freezes a value and everything reachable from it; returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
 export function ctx(f: Flow, now: number, overrides: Partial<RunContext> = {}): RunContext {
-  return {
+  return deepFreeze({
     now,
     flow: f,
     flowVersion: 1,
@@ -53,7 +66,7 @@ export function ctx(f: Flow, now: number, overrides: Partial<RunContext> = {}): 
     winners: {},
     marketingSends: [],
     ...overrides,
-  };
+  });
 }
 
 /** Enrolls, then fires every timer as it comes due until the enrollment ends or `until`; returns all effects with their times. */
@@ -61,12 +74,12 @@ export function runToEnd(f: Flow, start: number, until = start + 365 * DAY, over
   const log: { at: number; effect: Outcome["effects"][number] }[] = [];
   let outcome = enroll(event("trigger", start), "occ-1", ctx(f, start, overrides));
   for (const e of outcome.effects) log.push({ at: start, effect: e });
-  let state: EnrollmentState = outcome.state;
+  let state: EnrollmentState = deepFreeze(outcome.state);
   while (state.status === "active" && state.wakeAt !== null && state.wakeAt <= until) {
     const at = state.wakeAt;
     outcome = step(state, { type: "timer" }, ctx(f, at, overrides));
     for (const e of outcome.effects) log.push({ at, effect: e });
-    state = outcome.state;
+    state = deepFreeze(outcome.state);
   }
   return { state, log, emails: log.filter((l) => l.effect.type === "queue_email") };
 }

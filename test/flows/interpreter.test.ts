@@ -349,15 +349,18 @@ describe("re-entry", () => {
   const base = { name: "r", trigger: { event: "x" }, steps: [{ id: "e", type: "email", template: "t" }] };
   const ended = [{ status: "completed" as const, enteredAt: T0 }];
   it("never lets a contact in twice with reentry never, nor while an enrollment is active", () => {
-    expect(mayEnroll(flow(base), [], T0)).toBe(true);
-    expect(mayEnroll(flow(base), ended, T0 + 100 * DAY)).toBe(false);
-    expect(mayEnroll(flow({ ...base, reentry: "after_exit" }), [{ status: "active", enteredAt: T0 }], T0 + DAY)).toBe(false);
-    expect(mayEnroll(flow({ ...base, reentry: "after_exit" }), ended, T0 + MIN)).toBe(true);
+    expect(mayEnroll(flow(base), [], T0)).toEqual({ ok: true });
+    expect(mayEnroll(flow(base), ended, T0 + 100 * DAY)).toEqual({ ok: false, reason: "reentry_never" });
+    expect(mayEnroll(flow({ ...base, reentry: "after_exit" }), [{ status: "active", enteredAt: T0 }], T0 + DAY)).toEqual({
+      ok: false,
+      reason: "already_enrolled",
+    });
+    expect(mayEnroll(flow({ ...base, reentry: "after_exit" }), ended, T0 + MIN)).toEqual({ ok: true });
   });
   it("lets a contact back in after a cooldown", () => {
     const f = flow({ ...base, reentry: { cooldown: "7d" } });
-    expect(mayEnroll(f, ended, T0 + 6 * DAY)).toBe(false);
-    expect(mayEnroll(f, ended, T0 + 7 * DAY)).toBe(true);
+    expect(mayEnroll(f, ended, T0 + 6 * DAY)).toEqual({ ok: false, reason: "reentry_cooldown" });
+    expect(mayEnroll(f, ended, T0 + 7 * DAY)).toEqual({ ok: true });
   });
 });
 
@@ -369,9 +372,15 @@ describe("triggers", () => {
       trigger: { event: "checkout_started", where: { prop: "cart_value", op: "gte", value: 50 } },
       steps: [{ id: "e", type: "exit" }],
     });
-    expect(triggerMatches(f, event("checkout_started", T0, { properties: { cart_value: 80 } }), facts)).toBe(true);
-    expect(triggerMatches(f, event("checkout_started", T0, { properties: { cart_value: 20 } }), facts)).toBe(false);
-    expect(triggerMatches(f, event("checkout_started", T0, { properties: { cart_value: 80 }, machine: true }), facts)).toBe(false);
+    expect(triggerMatches(f, event("checkout_started", T0, { properties: { cart_value: 80 } }), facts)).toEqual({ ok: true });
+    expect(triggerMatches(f, event("checkout_started", T0, { properties: { cart_value: 20 } }), facts)).toEqual({
+      ok: false,
+      reason: "where_false",
+    });
+    expect(triggerMatches(f, event("checkout_started", T0, { properties: { cart_value: 80 }, machine: true }), facts)).toEqual({
+      ok: false,
+      reason: "machine_event",
+    });
   });
   it("matches attribute_changed on the named attribute with a condition on the new value", () => {
     const f = flow({
@@ -379,13 +388,11 @@ describe("triggers", () => {
       trigger: { attribute_changed: "lifecycle_stage", where: { prop: "to", op: "eq", value: "customer" } },
       steps: [{ id: "e", type: "exit" }],
     });
-    expect(triggerMatches(f, event("attribute_changed", T0, { properties: { attribute: "lifecycle_stage", to: "customer" } }), facts)).toBe(
-      true,
-    );
-    expect(triggerMatches(f, event("attribute_changed", T0, { properties: { attribute: "lifecycle_stage", to: "lead" } }), facts)).toBe(
-      false,
-    );
-    expect(triggerMatches(f, event("attribute_changed", T0, { properties: { attribute: "plan", to: "customer" } }), facts)).toBe(false);
+    const changed = (properties: Record<string, string>) => triggerMatches(f, event("attribute_changed", T0, { properties }), facts);
+    expect(changed({ attribute: "lifecycle_stage", to: "customer" })).toEqual({ ok: true });
+    expect(changed({ attribute: "lifecycle_stage", to: "lead" })).toEqual({ ok: false, reason: "where_false" });
+    expect(changed({ attribute: "plan", to: "customer" })).toEqual({ ok: false, reason: "other_attribute" });
+    expect(triggerMatches(f, event("lifecycle_stage", T0), facts)).toEqual({ ok: false, reason: "other_event" });
   });
 });
 
@@ -433,6 +440,7 @@ describe("notify and webhook", () => {
 describe("state shape", () => {
   it("never moves an ended enrollment", () => {
     const done: EnrollmentState = { ...enroll(event("x", T0), "o", ctx(welcome, T0)).state, status: "exited" };
-    expect(step(done, { type: "timer" }, ctx(welcome, T0 + 10 * DAY))).toEqual({ state: done, effects: [] });
+    const later = ctx(welcome, T0 + 10 * DAY);
+    expect(step(done, { type: "timer" }, later)).toEqual({ state: done, effects: [], contact: later.contact, marketingSends: [] });
   });
 });

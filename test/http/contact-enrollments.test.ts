@@ -55,9 +55,19 @@ describe("POST /v1/contacts/:idOrEmail/enrollments", () => {
     const reentry = await enroll(id, { flow: "onboarding" });
     expect(reentry.status).toBe(409);
     expect(reentry.body.error.code).toBe("reentry");
-    expect(reentry.body.error.message).toContain("re-entry");
+    expect(reentry.body.error.message).toContain("re-entry rule (never)");
     expect(await enrollmentsOf(id)).toHaveLength(1);
     expect(await messagesOf(id)).toHaveLength(1);
+  });
+
+  it("refuses re-entry inside a cooldown with the same code, saying the cooldown has not passed", async () => {
+    await activeFlow({ ...onboarding, id: "cooling", reentry: { cooldown: "30d" } });
+    const id = await contactId("cool@example.com");
+    expect((await enroll(id, { flow: "cooling" })).status).toBe(201);
+    expect(await remove(id, "cooling")).toMatchObject({ status: 200 });
+    const again = await enroll(id, { flow: "cooling" });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: "reentry", message: expect.stringContaining("cooldown has not passed") });
   });
 
   it("is idempotent for the same request id", async () => {

@@ -33,7 +33,7 @@ export interface Edge {
 const key = (field: (string | number)[]) => field.join(".");
 
 function outFields(steps: Step[], index: number) {
-  return successors({ steps } as Flow, index);
+  return successors({ steps }, index);
 }
 
 function edgeLabel(step: Step, field: (string | number)[]): string {
