@@ -10,8 +10,9 @@ import { type BroadcastRow, links, messages, type NewMessageRow } from "../db/sc
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
-import { deliverMessagesNow, renderedColumns, unsendable } from "../delivery/sender";
+import { renderedColumns, unsendable } from "../delivery/sender";
 import type { Config, Env } from "../env";
+import { deliverNow } from "../pipeline/pipeline";
 import { VARIANT_NAMES } from "./plan";
 import { BroadcastInput } from "./schema";
 
@@ -69,8 +70,8 @@ export async function sendBroadcastTest(env: Env, db: Database, config: Config, 
   // One statement per row keeps each within D1's bound-parameter limit.
   const inserts = [...rows.map((r) => db.insert(messages).values(r)), ...linkRows.map((l) => db.insert(links).values(l))];
   await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
-  await deliverMessagesNow(
-    env,
+  await deliverNow(
+    { env, config, db },
     rows.map((r) => r.id as string),
   );
   const sent = await Promise.all(rows.map((r) => db.query.messages.findFirst({ where: (m, { eq }) => eq(m.id, r.id as string) })));

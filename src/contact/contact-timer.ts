@@ -17,8 +17,7 @@ import { behaviourCountSql } from "../db/conditions";
 import { loadContactFacts } from "../db/contacts";
 import { activeFlowsTriggeredBy, flowsByIds, type StoredFlow } from "../db/flows";
 import { findSegmentCondition } from "../db/segments";
-import { deliverMessagesNow } from "../delivery/sender";
-import type { Env } from "../env";
+import type { Config, Env } from "../env";
 import { behaviourConditions, type ContactFacts, evaluateCondition } from "../flows/conditions";
 import {
   type EnrollmentState,
@@ -40,7 +39,7 @@ import { loadWinners } from "../reports/abtest";
 import { systemEvent } from "./changes";
 import type { ContactEvent } from "./contact-event";
 import { applyEffects } from "./enroll";
-import { storeEvents } from "./record-events";
+import { storeEvents } from "./store-events";
 import { WebhookOutbox } from "./webhooks";
 
 /** Processed event ids are kept this long for deduplication of redeliveries. */
@@ -89,15 +88,23 @@ interface Pass {
   webhooksQueued: boolean;
 }
 
-export class ContactTimer extends DurableObject<Env> {
+/**
+ * The object's logic. The deployed class (src/index.ts) parses the config once and gives `sendNow`, which sends
+ * through the pipeline: this folder decides what is due, it never sends or records sends itself.
+ */
+export abstract class ContactTimer extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly webhooks: WebhookOutbox;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    private readonly config: Config,
+  ) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.webhooks = new WebhookOutbox(this.sql, env);
+    this.webhooks = new WebhookOutbox(this.sql, env, config);
     this.createTables();
   }
 
@@ -167,12 +174,10 @@ export class ContactTimer extends DurableObject<Env> {
   }
 
   /**
-   * Sends messages that came due in a pass. It runs after the pass's serial section, because sending records
-   * `email_sent`, which comes back into this object.
+   * Sends messages that came due in a pass and records the sends. It runs after the pass's serial section,
+   * because recording `email_sent` comes back into this object.
    */
-  private async sendNow(ids: string[]): Promise<void> {
-    if (ids.length > 0) await deliverMessagesNow(this.env, ids);
-  }
+  protected abstract sendNow(ids: string[]): Promise<void>;
 
   /** Wakes the enrollments a paused flow was holding. */
   async resumeFlow(contactId: string, flowId: string): Promise<void> {
@@ -423,7 +428,7 @@ export class ContactTimer extends DurableObject<Env> {
     };
     console.error(JSON.stringify({ msg: "chained events past the cap were not processed", contact_id: pass.contact.id, ...properties }));
     // Stamped when the chain stopped, so the timeline shows it after the events that led to it.
-    await storeEvents(this.env, pass.db, [systemEvent(pass.contact.id, "chain_limit_reached", properties, Date.now())], pass.now);
+    await storeEvents(pass.db, this.config, [systemEvent(pass.contact.id, "chain_limit_reached", properties, Date.now())], pass.now);
   }
 
   private async triggeredBy(pass: Pass, eventName: string, attribute: string | null): Promise<StoredFlow[]> {
@@ -510,7 +515,7 @@ export class ContactTimer extends DurableObject<Env> {
   /** Effects first (idempotent in D1), then this object's state: a crash in between repeats the same effects harmlessly. */
   private async commit(pass: Pass, flow: Pick<StoredFlow, "id" | "name" | "status">, outcome: Outcome, entered = false): Promise<void> {
     if (!pass.contact) return;
-    const applied = await applyEffects(this.env, pass.db, pass.contact, flow, outcome.state, outcome.effects, pass.now, entered);
+    const applied = await applyEffects(this.config, pass.db, pass.contact, flow, outcome.state, outcome.effects, pass.now, entered);
     for (const m of applied.marketing) {
       this.sql.exec("INSERT INTO marketing_sends (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING", m.messageId, m.at);
     }

@@ -16,10 +16,11 @@ import { type ContactRow, links, type MessageRow, messages, type NewMessageRow, 
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
-import { deliverMessagesNow, renderedColumns, unsendable } from "../delivery/sender";
+import { renderedColumns, unsendable } from "../delivery/sender";
 import type { Config, Env } from "../env";
 import { variantKey } from "../flows/interpreter";
 import type { Flow } from "../flows/schema";
+import { deliverNow } from "../pipeline/pipeline";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput } from "./shared-schemas";
@@ -159,7 +160,7 @@ export async function sendTemplateTest(
   };
   const linkRows = email.links.map((url, idx) => db.insert(links).values({ messageId: message.id, idx, url }));
   await db.batch([db.insert(messages).values(row), ...linkRows]);
-  await deliverMessagesNow(env, [message.id]);
+  await deliverNow({ env, config, db }, [message.id]);
   return (await db.query.messages.findFirst({ where: (m, { eq }) => eq(m.id, message.id) })) as MessageRow;
 }
 
@@ -223,7 +224,7 @@ export async function sendFlowTest(
   const inserts = [...rows.map((r) => db.insert(messages).values(r)), ...linkRows.map((l) => db.insert(links).values(l))];
   if (inserts.length > 0) await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
   const ids = rows.map((r) => r.id as string);
-  await deliverMessagesNow(env, ids);
+  await deliverNow({ env, config, db }, ids);
   const byId = new Map((await findMessagesByIds(db, ids)).map((m) => [m.id, m]));
   return ids.map((id, i) => {
     const m = byId.get(id);

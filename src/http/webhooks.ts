@@ -4,18 +4,22 @@
  * `resend` SDK's verifier: any of the space-separated signatures, timestamp
  * within 5 minutes), else 401; each svix-id is handled once. Events update the
  * message and flow back into the contact's flows as SPEC section 6 events.
+ * A provider report never sends mail by itself: its events reach only the
+ * contacts whose flows are listening (as the system's own opens and clicks do),
+ * and whatever they make due leaves with the every-minute cron, not from this
+ * request, so a delivery report cannot feed a send that feeds another report.
  */
 import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import { Resend } from "resend";
 import { newEventId } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
 import type { MessageRow } from "../db/schema";
 import { suppress } from "../db/suppressions";
-import type { Env } from "../env";
+import { type PipelineContext, type RecordOptions, recordEvents } from "../pipeline/pipeline";
 import { unsubscribeContact } from "../tracking/consent";
 import { recordEngagements } from "../tracking/engagement";
+import { pipelineOf } from "./context";
 import { ApiError, validationError } from "./errors";
 import { createRouter } from "./router";
 
@@ -62,8 +66,12 @@ async function messageOf(db: Database, providerId: string): Promise<Tracked | un
   return row;
 }
 
+/** How a provider report's events are recorded (see the module header). */
+const REPORTED: RecordOptions = { onlyListening: true, deliver: false };
+
 /** Applies one verified Resend event. */
-async function apply(env: Env, db: Database, event: ResendEvent, now: number): Promise<void> {
+async function apply(ctx: PipelineContext, event: ResendEvent, now: number): Promise<void> {
+  const { db } = ctx;
   const providerId = event.data?.email_id;
   if (!providerId) return;
   const m = await messageOf(db, providerId);
@@ -72,8 +80,7 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
   const emit = (name: string, extra: Record<string, unknown> = {}) =>
     m.contactId
       ? recordEvents(
-          env,
-          db,
+          ctx,
           [
             {
               id: newEventId(),
@@ -89,6 +96,7 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
             },
           ],
           now,
+          REPORTED,
         )
       : Promise.resolve();
   switch (event.type) {
@@ -111,16 +119,16 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
       await db.run(sql`UPDATE messages SET complained_at = coalesce(complained_at, ${at}) WHERE id = ${m.id}`);
       await suppress(db, m.toEmail, "complaint", null, now);
       await emit("email_complained");
-      if (m.contactId) await unsubscribeContact(env, db, m.contactId, now);
+      if (m.contactId) await unsubscribeContact(ctx, m.contactId, now, REPORTED);
       return;
     case "email.opened":
-      await recordEngagements(env, db, [{ kind: "open", messageId: m.id, userAgent: null, at }], now);
+      await recordEngagements(ctx, [{ kind: "open", messageId: m.id, userAgent: null, at }], now, REPORTED);
       return;
     case "email.clicked": {
       const url = event.data?.click?.link;
       if (!url) return;
       const [link] = await db.all<{ idx: number }>(sql`SELECT idx FROM links WHERE message_id = ${m.id} AND url = ${url}`);
-      await recordEngagements(env, db, [{ kind: "click", messageId: m.id, index: link?.idx ?? -1, url, request: null, at }], now);
+      await recordEngagements(ctx, [{ kind: "click", messageId: m.id, index: link?.idx ?? -1, url, request: null, at }], now, REPORTED);
       return;
     }
   }
@@ -139,7 +147,7 @@ export const webhookRoutes = createRouter().post("/webhooks/resend", async (c) =
   );
   if (!fresh) return c.json({ ok: true, duplicate: true }, 200);
   try {
-    await apply(c.env, db, event, now);
+    await apply(pipelineOf(c), event, now);
   } catch (error) {
     // Forget the receipt so that Resend's retry is processed.
     await db.run(sql`DELETE FROM webhook_receipts WHERE svix_id = ${svixId}`);

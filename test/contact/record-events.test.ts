@@ -2,12 +2,12 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ContactEvent } from "../../src/contact/contact-event";
-import { openDatabase } from "../../src/db/client";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { recordEngagements } from "../../src/tracking/engagement";
 import { ADMIN_KEY } from "../helpers/api";
 import { activeFlow, contactId, enrollmentsOf, messagesOf, timerOf, track } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 
 /** A cart reminder that an order ends: it queues mail only if the order is processed before the checkout. */
 const cartReminder = {
@@ -229,8 +229,7 @@ describe("a ContactTimer call that fails is retried and each event is processed 
     const down = flakyTimers(() => true);
     // The provider's report of the open, as the webhook records it.
     await recordEngagements(
-      down.env,
-      openDatabase(env.DB),
+      pipelineFor(down.env),
       [{ kind: "open", messageId: first?.id as string, userAgent: null, at: Date.now() }],
       Date.now(),
     );
