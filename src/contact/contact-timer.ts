@@ -14,6 +14,7 @@ import { DurableObject } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { type Database, openDatabase } from "../db/client";
 import { behaviourCountSql } from "../db/conditions";
+import type { ContactEvent } from "../db/contact-event";
 import { loadContactFacts } from "../db/contacts";
 import { activeFlowsTriggeredBy, flowsByIds, type StoredFlow } from "../db/flows";
 import { findSegmentCondition } from "../db/segments";
@@ -37,7 +38,6 @@ import { OCCURRENCE_GRACE_MS, timeTriggerOccurrence } from "../flows/time-trigge
 import { conditionsOf } from "../flows/validate";
 import { loadWinners } from "../reports/abtest";
 import { systemEvent } from "./changes";
-import type { ContactEvent } from "./contact-event";
 import { applyEffects } from "./enroll";
 import { storeEvents } from "./store-events";
 import { WebhookOutbox } from "./webhooks";

@@ -6,12 +6,12 @@
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { ContactEvent } from "../db/contact-event";
 import { loadContactEvents } from "../db/events";
 import { activeFlowsTriggeredBy } from "../db/flows";
 import { dueUndispatched, forgetUndispatched, keepUndispatched, postponeUndispatched } from "../db/undispatched-events";
 import type { Env } from "../env";
 import type { TimerCallBudget } from "./call-budget";
-import type { ContactEvent } from "./contact-event";
 
 /** How many ContactTimers are called at once for one batch. */
 const DISPATCH_CONCURRENCY = 32;

@@ -7,6 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { ContactEvent } from "../db/contact-event";
 import { upsertContact } from "../db/contacts";
 import type { StoredFlow } from "../db/flows";
 import { MAX_CONTEXT_BYTES, utf8Bytes } from "../db/outbox";
@@ -16,7 +17,6 @@ import type { ContactFacts } from "../flows/conditions";
 import type { Effect, EnrollmentState } from "../flows/interpreter";
 import { bumpRollups, type RollupIncrement } from "../reports/rollups";
 import { contactChangeEvents } from "./changes";
-import type { ContactEvent } from "./contact-event";
 import { storeEvents } from "./store-events";
 
 /** What applying effects left for the caller: messages due now, events the contact's updates emitted, webhooks to send. */

@@ -3,11 +3,11 @@
  * calls no ContactTimer and sends nothing; the pipeline (src/pipeline) dispatches what this stored.
  */
 import type { Database } from "../db/client";
+import type { ContactEvent } from "../db/contact-event";
 import { applyOrderTotals, type EventInsert, insertEvents, loadContactEvents } from "../db/events";
 import type { Config } from "../env";
 import { attributionWindows } from "../reports/attribution";
 import { rollupEvents } from "../reports/rollups";
-import type { ContactEvent } from "./contact-event";
 
 /** What storing a batch did: the ids that were new, and every stored event that names a contact (new or known). */
 export interface StoredEvents {

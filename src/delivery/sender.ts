@@ -497,7 +497,9 @@ function countUnopened(db: Database, sent: MessageRow[]) {
   return [
     db
       .update(contacts)
-      .set({ unopenedStreak: sql`${contacts.unopenedStreak} + (SELECT count(*) FROM json_each(${contactIds}) WHERE value = ${contacts.id})` })
+      .set({
+        unopenedStreak: sql`${contacts.unopenedStreak} + (SELECT count(*) FROM json_each(${contactIds}) WHERE value = ${contacts.id})`,
+      })
       .where(sql`${contacts.id} IN (SELECT value FROM json_each(${contactIds}))`),
   ];
 }

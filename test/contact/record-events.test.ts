@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { ContactEvent } from "../../src/contact/contact-event";
+import type { ContactEvent } from "../../src/db/contact-event";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { recordEngagements } from "../../src/tracking/engagement";
