@@ -211,7 +211,7 @@ describe("a provider report never sends mail by itself", () => {
 
       // The timer decided the mail is due now: the every-minute cron sends it.
       await deliverDue(pipelineFor(providerEnv()));
-      expect(provider.accepted.map((e) => e.to)).toEqual(["reader@example.com"]);
+      expect(provider.accepted.map((e) => e.to)).toEqual([["reader@example.com"]]);
       expect(await env.DB.prepare("SELECT status FROM messages WHERE id = ?").bind(followUp!.id).first("status")).toBe("sent");
     });
   }
