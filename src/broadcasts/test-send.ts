@@ -11,8 +11,9 @@ import type { BroadcastRow, NewMessageRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
-import { deliverMessagesNow, renderedColumns, unsendable } from "../delivery/sender";
+import { renderedColumns, unsendable } from "../delivery/sender";
 import type { Config, Env } from "../env";
+import { deliverNow } from "../pipeline/pipeline";
 import { VARIANT_NAMES } from "./plan";
 import { BroadcastInput } from "./schema";
 
@@ -68,8 +69,8 @@ export async function sendBroadcastTest(env: Env, db: Database, config: Config, 
     linkRows.push(...email.links.map((url, idx) => ({ messageId: message.id, idx, url })));
   }
   await insertMessagesWithLinks(db, rows, linkRows);
-  await deliverMessagesNow(
-    env,
+  await deliverNow(
+    { env, config, db },
     rows.map((r) => r.id as string),
   );
   const sent = await Promise.all(rows.map((r) => db.query.messages.findFirst({ where: (m, { eq }) => eq(m.id, r.id as string) })));

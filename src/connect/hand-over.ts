@@ -4,13 +4,11 @@
  * then the event goes through `recordEvents`, which stores a known id once and lets the contact's flows react.
  */
 import { contactChangeEvents } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
-import type { Database } from "../db/client";
 import { findContactByStripeCustomer } from "../db/connectors";
 import { findContact, upsertContact } from "../db/contacts";
 import type { EventInsert } from "../db/events";
-import type { Env } from "../env";
 import { emailInput } from "../http/shared-schemas";
+import { type PipelineContext, recordEvents } from "../pipeline/pipeline";
 import { consentToWrite, type Mapping } from "./connector";
 
 /** What became of a delivery, as the Connect page shows it. */
@@ -21,11 +19,11 @@ export interface HandOverResult {
 
 /** Writes a mapped delivery's contact and event; a redelivered event is reported as a duplicate and changes nothing. */
 export async function handOverMapping(
-  env: Env,
-  db: Database,
+  ctx: PipelineContext,
   mapping: Extract<Mapping, { kind: "mapped" }>,
   now: number,
 ): Promise<HandOverResult> {
+  const { db } = ctx;
   const { key } = mapping.contact;
   let email: string;
   if ("email" in key) {
@@ -67,7 +65,7 @@ export async function handOverMapping(
       ts: event.ts,
     });
   }
-  const { newIds } = await recordEvents(env, db, rows, now);
+  const { newIds } = await recordEvents(ctx, rows, now);
   if (event && !newIds.has(event.id)) return { result: "duplicate", detail: `${event.name} ${event.id} was already recorded` };
   const what = event ? event.name : changes.length > 0 ? `contact ${changes.map((c) => c.attribute).join(", ")}` : "contact unchanged";
   // No address in the detail: the deliveries table must not keep a copy of a contact that may be erased.

@@ -2,7 +2,7 @@
  * How many ContactTimer calls one invocation may still make. Workers Free allows 50 subrequests per invocation
  * (each Durable Object call is one) and Workers Paid 1,000; work that calls a ContactTimer per contact takes its
  * calls from the invocation's budget and leaves the rest to the next cron run (contact/contact-scans, the kept
- * events of contact/record-events), so no invocation's calls grow with the number of contacts.
+ * events of contact/dispatch), so no invocation's calls grow with the number of contacts.
  */
 import type { Config } from "../env";
 

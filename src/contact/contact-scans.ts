@@ -21,7 +21,7 @@ import { activeFlowsWithTriggerPrefix, flowsByIds, type StoredFlow } from "../db
 import type { ContactScanKind, ContactScanRow } from "../db/schema";
 import type { Env } from "../env";
 import { callEachTimer, type TimerCallBudget } from "./call-budget";
-import { contactTimer } from "./record-events";
+import { contactTimer } from "./dispatch";
 import { dateScanPage, inactiveScanPage, type PageEnd } from "./time-triggers";
 
 /** How far one run may go: pages (each two D1 queries besides its calls) and contact rows read per page. */

@@ -11,15 +11,13 @@
  * redelivered event never queues a message twice.
  */
 import { DurableObject } from "cloudflare:workers";
-import { sql } from "drizzle-orm";
-import { type Database, openDatabase } from "../db/client";
-import { behaviourCountSql } from "../db/conditions";
+import { openDatabase } from "../db/client";
+import type { ContactEvent } from "../db/contact-event";
 import { loadContactFacts } from "../db/contacts";
-import { activeFlowsTriggeredBy, flowsByIds, type StoredFlow } from "../db/flows";
+import type { StoredFlow } from "../db/flows";
 import { findSegmentCondition } from "../db/segments";
-import { deliverMessagesNow } from "../delivery/sender";
-import type { Env } from "../env";
-import { behaviourConditions, type ContactFacts, evaluateCondition } from "../flows/conditions";
+import type { Config, Env } from "../env";
+import { type ContactFacts, evaluateCondition } from "../flows/conditions";
 import {
   type EnrollmentState,
   enroll,
@@ -33,14 +31,12 @@ import {
   step,
   triggerMatches,
 } from "../flows/interpreter";
-import type { BehaviourCondition, Condition } from "../flows/schema";
 import { OCCURRENCE_GRACE_MS, timeTriggerOccurrence } from "../flows/time-trigger";
-import { conditionsOf } from "../flows/validate";
-import { loadWinners } from "../reports/abtest";
 import { systemEvent } from "./changes";
-import type { ContactEvent } from "./contact-event";
 import { applyEffects } from "./enroll";
-import { storeEvents } from "./record-events";
+import { conditionFacts, emptyLookups, type FlowLookups, loadFlows, prefetchCounts, prepare, triggeredBy } from "./flow-lookups";
+import { storeEvents } from "./store-events";
+import { TimerStorage } from "./timer-storage";
 import { WebhookOutbox } from "./webhooks";
 
 /** Processed event ids are kept this long for deduplication of redeliveries. */
@@ -71,17 +67,8 @@ export type HandEnrollment =
   | { enrolled: true; replayed: boolean; enrollment: EnrollmentSummary }
   | { enrolled: false; reason: HandEnrollmentRefusal | "no_contact" | "no_flow" | "flow_inactive" };
 
-/** What one pass over the contact's state works with; flows and counts are loaded once per pass. */
-interface Pass {
-  db: Database;
-  now: number;
-  contact: ContactFacts | undefined;
-  flows: Map<string, StoredFlow | null>;
-  /** Active flows each event name (and changed attribute) can start, looked up once per pass. */
-  triggered: Map<string, StoredFlow[]>;
-  counts: Map<string, number>;
-  /** A/B winners per flow: step id → template id. */
-  winners: Map<string, Record<string, string>>;
+/** What one pass over the contact's state works with; flows and counts are loaded once per pass (flow-lookups). */
+interface Pass extends FlowLookups {
   marketingSends: readonly number[];
   queue: FlowEvent[];
   dueNow: string[];
@@ -89,31 +76,28 @@ interface Pass {
   webhooksQueued: boolean;
 }
 
-export class ContactTimer extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+/**
+ * The object's logic. The deployed class (src/index.ts) parses the config once and gives `sendNow`, which sends
+ * through the pipeline: this folder decides what is due, it never sends or records sends itself.
+ */
+export abstract class ContactTimer extends DurableObject<Env> {
+  private readonly storage: TimerStorage;
   private readonly webhooks: WebhookOutbox;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    private readonly config: Config,
+  ) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.webhooks = new WebhookOutbox(this.sql, env);
+    this.storage = new TimerStorage(ctx.storage.sql);
+    this.webhooks = new WebhookOutbox(ctx.storage.sql, env, config);
     this.createTables();
   }
 
   private createTables(): void {
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS received_events (
-      id TEXT PRIMARY KEY, name TEXT NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL)`);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS enrollments (
-      id TEXT PRIMARY KEY, flow_id TEXT NOT NULL, status TEXT NOT NULL, wake_at INTEGER, held INTEGER NOT NULL DEFAULT 0,
-      entered_at INTEGER NOT NULL, state TEXT NOT NULL)`);
-    this.sql.exec("CREATE INDEX IF NOT EXISTS enrollments_wake ON enrollments (status, held, wake_at)");
-    this.sql.exec("CREATE INDEX IF NOT EXISTS enrollments_flow ON enrollments (flow_id)");
-    this.sql.exec("CREATE TABLE IF NOT EXISTS marketing_sends (message_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
-    this.sql.exec("CREATE TABLE IF NOT EXISTS segment_membership (segment_id TEXT PRIMARY KEY, member INTEGER NOT NULL)");
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS pending_triggers (
-      occurrence TEXT PRIMARY KEY, flow_id TEXT NOT NULL, fire_at INTEGER NOT NULL, event TEXT NOT NULL)`);
+    this.storage.createTables();
     this.webhooks.createTable();
   }
 
@@ -130,25 +114,18 @@ export class ContactTimer extends DurableObject<Env> {
    */
   async receiveEvents(batch: ContactEvent[]): Promise<{ accepted: number; duplicates: number; dueNow: string[] }> {
     return this.serial(async () => {
-      const fresh = batch.filter((e) => this.sql.exec("SELECT 1 FROM received_events WHERE id = ?", e.id).toArray().length === 0);
+      const fresh = batch.filter((e) => !this.storage.hasReceived(e.id));
       const first = fresh[0];
       if (!first) return { accepted: 0, duplicates: batch.length, dueNow: [] };
-      this.remember("contact_id", first.contactId);
+      this.storage.remember("contact_id", first.contactId);
       const pass = await this.openPass(first.contactId);
       // Stable: events with the same time keep the order they were sent in.
       for (const event of [...fresh].sort((a, b) => a.ts - b.ts)) {
         pass.queue.push(toFlowEvent(event));
         await this.drain(pass);
-        this.sql.exec(
-          "INSERT INTO received_events (id, name, ts, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-          event.id,
-          event.name,
-          event.ts,
-          JSON.stringify(event),
-          pass.now,
-        );
+        this.storage.keepReceived(event, pass.now);
       }
-      this.sql.exec("DELETE FROM received_events WHERE received_at < ?", pass.now - DEDUP_RETENTION_MS);
+      this.storage.forgetReceivedBefore(pass.now - DEDUP_RETENTION_MS);
       const dueNow = await this.finish(pass);
       return { accepted: fresh.length, duplicates: batch.length - fresh.length, dueNow };
     });
@@ -167,18 +144,16 @@ export class ContactTimer extends DurableObject<Env> {
   }
 
   /**
-   * Sends messages that came due in a pass. It runs after the pass's serial section, because sending records
-   * `email_sent`, which comes back into this object.
+   * Sends messages that came due in a pass and records the sends. It runs after the pass's serial section,
+   * because recording `email_sent` comes back into this object.
    */
-  private async sendNow(ids: string[]): Promise<void> {
-    if (ids.length > 0) await deliverMessagesNow(this.env, ids);
-  }
+  protected abstract sendNow(ids: string[]): Promise<void>;
 
   /** Wakes the enrollments a paused flow was holding. */
   async resumeFlow(contactId: string, flowId: string): Promise<void> {
     const dueNow = await this.serial(async () => {
-      this.remember("contact_id", contactId);
-      this.sql.exec("UPDATE enrollments SET held = 0 WHERE flow_id = ? AND status = 'active'", flowId);
+      this.storage.remember("contact_id", contactId);
+      this.storage.releaseFlow(flowId);
       return this.runDue();
     });
     await this.sendNow(dueNow);
@@ -190,10 +165,10 @@ export class ContactTimer extends DurableObject<Env> {
    */
   async enrollByHand(contactId: string, flowId: string, requestId: string): Promise<HandEnrollment> {
     const result = await this.serial(async (): Promise<{ answer: HandEnrollment; dueNow: string[] }> => {
-      this.remember("contact_id", contactId);
+      this.storage.remember("contact_id", contactId);
       const occurrence = `manual:${requestId}`;
       const pass = await this.openPass(contactId);
-      await this.loadFlows(pass, [flowId]);
+      await loadFlows(pass, [flowId]);
       const flow = pass.flows.get(flowId);
       const refused = (reason: Extract<HandEnrollment, { enrolled: false }>["reason"]) => ({
         answer: { enrolled: false as const, reason },
@@ -201,7 +176,7 @@ export class ContactTimer extends DurableObject<Env> {
       });
       if (!pass.contact) return refused("no_contact");
       if (!flow) return refused("no_flow");
-      await this.prepare(pass, flow);
+      await prepare(pass, flow);
       const trigger: FlowEvent = {
         id: occurrence,
         name: "enrolled_by_hand",
@@ -212,10 +187,10 @@ export class ContactTimer extends DurableObject<Env> {
         messageId: null,
       };
       const outcome = enroll(trigger, occurrence, this.runContext(pass, flow));
-      const before = this.enrollmentState(outcome.state.id);
+      const before = this.storage.enrollment(outcome.state.id);
       if (before) return { answer: { enrolled: true, replayed: true, enrollment: summary(before) }, dueNow: [] };
       if (flow.status !== "active") return refused("flow_inactive");
-      const verdict = mayEnrollByHand(flow.definition, pass.contact, this.earlierEnrollments(flow.id), pass.now);
+      const verdict = mayEnrollByHand(flow.definition, pass.contact, this.storage.earlierEnrollments(flow.id), pass.now);
       if (!verdict.ok) return refused(verdict.reason);
       await this.commit(pass, flow, outcome, true);
       await this.drain(pass);
@@ -228,14 +203,11 @@ export class ContactTimer extends DurableObject<Env> {
   /** Ends the contact's running enrollment in the flow (exited, `removed`, its queued mail cancelled); null when none runs. */
   async removeFromFlow(contactId: string, flowId: string): Promise<EnrollmentSummary | null> {
     return this.serial(async () => {
-      this.remember("contact_id", contactId);
-      const running = this.sql
-        .exec<{ state: string }>("SELECT state FROM enrollments WHERE flow_id = ? AND status = 'active'", flowId)
-        .toArray()[0];
-      if (!running) return null;
+      this.storage.remember("contact_id", contactId);
+      const state = this.storage.runningEnrollmentIn(flowId);
+      if (!state) return null;
       const pass = await this.openPass(contactId);
-      await this.loadFlows(pass, [flowId]);
-      const state = JSON.parse(running.state) as EnrollmentState;
+      await loadFlows(pass, [flowId]);
       const ended = await this.endEnrollment(pass, state, "removed");
       await this.finish(pass);
       return summary(ended);
@@ -245,14 +217,8 @@ export class ContactTimer extends DurableObject<Env> {
   /** Records a time trigger found by the daily job; it enrolls once per occurrence, at its time. */
   async scheduleTrigger(trigger: ScheduledTrigger): Promise<void> {
     const dueNow = await this.serial(async () => {
-      this.remember("contact_id", trigger.contactId);
-      this.sql.exec(
-        "INSERT INTO pending_triggers (occurrence, flow_id, fire_at, event) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        trigger.occurrence,
-        trigger.flowId,
-        trigger.fireAt,
-        JSON.stringify(trigger.event),
-      );
+      this.storage.remember("contact_id", trigger.contactId);
+      this.storage.addTrigger(trigger.occurrence, trigger.flowId, trigger.fireAt, trigger.event);
       if (trigger.fireAt <= Date.now()) return this.runDue();
       await this.scheduleAlarm();
       return [];
@@ -262,18 +228,12 @@ export class ContactTimer extends DurableObject<Env> {
 
   /** The contact's enrollments as this object holds them, newest first. */
   async enrollmentStates(): Promise<EnrollmentState[]> {
-    return this.sql
-      .exec<{ state: string }>("SELECT state FROM enrollments ORDER BY entered_at DESC")
-      .toArray()
-      .map((r) => JSON.parse(r.state) as EnrollmentState);
+    return this.storage.enrollments();
   }
 
   /** The events this object has received, oldest first. */
   async receivedEvents(): Promise<ContactEvent[]> {
-    return this.sql
-      .exec<{ body: string }>("SELECT body FROM received_events ORDER BY ts, received_at")
-      .toArray()
-      .map((r) => JSON.parse(r.body) as ContactEvent);
+    return this.storage.receivedEvents();
   }
 
   /** Erases everything this object holds (GDPR erase of the contact). */
@@ -285,30 +245,15 @@ export class ContactTimer extends DurableObject<Env> {
     });
   }
 
-  private remember(key: string, value: string): void {
-    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
-  }
-
-  private recall(key: string): string | undefined {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
-  }
-
   private async openPass(contactId: string): Promise<Pass> {
     const now = Date.now();
     const db = openDatabase(this.env.DB);
-    this.sql.exec("DELETE FROM marketing_sends WHERE at < ?", now - SEND_HISTORY_MS);
     return {
       db,
       now,
       contact: await loadContactFacts(db, contactId),
-      flows: new Map(),
-      triggered: new Map(),
-      counts: new Map(),
-      winners: new Map(),
-      marketingSends: this.sql
-        .exec<{ at: number }>("SELECT at FROM marketing_sends")
-        .toArray()
-        .map((r) => r.at),
+      ...emptyLookups(),
+      marketingSends: this.storage.marketingSendsSince(now - SEND_HISTORY_MS),
       queue: [],
       dueNow: [],
       webhooksQueued: false,
@@ -317,22 +262,14 @@ export class ContactTimer extends DurableObject<Env> {
 
   /** Runs every enrollment and trigger whose time has come; returns the ids of messages it queued that are due now. */
   private async runDue(): Promise<string[]> {
-    const contactId = this.recall("contact_id");
+    const contactId = this.storage.recall("contact_id");
     if (!contactId) return [];
     const now = Date.now();
-    const due = this.sql
-      .exec<{ state: string }>("SELECT state FROM enrollments WHERE status = 'active' AND held = 0 AND wake_at <= ? ORDER BY wake_at", now)
-      .toArray()
-      .map((r) => JSON.parse(r.state) as EnrollmentState);
-    const triggers = this.sql
-      .exec<{ occurrence: string; flow_id: string; event: string; fire_at: number }>(
-        "SELECT * FROM pending_triggers WHERE fire_at <= ?",
-        now,
-      )
-      .toArray();
+    const due = this.storage.dueEnrollments(now);
+    const triggers = this.storage.dueTriggers(now);
     if (due.length > 0 || triggers.length > 0) {
       const pass = await this.openPass(contactId);
-      await this.loadFlows(pass, [...due.map((e) => e.flowId), ...triggers.map((t) => t.flow_id)]);
+      await loadFlows(pass, [...due.map((e) => e.flowId), ...triggers.map((t) => t.flow_id)]);
       for (const state of due) await this.runEnrollment(pass, state, { type: "timer" });
       for (const t of triggers) {
         const flow = pass.flows.get(t.flow_id);
@@ -345,7 +282,7 @@ export class ContactTimer extends DurableObject<Env> {
             t.occurrence,
           );
         }
-        this.sql.exec("DELETE FROM pending_triggers WHERE occurrence = ?", t.occurrence);
+        this.storage.forgetTrigger(t.occurrence);
       }
       await this.drain(pass);
       return this.finish(pass);
@@ -365,13 +302,7 @@ export class ContactTimer extends DurableObject<Env> {
     const current = timeTriggerOccurrence(flow.id, flow.definition.trigger, pass.contact, zone, firedAt);
     if (current?.occurrence === occurrence) return true;
     if (current && current.fireAt >= pass.now - OCCURRENCE_GRACE_MS) {
-      this.sql.exec(
-        "INSERT INTO pending_triggers (occurrence, flow_id, fire_at, event) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        current.occurrence,
-        flow.id,
-        Math.max(current.fireAt, pass.now),
-        JSON.stringify(current.event),
-      );
+      this.storage.addTrigger(current.occurrence, flow.id, Math.max(current.fireAt, pass.now), current.event);
     }
     return false;
   }
@@ -382,11 +313,8 @@ export class ContactTimer extends DurableObject<Env> {
       const event = pass.queue.shift();
       if (!event) return;
       if (event.machine || !pass.contact) continue;
-      const running = this.sql
-        .exec<{ state: string }>("SELECT state FROM enrollments WHERE status = 'active'")
-        .toArray()
-        .map((r) => JSON.parse(r.state) as EnrollmentState);
-      await this.loadFlows(
+      const running = this.storage.runningEnrollments();
+      await loadFlows(
         pass,
         running.map((e) => e.flowId),
       );
@@ -394,14 +322,14 @@ export class ContactTimer extends DurableObject<Env> {
 
       const attribute =
         event.name === "attribute_changed" && typeof event.properties.attribute === "string" ? event.properties.attribute : null;
-      for (const flow of await this.triggeredBy(pass, event.name, attribute)) {
+      for (const flow of await triggeredBy(pass, event.name, attribute)) {
         if (!mayStartFrom(flow, event, pass.contact)) continue;
         pass.flows.set(flow.id, flow);
         const def = flow.definition;
         if ("segment_entered" in def.trigger) await this.segmentTrigger(pass, flow, def.trigger.segment_entered, event);
         else {
-          await this.prepare(pass, flow);
-          if (triggerMatches(def, event, this.conditionFacts(pass)).ok) await this.tryEnroll(pass, flow, event, event.id);
+          await prepare(pass, flow);
+          if (triggerMatches(def, event, conditionFacts(pass)).ok) await this.tryEnroll(pass, flow, event, event.id);
         }
       }
     }
@@ -423,31 +351,16 @@ export class ContactTimer extends DurableObject<Env> {
     };
     console.error(JSON.stringify({ msg: "chained events past the cap were not processed", contact_id: pass.contact.id, ...properties }));
     // Stamped when the chain stopped, so the timeline shows it after the events that led to it.
-    await storeEvents(this.env, pass.db, [systemEvent(pass.contact.id, "chain_limit_reached", properties, Date.now())], pass.now);
-  }
-
-  private async triggeredBy(pass: Pass, eventName: string, attribute: string | null): Promise<StoredFlow[]> {
-    const key = `${eventName}\u0000${attribute ?? ""}`;
-    let found = pass.triggered.get(key);
-    if (!found) {
-      found = await activeFlowsTriggeredBy(pass.db, eventName, attribute);
-      pass.triggered.set(key, found);
-    }
-    return found;
+    await storeEvents(pass.db, this.config, [systemEvent(pass.contact.id, "chain_limit_reached", properties, Date.now())], pass.now);
   }
 
   private async segmentTrigger(pass: Pass, flow: StoredFlow, segmentId: string, event: FlowEvent): Promise<void> {
     const condition = await findSegmentCondition(pass.db, segmentId);
     if (!condition || !pass.contact) return;
-    await this.prefetchCounts(pass, [condition]);
-    const member = evaluateCondition(condition, { ...this.conditionFacts(pass), event });
-    const before = this.sql.exec<{ member: number }>("SELECT member FROM segment_membership WHERE segment_id = ?", segmentId).toArray()[0];
-    this.sql.exec(
-      "INSERT INTO segment_membership (segment_id, member) VALUES (?, ?) ON CONFLICT(segment_id) DO UPDATE SET member = excluded.member",
-      segmentId,
-      member ? 1 : 0,
-    );
-    if (member && before?.member !== 1) {
+    await prefetchCounts(pass, [condition]);
+    const member = evaluateCondition(condition, { ...conditionFacts(pass), event });
+    const wasMember = this.storage.swapSegmentMembership(segmentId, member);
+    if (member && wasMember !== true) {
       await this.tryEnroll(
         pass,
         flow,
@@ -457,27 +370,11 @@ export class ContactTimer extends DurableObject<Env> {
     }
   }
 
-  /** The contact's enrollments in the flow, for its re-entry rule. */
-  private earlierEnrollments(flowId: string): Pick<EnrollmentState, "status" | "enteredAt">[] {
-    return this.sql
-      .exec<{ status: EnrollmentState["status"]; entered_at: number }>(
-        "SELECT status, entered_at FROM enrollments WHERE flow_id = ?",
-        flowId,
-      )
-      .toArray()
-      .map((r) => ({ status: r.status, enteredAt: r.entered_at }));
-  }
-
-  private enrollmentState(id: string): EnrollmentState | undefined {
-    const row = this.sql.exec<{ state: string }>("SELECT state FROM enrollments WHERE id = ?", id).toArray()[0];
-    return row ? (JSON.parse(row.state) as EnrollmentState) : undefined;
-  }
-
   private async tryEnroll(pass: Pass, flow: StoredFlow, trigger: FlowEvent, occurrence: string): Promise<void> {
-    if (!mayEnroll(flow.definition, this.earlierEnrollments(flow.id), pass.now).ok || !pass.contact) return;
-    await this.prepare(pass, flow);
+    if (!mayEnroll(flow.definition, this.storage.earlierEnrollments(flow.id), pass.now).ok || !pass.contact) return;
+    await prepare(pass, flow);
     const outcome = enroll(trigger, occurrence, this.runContext(pass, flow));
-    if (this.sql.exec("SELECT 1 FROM enrollments WHERE id = ?", outcome.state.id).toArray().length > 0) return;
+    if (this.storage.enrollment(outcome.state.id)) return;
     await this.commit(pass, flow, outcome, true);
   }
 
@@ -488,10 +385,10 @@ export class ContactTimer extends DurableObject<Env> {
       await this.endEnrollment(pass, state, "flow_deleted");
       return;
     }
-    await this.prepare(pass, flow);
+    await prepare(pass, flow);
     const outcome = step(state, input, this.runContext(pass, flow));
     if (outcome.effects.length === 0 && JSON.stringify(outcome.state) === JSON.stringify(state)) {
-      if (flow.status !== "active") this.sql.exec("UPDATE enrollments SET held = 1 WHERE id = ?", state.id);
+      if (flow.status !== "active") this.storage.hold(state.id);
       return;
     }
     await this.commit(pass, flow, outcome);
@@ -512,24 +409,13 @@ export class ContactTimer extends DurableObject<Env> {
   /** Effects first (idempotent in D1), then this object's state: a crash in between repeats the same effects harmlessly. */
   private async commit(pass: Pass, flow: Pick<StoredFlow, "id" | "name" | "status">, outcome: Outcome, entered = false): Promise<void> {
     if (!pass.contact) return;
-    const applied = await applyEffects(this.env, pass.db, pass.contact, flow, outcome.state, outcome.effects, pass.now, entered);
+    const applied = await applyEffects(this.config, pass.db, pass.contact, flow, outcome.state, outcome.effects, pass.now, entered);
     for (const m of applied.marketing) {
-      this.sql.exec("INSERT INTO marketing_sends (message_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING", m.messageId, m.at);
+      this.storage.keepMarketingSend(m.messageId, m.at);
     }
     // The interpreter hands back the sends it added instead of changing the pass's list: later runs of this pass see them.
     pass.marketingSends = outcome.marketingSends;
-    const s = outcome.state;
-    this.sql.exec(
-      `INSERT INTO enrollments (id, flow_id, status, wake_at, held, entered_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET status = excluded.status, wake_at = excluded.wake_at, held = excluded.held, state = excluded.state`,
-      s.id,
-      s.flowId,
-      s.status,
-      s.status === "active" ? s.wakeAt : null,
-      flow.status === "active" ? 0 : 1,
-      s.enteredAt,
-      JSON.stringify(s),
-    );
+    this.storage.saveEnrollment(outcome.state, flow.status !== "active");
     // Stored with the state that moved past the webhook step, in the same synchronous write: neither is lost alone.
     if (applied.webhooks.length > 0) {
       this.webhooks.enqueue(pass.contact.id, flow.id, applied.webhooks, pass.now);
@@ -553,13 +439,7 @@ export class ContactTimer extends DurableObject<Env> {
   }
 
   private async scheduleAlarm(): Promise<void> {
-    const timerAt = this.sql
-      .exec<{ at: number | null }>(
-        `SELECT min(at) AS at FROM (
-           SELECT min(wake_at) AS at FROM enrollments WHERE status = 'active' AND held = 0 AND wake_at IS NOT NULL
-           UNION ALL SELECT min(fire_at) FROM pending_triggers)`,
-      )
-      .toArray()[0]?.at;
+    const timerAt = this.storage.earliestTimer();
     const due = [timerAt, this.webhooks.nextAttemptAt()].filter((at): at is number => typeof at === "number");
     const next = due.length > 0 ? Math.min(...due) : null;
     // Touch the alarm only when it changes: setting or clearing it is far dearer than reading it.
@@ -569,43 +449,9 @@ export class ContactTimer extends DurableObject<Env> {
     } else if (current !== next) await this.ctx.storage.setAlarm(next);
   }
 
-  private async loadFlows(pass: Pass, ids: string[]): Promise<void> {
-    const missing = [...new Set(ids)].filter((id) => !pass.flows.has(id));
-    if (missing.length === 0) return;
-    const found = await flowsByIds(pass.db, missing);
-    for (const id of missing) pass.flows.set(id, found.get(id) ?? null);
-  }
-
-  /** Loads what the interpreter may ask about a flow (behaviour counts, A/B winners), so that it can stay pure. */
-  private async prepare(pass: Pass, flow: StoredFlow): Promise<void> {
-    await this.prefetchCounts(pass, conditionsOf(flow.definition));
-    const hasWinnerRule = flow.definition.steps.some((s) => s.type === "email" && s.winner);
-    if (hasWinnerRule && !pass.winners.has(flow.id)) pass.winners.set(flow.id, await loadWinners(pass.db, flow.id));
-  }
-
-  /** Counts, in D1, the behavioural conditions the interpreter may ask about. */
-  private async prefetchCounts(pass: Pass, conditions: Condition[]): Promise<void> {
-    if (!pass.contact) return;
-    const wanted = conditions.flatMap((c) => behaviourConditions(c)).filter((c) => !pass.counts.has(JSON.stringify(c)));
-    for (const c of wanted) {
-      const row = await pass.db.get<{ n: number }>(
-        sql`SELECT ${behaviourCountSql(c, pass.now, sql.raw("c.id"))} AS n FROM contacts c WHERE c.id = ${pass.contact.id}`,
-      );
-      pass.counts.set(JSON.stringify(c), row?.n ?? 0);
-    }
-  }
-
-  private conditionFacts(pass: Pass) {
-    return {
-      contact: pass.contact as ContactFacts,
-      now: pass.now,
-      countEvents: (c: BehaviourCondition) => pass.counts.get(JSON.stringify(c)) ?? 0,
-    };
-  }
-
   private runContext(pass: Pass, flow: StoredFlow): RunContext {
     return {
-      ...this.conditionFacts(pass),
+      ...conditionFacts(pass),
       contact: { ...(pass.contact as ContactFacts) },
       flow: { ...flow.definition, id: flow.id },
       flowVersion: flow.version,

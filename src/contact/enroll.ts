@@ -7,17 +7,17 @@
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { ContactEvent } from "../db/contact-event";
 import { upsertContact } from "../db/contacts";
 import type { StoredFlow } from "../db/flows";
 import { MAX_CONTEXT_BYTES, utf8Bytes } from "../db/outbox";
 import { enrollments, messages, type NewMessageRow } from "../db/schema";
-import type { Env } from "../env";
+import type { Config } from "../env";
 import type { ContactFacts } from "../flows/conditions";
 import type { Effect, EnrollmentState } from "../flows/interpreter";
 import { bumpRollups, type RollupIncrement } from "../reports/rollups";
 import { contactChangeEvents } from "./changes";
-import type { ContactEvent } from "./contact-event";
-import { storeEvents } from "./record-events";
+import { storeEvents } from "./store-events";
 
 /** What applying effects left for the caller: messages due now, events the contact's updates emitted, webhooks to send. */
 export interface Applied {
@@ -29,7 +29,7 @@ export interface Applied {
 
 /** Applies one enrollment's effects and mirrors its state to D1. */
 export async function applyEffects(
-  env: Env,
+  config: Config,
   db: Database,
   contact: ContactFacts,
   flow: Pick<StoredFlow, "id" | "name">,
@@ -90,7 +90,7 @@ export async function applyEffects(
           },
           now,
         );
-        const { stored } = await storeEvents(env, db, contactChangeEvents(updated.id, changes, now), now);
+        const { stored } = await storeEvents(db, config, contactChangeEvents(updated.id, changes, now), now);
         applied.emitted.push(...stored);
         break;
       }

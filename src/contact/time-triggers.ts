@@ -18,7 +18,7 @@ import { durationMs } from "../flows/duration";
 import { OCCURRENCE_GRACE_MS as GRACE_MS, type TimeOccurrence, timeTriggerOccurrence } from "../flows/time-trigger";
 import { callEachTimer, type TimerCallBudget } from "./call-budget";
 import type { ScheduledTrigger } from "./contact-timer";
-import { contactTimer } from "./record-events";
+import { contactTimer } from "./dispatch";
 
 const DAY_MS = 86_400_000;
 /** Occurrences up to this far ahead are handed over at each scan (the daily scan may run late). */

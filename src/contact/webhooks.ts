@@ -13,11 +13,11 @@
  * call cut short by a crash is retried when the lease runs out.
  */
 import { openDatabase } from "../db/client";
-import { type Env, readConfig } from "../env";
+import type { Config, Env } from "../env";
 import type { Effect } from "../flows/interpreter";
 import { WEBHOOK_URL_REFUSALS, webhookPolicy, webhookUrlRefusal } from "../flows/webhook-url";
 import { systemEvent } from "./changes";
-import { storeEvents } from "./record-events";
+import { storeEvents } from "./store-events";
 
 /** How long one call may take. */
 const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -57,6 +57,7 @@ export class WebhookOutbox {
   constructor(
     private readonly sql: SqlStorage,
     private readonly env: Env,
+    private readonly config: Config,
   ) {}
 
   /** Creates the table (again after an erase). */
@@ -105,7 +106,7 @@ export class WebhookOutbox {
       hook.attempts += 1;
       this.sql.exec("UPDATE pending_webhooks SET attempts = ?, next_at = ? WHERE id = ?", hook.attempts, now + LEASE_MS, hook.id);
     }
-    const policy = webhookPolicy(readConfig(this.env).PUBLIC_URL);
+    const policy = webhookPolicy(this.config.PUBLIC_URL);
     await Promise.all(
       due.map(async (hook) => {
         const result = await callWebhook(hook, policy);
@@ -144,7 +145,7 @@ export class WebhookOutbox {
       { flow_id: hook.flow_id, step_id: hook.step_id, webhook_id: hook.id, url: hook.url, attempts: hook.attempts, error },
       now,
     );
-    await storeEvents(this.env, openDatabase(this.env.DB), [{ ...event, id: `evt_${hook.id}_failed` }], now);
+    await storeEvents(openDatabase(this.env.DB), this.config, [{ ...event, id: `evt_${hook.id}_failed` }], now);
   }
 }
 

@@ -6,7 +6,6 @@
  */
 import { type Context, Hono } from "hono";
 import { contactChangeEvents } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
 import { contactTimeline, listSuppressions } from "../db/admin-views";
 import { contactPage } from "../db/contact-batch";
 import { findContact, upsertContact } from "../db/contacts";
@@ -17,9 +16,11 @@ import type { Condition } from "../flows/schema";
 import { enrollContactByHand, handEnrollmentRefusalAnswer, removeContactFromFlow } from "../http/contact-enrollments";
 import { contactExportResponse, contactFilter, MAX_BATCH_CONTACTS } from "../http/contact-lists";
 import { ContactInput, contactPatch, eraseContact, MAX_STORED_ATTRIBUTES_BYTES } from "../http/contacts";
+import { pipelineOf } from "../http/context";
 import { ApiError } from "../http/errors";
 import { idParam } from "../http/flows";
 import { SuppressionInput, suppressionExportResponse } from "../http/suppressions";
+import { recordEvents } from "../pipeline/pipeline";
 import { sendConfirmation } from "../tracking/consent";
 import {
   type ContactFormValues,
@@ -197,7 +198,7 @@ contactDashboardRoutes.post("/admin/contacts/:id", async (c) => {
   const now = Date.now();
   const patch = { ...contactPatch(parsed.data), removeTags: before.tags.filter((t) => !tags.includes(t)) };
   const { contact, changes } = await upsertContact(db, patch, now);
-  await recordEvents(c.env, db, contactChangeEvents(contact.id, changes, now), now);
+  await recordEvents(pipelineOf(c), contactChangeEvents(contact.id, changes, now), now);
   return c.redirect(`/admin/contacts/${encodeURIComponent(contact.id)}?done=saved`, 303);
 });
 
@@ -211,9 +212,10 @@ contactDashboardRoutes.post("/admin/contacts/:id/consent", async (c) => {
     return contactPageFor(c, before.id, { values: contactFormValues(before), problems: problemsOf(parsed.error.issues) });
   const now = Date.now();
   const { contact, changes } = await upsertContact(db, contactPatch(parsed.data), now);
-  await recordEvents(c.env, db, contactChangeEvents(contact.id, changes, now), now);
+  await recordEvents(pipelineOf(c), contactChangeEvents(contact.id, changes, now), now);
   // Double opt-in, as PUT /v1/contacts: a contact who just became pending gets the confirmation email.
-  if (contact.consent === "pending" && changes.some((ch) => ch.attribute === "consent")) await sendConfirmation(c.env, db, contact, now);
+  if (contact.consent === "pending" && changes.some((ch) => ch.attribute === "consent"))
+    await sendConfirmation(pipelineOf(c), contact, now);
   return c.redirect(`/admin/contacts/${encodeURIComponent(contact.id)}?done=consent`, 303);
 });
 

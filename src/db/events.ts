@@ -4,8 +4,8 @@
  * never applies.
  */
 import { sql } from "drizzle-orm";
-import type { ContactEvent } from "../contact/contact-event";
 import type { Database } from "./client";
+import type { ContactEvent } from "./contact-event";
 import type { EventRow } from "./schema";
 
 /** An event ready to store. */

@@ -3,7 +3,9 @@
  * and sends them through Resend in batches whose persisted id is the
  * `Idempotency-Key`, so a retried batch can never send twice. The cron runs
  * it every minute; `deliverMessagesNow` runs the same code for messages due
- * now, so a first welcome email leaves within seconds. Without
+ * now, so a first welcome email leaves within seconds. Both yield the
+ * `email_sent` events of what they sent and record nothing themselves: the
+ * pipeline (src/pipeline) hands them to the flows. Without
  * RESEND_API_KEY the rendered email is kept in the dev mailbox instead.
  * No message stays `sending`: a failure that will not change (too large, an
  * invalid address, a render error, a missing template) fails it at once, a
@@ -13,10 +15,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { TimerCallBudget } from "../contact/call-budget";
-import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
-import { openDatabase } from "../db/client";
 import type { EventInsert } from "../db/events";
 import {
   claimNewBatch,
@@ -32,7 +31,7 @@ import {
 } from "../db/outbox";
 import { type ContactRow, contacts, links, type MessageRow, messages, suppressions, type TemplateRow, templates } from "../db/schema";
 import { ERASED_KEY_PREFIX, erasedAddressKey } from "../db/suppressions";
-import { type Config, type Env, readConfig } from "../env";
+import type { Config } from "../env";
 import { type RenderedEmail, renderMessage, resendTags } from "./render";
 import { BATCH_LIMIT, type BatchOutcome, sendBatch } from "./resend";
 
@@ -57,56 +56,57 @@ export interface DeliveryReport {
 
 /**
  * The cron job: recovers expired leases, then sends due batches until the run's time or the queue is exhausted.
- * Recording the sends calls the ContactTimers of contacts in a running flow within `calls`, the invocation's
- * budget; the rest are kept for the next run (contact/record-events).
+ * Yields each sent batch's `email_sent` events as it goes (recording them is the caller's part, and may run
+ * while the next batch is sent); returns the run's report.
  */
-export async function deliverDueMessages(
-  env: Env,
-  { budgetMs = RUN_BUDGET_MS, calls }: { budgetMs?: number; calls?: TimerCallBudget } = {},
-): Promise<DeliveryReport> {
-  const db = openDatabase(env.DB);
-  const config = readConfig(env);
+export async function* deliverDueMessages(
+  db: Database,
+  config: Config,
+  { budgetMs = RUN_BUDGET_MS }: { budgetMs?: number } = {},
+): AsyncGenerator<EventInsert[], DeliveryReport> {
   const started = Date.now();
   const { recovered, stuck } = await recoverExpiredLeases(db, started);
   const report: DeliveryReport = { sent: 0, failed: stuck, suppressed: 0, retried: 0, recovered };
   // A two-stage pipeline: the next batch is claimed and rendered while the previous one waits for its turn and is sent.
-  const pipeline = new Pipeline(env, db, config, report, calls);
+  const sending = new SendQueue(db, config, report);
   while (Date.now() - started < budgetMs) {
     const now = Date.now();
     let claimed = await claimRetryBatch(db, now);
     if (claimed.length === 0) claimed = await claimNewBatch(db, now, newBatchId(), BATCH_LIMIT);
     if (claimed.length === 0) {
       // The batch still being sent may put members back for now (a refused batch is sent again one by one).
-      if (await pipeline.drain()) continue;
+      const drained = await sending.drain();
+      yield* sending.takeSent();
+      if (drained) continue;
       break;
     }
-    await pipeline.push(await prepareBatch(db, config, claimed));
+    await sending.push(await prepareBatch(db, config, claimed));
+    yield* sending.takeSent();
   }
-  await pipeline.finish();
+  await sending.finish();
+  yield* sending.takeSent();
   return report;
 }
 
-/** Sends prepared batches one after another while the caller prepares the next; collects reports and event recording. */
-class Pipeline {
+/** Sends prepared batches one after another while the caller prepares the next; collects the reports and what was sent. */
+class SendQueue {
   private sending: Promise<void> = Promise.resolve();
   private inFlight = false;
-  private readonly recordings: Promise<void>[] = [];
+  private readonly sent: EventInsert[][] = [];
 
   constructor(
-    private readonly env: Env,
     private readonly db: Database,
     private readonly config: Config,
     private readonly report: DeliveryReport,
-    private readonly calls?: TimerCallBudget,
   ) {}
 
   /** Waits for the previous batch's send, then starts this one's. */
   async push(batch: PreparedBatch): Promise<void> {
     await this.sending;
     this.inFlight = true;
-    this.sending = sendPrepared(this.env, this.db, this.config, batch, this.calls).then(({ report, recording }) => {
+    this.sending = sendPrepared(this.db, this.config, batch).then(({ report, sent }) => {
       add(this.report, report);
-      this.recordings.push(recording);
+      if (sent.length > 0) this.sent.push(sent);
     });
   }
 
@@ -118,24 +118,31 @@ class Pipeline {
     return true;
   }
 
-  /** Waits for the last send and for every batch's events to be recorded. */
+  /** Waits for the last send. */
   async finish(): Promise<void> {
     await this.sending;
-    await Promise.all(this.recordings);
+  }
+
+  /** The `email_sent` events of the batches sent since the last call. */
+  takeSent(): EventInsert[][] {
+    return this.sent.splice(0);
   }
 }
 
-/** Sends these messages now if they are queued and due, through the same claim and batch code as the cron. */
-export async function deliverMessagesNow(env: Env, ids: string[]): Promise<DeliveryReport> {
-  const db = openDatabase(env.DB);
-  const config = readConfig(env);
+/**
+ * Sends these messages now if they are queued and due, through the same claim and batch code as the cron;
+ * yields each sent batch's `email_sent` events and returns the report.
+ */
+export async function* deliverMessagesNow(db: Database, config: Config, ids: string[]): AsyncGenerator<EventInsert[], DeliveryReport> {
   const report: DeliveryReport = { sent: 0, failed: 0, suppressed: 0, retried: 0, recovered: 0 };
-  const pipeline = new Pipeline(env, db, config, report);
+  const sending = new SendQueue(db, config, report);
   for (let i = 0; i < ids.length; i += BATCH_LIMIT) {
     const claimed = await claimNewBatch(db, Date.now(), newBatchId(), BATCH_LIMIT, ids.slice(i, i + BATCH_LIMIT));
-    if (claimed.length > 0) await pipeline.push(await prepareBatch(db, config, claimed));
+    if (claimed.length > 0) await sending.push(await prepareBatch(db, config, claimed));
+    yield* sending.takeSent();
   }
-  await pipeline.finish();
+  await sending.finish();
+  yield* sending.takeSent();
   return report;
 }
 
@@ -383,20 +390,18 @@ async function applyWrites(db: Database, writes: MessageWrites[]): Promise<Set<s
 }
 
 /**
- * Sends a prepared batch in its turn and settles its rows. Recording `email_sent` into the flows is
- * returned as a separate promise, so that the next batch need not wait for it.
+ * Sends a prepared batch in its turn and settles its rows; returns the report and the `email_sent` events of
+ * what went out, for the caller to record.
  */
 async function sendPrepared(
-  env: Env,
   db: Database,
   config: Config,
   { batchId, ready, report }: PreparedBatch,
-  calls: TimerCallBudget | undefined,
-): Promise<{ report: DeliveryReport; recording: Promise<void> }> {
-  const done = Promise.resolve();
+): Promise<{ report: DeliveryReport; sent: EventInsert[] }> {
+  const none: EventInsert[] = [];
   if (ready.length === 0) {
     await closeBatch(db, batchId, Date.now());
-    return { report, recording: done };
+    return { report, sent: none };
   }
   if (config.RESEND_API_KEY) await awaitSendSlot(db, config.SEND_RATE_PER_SECOND);
   const outcome: BatchOutcome = config.RESEND_API_KEY
@@ -416,13 +421,13 @@ async function sendPrepared(
         closeBatch(db, batchId, now),
       ]);
       report.failed += ids.length;
-      return { report, recording: done };
+      return { report, sent: none };
     }
     // The batch keeps its key: it may have been accepted, and a new key would have the provider send it again.
     const retry = { status: "queued" as const, attempts, reason: outcome.reason, dueAt: now + backoffMs(attempts, outcome.retryAfterMs) };
     await db.batch([settle(db, ids, retry), countBatchAttempt(db, batchId, now)]);
     report.retried += ids.length;
-    return { report, recording: done };
+    return { report, sent: none };
   }
   if (outcome.kind === "accepted_before") {
     // An earlier attempt of this batch went through (the provider holds its key with another payload: members
@@ -437,9 +442,10 @@ async function sendPrepared(
         reason: `accepted by an earlier attempt: ${outcome.reason}`,
       }),
       closeBatch(db, batchId, now),
+      ...countUnopened(db, rows),
     ]);
     report.sent += rows.length;
-    return { report, recording: recordSends(env, db, rows, now, calls) };
+    return { report, sent: sentEvents(rows, now) };
   }
   if (outcome.kind === "failed") {
     if (outcome.splittable && ready.length > 1) {
@@ -453,14 +459,14 @@ async function sendPrepared(
         ...ready.map(({ row }) => settle(db, [row.id], { status: "queued", batchId: row.id, dueAt: now, reason })),
       ]);
       report.retried += ready.length;
-      return { report, recording: done };
+      return { report, sent: none };
     }
     await db.batch([
       settle(db, ids, { status: "failed", attempts: ready[0]!.row.attempts + 1, reason: outcome.reason }),
       closeBatch(db, batchId, now),
     ]);
     report.failed += ids.length;
-    return { report, recording: done };
+    return { report, sent: none };
   }
   const sent: MessageRow[] = [];
   const updates = outcome.results.map((result, i) => {
@@ -471,23 +477,36 @@ async function sendPrepared(
     }
     return settle(db, [row.id], { status: "failed", attempts: row.attempts + 1, reason: result.error });
   });
-  await db.batch([closeBatch(db, batchId, now), ...updates]);
+  await db.batch([closeBatch(db, batchId, now), ...updates, ...countUnopened(db, sent)]);
   report.sent += sent.length;
   report.failed += ready.length - sent.length;
-  return { report, recording: recordSends(env, db, sent, now, calls) };
+  return { report, sent: sentEvents(sent, now) };
 }
 
 /** Kinds whose sends are the contact's own mail: they emit `email_sent` and count towards `unopened_streak`. */
 const CONTACT_MAIL = new Set(["marketing", "transactional"]);
 
-/** Emits `email_sent` into the contacts' flows and counts the send in their unopened streak (delivery is the send here). */
-async function recordSends(env: Env, db: Database, sent: MessageRow[], now: number, calls: TimerCallBudget | undefined): Promise<void> {
-  const own = sent.filter((m) => m.contactId && CONTACT_MAIL.has(m.kind));
-  if (own.length === 0) return;
+/** The contact's own mail among sent messages. */
+const ownMail = (sent: MessageRow[]) => sent.filter((m) => m.contactId && CONTACT_MAIL.has(m.kind));
+
+/** Counts the sends in their contacts' unopened streak (delivery is the send here), with the settling statements. */
+function countUnopened(db: Database, sent: MessageRow[]) {
+  const own = ownMail(sent);
+  if (own.length === 0) return [];
   const contactIds = JSON.stringify(own.map((m) => m.contactId));
-  await db.run(sql`UPDATE contacts SET unopened_streak = unopened_streak + (SELECT count(*) FROM json_each(${contactIds}) WHERE value = contacts.id)
-    WHERE id IN (SELECT value FROM json_each(${contactIds}))`);
-  const events: EventInsert[] = own.map((m) => ({
+  return [
+    db
+      .update(contacts)
+      .set({
+        unopenedStreak: sql`${contacts.unopenedStreak} + (SELECT count(*) FROM json_each(${contactIds}) WHERE value = ${contacts.id})`,
+      })
+      .where(sql`${contacts.id} IN (SELECT value FROM json_each(${contactIds}))`),
+  ];
+}
+
+/** The `email_sent` events of sent messages, for the contacts' flows; their ids derive from the message, so recording twice stores once. */
+function sentEvents(sent: MessageRow[], now: number): EventInsert[] {
+  return ownMail(sent).map((m) => ({
     id: `sent_${m.id}`,
     contactId: m.contactId,
     anonymousId: null,
@@ -499,5 +518,4 @@ async function recordSends(env: Env, db: Database, sent: MessageRow[], now: numb
     messageId: m.id,
     ts: now,
   }));
-  await recordEvents(env, db, events, now, { onlyListening: true, calls });
 }

@@ -15,7 +15,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { newEventId } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
 import { createContactIfAbsent, findContact, normaliseEmail, recordLocation, type VisitorLocation } from "../db/contacts";
 import type { EventInsert } from "../db/events";
 import { contactExists, contactOfAnonymousId, linkAnonymousVisitor } from "../db/identities";
@@ -23,6 +22,7 @@ import type { ContactRow } from "../db/schema";
 import type { Config } from "../env";
 import { isValidTimeZone } from "../flows/schedule";
 import { JsonObject } from "../flows/schema";
+import { recordEvents } from "../pipeline/pipeline";
 import { sendConfirmation } from "../tracking/consent";
 import { readIdentityToken } from "../tracking/links";
 import { originAllowed } from "../tracking/origins";
@@ -30,7 +30,7 @@ import { allowedTraits, signUpFromForm, signupMayMail } from "../tracking/signup
 import { SNIPPET, SNIPPET_VERSION } from "../tracking/snippet";
 import { MAX_TURNSTILE_TOKEN, turnstilePassed, turnstileRequired } from "../tracking/turnstile";
 import { secretsEqual } from "./admin-auth";
-import type { AppEnv } from "./context";
+import { type AppEnv, pipelineOf } from "./context";
 import { ApiError } from "./errors";
 import { EventName } from "./events";
 import { createRouter } from "./router";
@@ -152,14 +152,14 @@ async function signUp(c: Context<AppEnv>, m: Admitted & { email: string }, now: 
   const db = c.var.db;
   const known = await findContact(db, m.email);
   if (known) {
-    if (known.consent === "pending" && !m.signed) await sendConfirmation(c.env, db, known, now);
+    if (known.consent === "pending" && !m.signed) await sendConfirmation(pipelineOf(c), known, now);
     return known;
   }
   const { fields, attributes } = allowedTraits(c.var.config, m.traits);
   const created = await createContactIfAbsent(db, { email: m.email, ...fields, attributes, consent: "pending" }, now);
   // Created meanwhile by another request: that contact is left as it is.
   if (!created) return (await findContact(db, m.email))!;
-  await sendConfirmation(c.env, db, created, now);
+  await sendConfirmation(pipelineOf(c), created, now);
   return created;
 }
 
@@ -175,7 +175,7 @@ async function resolveVisitor(c: Context<AppEnv>, m: Admitted, now: number): Pro
     if (m.signed) provenId = contact.id;
   }
   // A form's address is never proof: only the browser that confirms is tied to the contact.
-  if (m.type === "signup" && m.email) await signUpFromForm(c.env, db, { email: m.email, traits: m.traits }, now);
+  if (m.type === "signup" && m.email) await signUpFromForm(pipelineOf(c), { email: m.email, traits: m.traits }, now);
   if (!provenId && m.nt) provenId = await identityContactId(c, m.nt, now);
   if (provenId) {
     await linkAnonymousVisitor(db, m.anonymous_id, provenId, now);
@@ -313,6 +313,6 @@ export const collectRoutes = createRouter()
     // The visitor's own browser: where it is, is where the contact is (the connectors' requests come from servers).
     const known = events.flatMap((e) => (e.contactId ? [e.contactId] : []));
     await recordLocation(c.var.db, known, visitorLocation(c.req.raw.cf as Record<string, unknown> | undefined), now);
-    await recordEvents(c.env, c.var.db, events, now);
+    await recordEvents(pipelineOf(c), events, now);
     return c.body(null, 202);
   });

@@ -11,7 +11,7 @@ import { connectorSecret, parseWebhookJson } from "../connect/connector";
 import { CONNECTORS, connectorPath } from "../connect/connectors";
 import { type HandOverResult, handOverMapping } from "../connect/hand-over";
 import { recordConnectorDelivery } from "../db/connectors";
-import type { AppEnv } from "./context";
+import { type AppEnv, pipelineOf } from "./context";
 import { ApiError } from "./errors";
 import { createRouter } from "./router";
 
@@ -32,7 +32,7 @@ async function receive(c: Context<AppEnv>, connector: Connector) {
     ? connector.map(delivery, json.value, { shopUrl: c.var.config.SHOP_URL, now })
     : { kind: "ignored", reason: "the body is not JSON" };
   const outcome: HandOverResult =
-    mapping.kind === "ignored" ? { result: "ignored", detail: mapping.reason } : await handOverMapping(c.env, c.var.db, mapping, now);
+    mapping.kind === "ignored" ? { result: "ignored", detail: mapping.reason } : await handOverMapping(pipelineOf(c), mapping, now);
   if (outcome.result === "ignored") {
     console.log(JSON.stringify({ level: "info", connector: connector.platform, topic: delivery.topic, ignored: outcome.detail }));
   }

@@ -6,7 +6,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { EnrollmentSummary, HandEnrollment } from "../contact/contact-timer";
-import { contactTimer } from "../contact/record-events";
+import { contactTimer } from "../contact/dispatch";
 import type { Database } from "../db/client";
 import { findContact } from "../db/contacts";
 import type { ContactRow } from "../db/schema";

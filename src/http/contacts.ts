@@ -4,14 +4,16 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { contactChangeEvents } from "../contact/changes";
-import { contactTimer, recordEvents } from "../contact/record-events";
+import { contactTimer } from "../contact/dispatch";
 import type { Database } from "../db/client";
 import { eraseContactRows, findContact, recentContactActivity, upsertContact } from "../db/contacts";
 import { CONSENT_STATES, type ContactRow } from "../db/schema";
 import { erasedAddressKey } from "../db/suppressions";
 import type { Env } from "../env";
 import { JsonObject, TimeZone } from "../flows/schema";
+import { recordEvents } from "../pipeline/pipeline";
 import { sendConfirmation } from "../tracking/consent";
+import { pipelineOf } from "./context";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput, isoTime } from "./shared-schemas";
@@ -200,10 +202,10 @@ export const contactRoutes = createRouter()
     const now = Date.now();
     await assertAttributesFit(c.var.db, input.email, input.attributes);
     const { contact, created, changes } = await upsertContact(c.var.db, contactPatch(input), now);
-    await recordEvents(c.env, c.var.db, contactChangeEvents(contact.id, changes, now), now);
+    await recordEvents(pipelineOf(c), contactChangeEvents(contact.id, changes, now), now);
     // Double opt-in: a contact who just became pending gets the confirmation email.
     if (contact.consent === "pending" && (created || changes.some((ch) => ch.attribute === "consent"))) {
-      await sendConfirmation(c.env, c.var.db, contact, now);
+      await sendConfirmation(pipelineOf(c), contact, now);
     }
     return c.json(contactView(contact), created ? 201 : 200);
   })

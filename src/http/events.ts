@@ -5,10 +5,11 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { newEventId } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
 import { existingContactIds, normaliseEmail, resolveContactsByEmail } from "../db/contacts";
 import type { EventInsert } from "../db/events";
 import { JsonObject } from "../flows/schema";
+import { recordEvents } from "../pipeline/pipeline";
+import { pipelineOf } from "./context";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput, instantInput } from "./shared-schemas";
@@ -111,7 +112,7 @@ export const eventRoutes = createRouter().openapi(postRoute, async (c) => {
     messageId: null,
     ts: e.ts ?? now,
   }));
-  const { newIds } = await recordEvents(c.env, db, rows, now);
+  const { newIds } = await recordEvents(pipelineOf(c), rows, now);
   return c.json(
     {
       accepted: newIds.size,

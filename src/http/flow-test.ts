@@ -18,10 +18,11 @@ import type { ContactRow, MessageRow, NewMessageRow, TemplateRow } from "../db/s
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
 import { renderMessage } from "../delivery/render";
-import { deliverMessagesNow, renderedColumns, unsendable } from "../delivery/sender";
+import { renderedColumns, unsendable } from "../delivery/sender";
 import type { Config, Env } from "../env";
 import { variantKey } from "../flows/interpreter";
 import type { Flow } from "../flows/schema";
+import { deliverNow } from "../pipeline/pipeline";
 import { ApiError } from "./errors";
 import { createRouter, jsonBody, jsonResponse } from "./router";
 import { ErrorSchema, emailInput } from "./shared-schemas";
@@ -164,7 +165,7 @@ export async function sendTemplateTest(
     [row],
     email.links.map((url, idx) => ({ messageId: message.id, idx, url })),
   );
-  await deliverMessagesNow(env, [message.id]);
+  await deliverNow({ env, config, db }, [message.id]);
   return (await findMessage(db, message.id)) as MessageRow;
 }
 
@@ -226,7 +227,7 @@ export async function sendFlowTest(
   }
   await insertMessagesWithLinks(db, rows, linkRows);
   const ids = rows.map((r) => r.id as string);
-  await deliverMessagesNow(env, ids);
+  await deliverNow({ env, config, db }, ids);
   const byId = new Map((await findMessagesByIds(db, ids)).map((m) => [m.id, m]));
   return ids.map((id, i) => {
     const m = byId.get(id);

@@ -14,7 +14,7 @@ import { shopName } from "../env";
 import { escapeHtml } from "../tracking/consent";
 import { signUpFromForm, signupMayMail } from "../tracking/signup";
 import { MAX_TURNSTILE_TOKEN, turnstilePassed, turnstileRequired } from "../tracking/turnstile";
-import type { AppEnv } from "./context";
+import { type AppEnv, pipelineOf } from "./context";
 import { ApiError, zodIssues } from "./errors";
 import { type PageOptions, recipientPage } from "./recipient-page";
 import { createRouter } from "./router";
@@ -99,8 +99,7 @@ async function subscribe(c: Context<AppEnv>, fields: Record<string, unknown>): P
     throw rateLimited(c, "signup");
   }
   await signUpFromForm(
-    c.env,
-    c.var.db,
+    pipelineOf(c),
     { email: form.email, traits: { first_name: form.first_name, last_name: form.last_name } },
     Date.now(),
   );

@@ -18,7 +18,7 @@ import {
 } from "../tracking/consent";
 import { signIdentityToken } from "../tracking/links";
 import { verifyExpiringToken, verifyToken } from "../tracking/tokens";
-import type { AppEnv } from "./context";
+import { type AppEnv, pipelineOf } from "./context";
 import { recipientPage } from "./recipient-page";
 import { createRouter } from "./router";
 import { allowHit, clientIp, rateLimited } from "./throttle";
@@ -75,7 +75,7 @@ export const unsubscribeRoutes = createRouter()
   .post("/u/:token", async (c) => {
     // RFC 8058 one-click (body List-Unsubscribe=One-Click) and the page's form both land here.
     const fields = await unsubscribeFields(c, c.req.param("token"));
-    if (!fields || !(await unsubscribeContact(c.env, c.var.db, fields[0]!, Date.now()))) return invalid(c);
+    if (!fields || !(await unsubscribeContact(pipelineOf(c), fields[0]!, Date.now()))) return invalid(c);
     return recipientPage(c, "Unsubscribed", "<h1>You are unsubscribed</h1><p>You will get no more marketing email from us.</p>");
   })
   .get("/confirm/:token", async (c) => {
@@ -99,7 +99,7 @@ export const unsubscribeRoutes = createRouter()
     const now = Date.now();
     const fields = await confirmationFields(c, now);
     if (!fields) return invalid(c);
-    const state = await confirmSubscription(c.env, c.var.db, fields.contactId, fields.issuedAt, now);
+    const state = await confirmSubscription(pipelineOf(c), fields.contactId, fields.issuedAt, now);
     if (state !== "valid") return spentConfirmation(c, state);
     // The browser that confirms (not the one that typed the address) is tied to the contact: the snippet on the
     // shop picks the signed `_nt` identity up from this link.

@@ -4,18 +4,21 @@
  * `resend` SDK's verifier: any of the space-separated signatures, timestamp
  * within 5 minutes), else 401; each svix-id is handled once. Events update the
  * message and flow back into the contact's flows as SPEC section 6 events.
+ * A provider report never sends mail by itself: its events reach only the
+ * contacts whose flows are listening (as the system's own opens and clicks do),
+ * and whatever they make due leaves with the every-minute cron, not from this
+ * request, so a delivery report cannot feed a send that feeds another report.
  */
 import { z } from "@hono/zod-openapi";
 import { Resend } from "resend";
 import { newEventId } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
-import type { Database } from "../db/client";
 import { findMessageByProviderId, linkIndex, markBounced, markComplained, markDelivered } from "../db/messages";
 import { suppress } from "../db/suppressions";
 import { claimWebhookReceipt, forgetWebhookReceipt } from "../db/webhook-receipts";
-import type { Env } from "../env";
+import { type PipelineContext, type RecordOptions, recordEvents } from "../pipeline/pipeline";
 import { unsubscribeContact } from "../tracking/consent";
 import { recordEngagements } from "../tracking/engagement";
+import { pipelineOf } from "./context";
 import { ApiError, validationError } from "./errors";
 import { createRouter } from "./router";
 
@@ -54,8 +57,12 @@ function verify(secret: string | undefined, payload: string, headers: Headers): 
   }
 }
 
+/** How a provider report's events are recorded (see the module header). */
+const REPORTED: RecordOptions = { onlyListening: true, deliver: false };
+
 /** Applies one verified Resend event. */
-async function apply(env: Env, db: Database, event: ResendEvent, now: number): Promise<void> {
+async function apply(ctx: PipelineContext, event: ResendEvent, now: number): Promise<void> {
+  const { db } = ctx;
   const providerId = event.data?.email_id;
   if (!providerId) return;
   const m = await findMessageByProviderId(db, providerId);
@@ -64,8 +71,7 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
   const emit = (name: string, extra: Record<string, unknown> = {}) =>
     m.contactId
       ? recordEvents(
-          env,
-          db,
+          ctx,
           [
             {
               id: newEventId(),
@@ -81,6 +87,7 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
             },
           ],
           now,
+          REPORTED,
         )
       : Promise.resolve();
   switch (event.type) {
@@ -102,16 +109,16 @@ async function apply(env: Env, db: Database, event: ResendEvent, now: number): P
       await markComplained(db, m.id, at);
       await suppress(db, m.toEmail, "complaint", null, now);
       await emit("email_complained");
-      if (m.contactId) await unsubscribeContact(env, db, m.contactId, now);
+      if (m.contactId) await unsubscribeContact(ctx, m.contactId, now, REPORTED);
       return;
     case "email.opened":
-      await recordEngagements(env, db, [{ kind: "open", messageId: m.id, userAgent: null, at }], now);
+      await recordEngagements(ctx, [{ kind: "open", messageId: m.id, userAgent: null, at }], now, REPORTED);
       return;
     case "email.clicked": {
       const url = event.data?.click?.link;
       if (!url) return;
       const index = await linkIndex(db, m.id, url);
-      await recordEngagements(env, db, [{ kind: "click", messageId: m.id, index, url, request: null, at }], now);
+      await recordEngagements(ctx, [{ kind: "click", messageId: m.id, index, url, request: null, at }], now, REPORTED);
       return;
     }
   }
@@ -127,7 +134,7 @@ export const webhookRoutes = createRouter().post("/webhooks/resend", async (c) =
   const db = c.var.db;
   if (!(await claimWebhookReceipt(db, svixId, now))) return c.json({ ok: true, duplicate: true }, 200);
   try {
-    await apply(c.env, db, event, now);
+    await apply(pipelineOf(c), event, now);
   } catch (error) {
     // Forget the receipt so that Resend's retry is processed.
     await forgetWebhookReceipt(db, svixId);

@@ -6,28 +6,33 @@
  */
 import { sql } from "drizzle-orm";
 import { contactChangeEvents } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
-import type { Database } from "../db/client";
 import { findContact, upsertContact } from "../db/contacts";
 import { type ContactRow, messages } from "../db/schema";
 import { clearErasedKey } from "../db/suppressions";
-import { deliverMessagesNow } from "../delivery/sender";
-import type { Env } from "../env";
-import { readConfig } from "../env";
+import { deliverNow, type PipelineContext, type RecordOptions, recordEvents } from "../pipeline/pipeline";
 import { signExpiringToken } from "./tokens";
 
 /** How long a double opt-in link stays valid. */
 export const CONFIRM_TTL_MS = 7 * 86_400_000;
 
-/** Unsubscribes a contact from marketing: queued marketing mail is suppressed, `unsubscribed` emitted. False if unknown. */
-export async function unsubscribeContact(env: Env, db: Database, contactId: string, now: number): Promise<boolean> {
+/**
+ * Unsubscribes a contact from marketing: queued marketing mail is suppressed, `unsubscribed` emitted (with the
+ * caller's recording options). False if unknown.
+ */
+export async function unsubscribeContact(
+  ctx: PipelineContext,
+  contactId: string,
+  now: number,
+  options: RecordOptions = {},
+): Promise<boolean> {
+  const { db } = ctx;
   const contact = await findContact(db, contactId);
   if (!contact || contact.id !== contactId) return false;
   await db.run(sql`UPDATE messages SET status = 'suppressed', reason = 'unsubscribed'
     WHERE contact_id = ${contactId} AND status = 'queued' AND kind = 'marketing'`);
   if (contact.consent === "unsubscribed") return true;
   const { changes } = await upsertContact(db, { email: contact.email, consent: "unsubscribed" }, now);
-  await recordEvents(env, db, contactChangeEvents(contactId, changes, now), now);
+  await recordEvents(ctx, contactChangeEvents(contactId, changes, now), now, options);
   return true;
 }
 
@@ -49,19 +54,19 @@ export function confirmationState(contact: ContactRow | undefined, issuedAt: num
 
 /** Confirms a pending double opt-in issued at `issuedAt`: the contact becomes subscribed and `subscribed` starts their welcome flows. */
 export async function confirmSubscription(
-  env: Env,
-  db: Database,
+  ctx: PipelineContext,
   contactId: string,
   issuedAt: number,
   now: number,
 ): Promise<ConfirmationState> {
+  const { db } = ctx;
   const contact = await findContact(db, contactId);
   const state = confirmationState(contact?.id === contactId ? contact : undefined, issuedAt);
   if (state !== "valid" || !contact) return state;
   // Opting in again themselves is the one way an erased address may be mailed again.
-  await clearErasedKey(db, readConfig(env).SIGNING_SECRET, contact.email);
+  await clearErasedKey(db, ctx.config.SIGNING_SECRET, contact.email);
   const { changes } = await upsertContact(db, { email: contact.email, consent: "subscribed" }, now);
-  await recordEvents(env, db, contactChangeEvents(contactId, changes, now), now);
+  await recordEvents(ctx, contactChangeEvents(contactId, changes, now), now);
   return "valid";
 }
 
@@ -82,8 +87,8 @@ export async function confirmationId(email: string, now: number): Promise<string
  * Queues and sends the double opt-in email for a contact not yet subscribed: at most one per address
  * and UTC day (a repeat that day is a no-op). The link carries its issue time, which makes it single-use.
  */
-export async function sendConfirmation(env: Env, db: Database, contact: ContactRow, now: number): Promise<void> {
-  const config = readConfig(env);
+export async function sendConfirmation(ctx: PipelineContext, contact: ContactRow, now: number): Promise<void> {
+  const { config, db } = ctx;
   const token = await signExpiringToken(config.SIGNING_SECRET, "confirm", [contact.id, now], now + CONFIRM_TTL_MS);
   const link = `${config.PUBLIC_URL}/confirm/${token}`;
   const name = contact.firstName ? `, ${escapeHtml(contact.firstName)}` : "";
@@ -103,5 +108,5 @@ export async function sendConfirmation(env: Env, db: Database, contact: ContactR
       text: `Hi${contact.firstName ? `, ${contact.firstName}` : ""},\n\nPlease confirm that you want to hear from us:\n${link}\n\nIf you did not ask for this, ignore this email and you will get nothing more.`,
     })
     .onConflictDoNothing();
-  await deliverMessagesNow(env, [id]);
+  await deliverNow(ctx, [id]);
 }

@@ -13,9 +13,9 @@
  * narrows the failure down to the message that causes it. That is at most four
  * recordings per invocation, whatever the batch size.
  */
-import { type Database, openDatabase } from "../db/client";
+import type { Database } from "../db/client";
 import { type DeadLetterInsert, forgetDeadLetters, keepDeadLetters, oldestDeadLetters } from "../db/dead-letters";
-import type { Env } from "../env";
+import type { PipelineContext } from "../pipeline/pipeline";
 import { QueuedEngagement, recordEngagements } from "./engagement";
 
 /** The queue the tracking routes send to (wrangler.toml). */
@@ -37,17 +37,16 @@ export function retryDelaySeconds(attempts: number): number {
 }
 
 /** The Worker's `queue` handler: records the tracking queue's batches, and keeps the dead-letter queue's. */
-export async function consumeTrackingQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  if (batch.queue === TRACKING_QUEUE) return recordTrackingBatch(batch, env, Date.now());
-  if (batch.queue === TRACKING_DEAD_LETTER_QUEUE) return keepDeadLetterBatch(batch, env, Date.now());
+export async function consumeTrackingQueue(batch: MessageBatch<unknown>, ctx: PipelineContext): Promise<void> {
+  if (batch.queue === TRACKING_QUEUE) return recordTrackingBatch(batch, ctx, Date.now());
+  if (batch.queue === TRACKING_DEAD_LETTER_QUEUE) return keepDeadLetterBatch(batch, ctx.db, Date.now());
   // A queue renamed in wrangler.toml but not here: fail loudly rather than record into the wrong place.
   throw new Error(`no consumer for queue ${batch.queue}`);
 }
 
-/** What a recording needs: the bindings, the database and the time it runs at. */
+/** What a recording needs: the pipeline's context and the time it runs at. */
 interface Recording {
-  env: Env;
-  db: Database;
+  ctx: PipelineContext;
   now: number;
 }
 
@@ -56,8 +55,8 @@ interface Delivery {
   engagement: QueuedEngagement;
 }
 
-async function recordTrackingBatch(batch: MessageBatch<unknown>, env: Env, now: number): Promise<void> {
-  const db = openDatabase(env.DB);
+async function recordTrackingBatch(batch: MessageBatch<unknown>, ctx: PipelineContext, now: number): Promise<void> {
+  const { db } = ctx;
   const deliveries: Delivery[] = [];
   const malformed: DeadLetterInsert[] = [];
   const malformedMessages: Message<unknown>[] = [];
@@ -81,7 +80,7 @@ async function recordTrackingBatch(batch: MessageBatch<unknown>, env: Env, now: 
   }
   // Judged in the order they happened: the first open of a message, a click before another link's.
   deliveries.sort((a, b) => a.engagement.at - b.engagement.at);
-  const recording = { env, db, now };
+  const recording = { ctx, now };
   await recordTogether(
     recording,
     deliveries.filter((d) => d.message.attempts <= 1),
@@ -99,8 +98,7 @@ async function recordTogether(recording: Recording, deliveries: Delivery[], spli
   if (deliveries.length === 0) return;
   try {
     await recordEngagements(
-      recording.env,
-      recording.db,
+      recording.ctx,
       deliveries.map((d) => d.engagement),
       recording.now,
     );
@@ -117,10 +115,10 @@ async function recordTogether(recording: Recording, deliveries: Delivery[], spli
   }
 }
 
-async function keepDeadLetterBatch(batch: MessageBatch<unknown>, env: Env, now: number): Promise<void> {
+async function keepDeadLetterBatch(batch: MessageBatch<unknown>, db: Database, now: number): Promise<void> {
   try {
     await keepDeadLetters(
-      openDatabase(env.DB),
+      db,
       batch.messages.map((m) => deadLetterOf(m, RETRIES_RAN_OUT)),
       now,
     );

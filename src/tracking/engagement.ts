@@ -10,11 +10,10 @@
 import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { newEventId } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
 import type { Database } from "../db/client";
 import type { EventInsert } from "../db/events";
 import { contacts, type MessageRow, messages } from "../db/schema";
-import type { Env } from "../env";
+import { type PipelineContext, type RecordOptions, recordEvents } from "../pipeline/pipeline";
 import { machineClick, machineOpen } from "./machine";
 
 /** Kinds whose engagement is tracked: the contact's own mail. */
@@ -158,9 +157,16 @@ function judge(state: MessageState, e: Engagement): EventInsert | null {
 /**
  * Records opens and clicks, in the order given: machine or human (each judged with what came before it,
  * stored or earlier in the list), the messages' first open and click, the contacts' last open and click
- * and unopened streak, and the events into the contacts' flows, all in a few statements per batch.
+ * and unopened streak, and the events into the contacts' flows (only those listening, with the caller's
+ * recording options), all in a few statements per batch.
  */
-export async function recordEngagements(env: Env, db: Database, engagements: Engagement[], now: number): Promise<void> {
+export async function recordEngagements(
+  ctx: PipelineContext,
+  engagements: Engagement[],
+  now: number,
+  options: RecordOptions = {},
+): Promise<void> {
+  const { db } = ctx;
   if (engagements.length === 0) return;
   const states = await loadStates(db, [...new Set(engagements.map((e) => e.messageId))]);
   const events: EventInsert[] = [];
@@ -201,5 +207,5 @@ export async function recordEngagements(env: Env, db: Database, engagements: Eng
     );
   }
   if (updates.length > 0) await db.batch(updates as [(typeof updates)[number], ...typeof updates]);
-  await recordEvents(env, db, events, now, { onlyListening: true });
+  await recordEvents(ctx, events, now, { ...options, onlyListening: true });
 }

@@ -7,12 +7,11 @@
  * unsubscribed or was erased still has to confirm.
  */
 import { contactChangeEvents } from "../contact/changes";
-import { recordEvents } from "../contact/record-events";
-import type { Database } from "../db/client";
 import { createContactIfAbsent, diffContact, findContact, upsertContact } from "../db/contacts";
 import type { ContactRow } from "../db/schema";
 import { isErasedAddress } from "../db/suppressions";
-import { type Config, type Env, readConfig, SNIPPET_TRAIT_FIELDS } from "../env";
+import { type Config, SNIPPET_TRAIT_FIELDS } from "../env";
+import { type PipelineContext, recordEvents } from "../pipeline/pipeline";
 import { sendConfirmation } from "./consent";
 
 const MAX_TRAIT_LENGTH = 200;
@@ -50,23 +49,23 @@ export function signupMayMail(contact: ContactRow | undefined): boolean {
   return contact?.consent !== "subscribed";
 }
 
-async function subscribe(env: Env, db: Database, contact: ContactRow, now: number): Promise<void> {
-  const { changes } = await upsertContact(db, { email: contact.email, consent: "subscribed" }, now);
-  await recordEvents(env, db, contactChangeEvents(contact.id, changes, now), now);
+async function subscribe(ctx: PipelineContext, contact: ContactRow, now: number): Promise<void> {
+  const { changes } = await upsertContact(ctx.db, { email: contact.email, consent: "subscribed" }, now);
+  await recordEvents(ctx, contactChangeEvents(contact.id, changes, now), now);
 }
 
 /** Applies a sign-up form (see the module header) and says what it did. */
-export async function signUpFromForm(env: Env, db: Database, form: SignupForm, now: number): Promise<SignupOutcome> {
-  const config = readConfig(env);
+export async function signUpFromForm(ctx: PipelineContext, form: SignupForm, now: number): Promise<SignupOutcome> {
+  const { config, db } = ctx;
   const single = config.SIGNUP_OPT_IN === "single";
   const known = await findContact(db, form.email);
   if (known) {
     if (known.consent === "subscribed") return "already_subscribed";
     if (single && known.consent !== "unsubscribed") {
-      await subscribe(env, db, known, now);
+      await subscribe(ctx, known, now);
       return "subscribed";
     }
-    await sendConfirmation(env, db, known, now);
+    await sendConfirmation(ctx, known, now);
     return "confirmation_sent";
   }
   // An erased person's own confirmed opt-in is the one thing that may lift their erased key (SPEC section 9).
@@ -78,11 +77,11 @@ export async function signUpFromForm(env: Env, db: Database, form: SignupForm, n
     now,
   );
   // Created meanwhile by another request: that one decides, as if this form had come second.
-  if (!created) return signUpFromForm(env, db, form, now);
+  if (!created) return signUpFromForm(ctx, form, now);
   if (!subscribeNow) {
-    await sendConfirmation(env, db, created, now);
+    await sendConfirmation(ctx, created, now);
     return "confirmation_sent";
   }
-  await recordEvents(env, db, contactChangeEvents(created.id, diffContact(undefined, created), now), now);
+  await recordEvents(ctx, contactChangeEvents(created.id, diffContact(undefined, created), now), now);
   return "subscribed";
 }

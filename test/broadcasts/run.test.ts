@@ -1,13 +1,14 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { erasedAddressKey } from "../../src/db/suppressions";
-import { deliverDueMessages, deliverMessagesNow } from "../../src/delivery/sender";
+import { deliverDue, deliverNow } from "../../src/pipeline/pipeline";
 import { recordEngagements } from "../../src/tracking/engagement";
 import { callJson } from "../helpers/api";
 import { activeFlow, contactId, enrollmentsOf } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 import { acceptAll, fakeResend, providerEnv } from "../helpers/resend";
 import { eventsNamed, eventually, visit } from "../helpers/tracking";
-import { advance, broadcastMessages, db, retriesDueNow, seedContacts, sendBroadcast, template } from "./helpers";
+import { advance, broadcastMessages, retriesDueNow, seedContacts, sendBroadcast, template } from "./helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -86,8 +87,8 @@ describe("a broadcast reaches every eligible contact exactly once", () => {
     );
     for (let round = 0; round < 12; round++) {
       await Promise.all([
-        deliverDueMessages(fastProvider(), { budgetMs: 20_000 }),
-        deliverDueMessages(fastProvider(), { budgetMs: 20_000 }),
+        deliverDue(pipelineFor(fastProvider()), { budgetMs: 20_000 }),
+        deliverDue(pipelineFor(fastProvider()), { budgetMs: 20_000 }),
       ]);
       await retriesDueNow();
       await advance(Date.now());
@@ -166,14 +167,13 @@ describe("an A/B test sends the variants to the sample and the winner to the res
     const sample = queued.filter((m) => m.variant !== null);
     expect(sample.filter((m) => m.variant === "a")).toHaveLength(5);
     expect(sample.filter((m) => m.variant === "b")).toHaveLength(5);
-    await deliverDueMessages(fastProvider());
+    await deliverDue(pipelineFor(fastProvider()));
     expect(requests.accepted.map((e) => e.subject).sort()).toEqual([...Array(5).fill("20% off"), ...Array(5).fill("Spring is here")]);
 
     // Two of variant b's readers click (as Resend reports it): b leads, but not significantly on five sends each.
     const clicked = sample.filter((m) => m.variant === "b").slice(0, 2);
     await recordEngagements(
-      env,
-      db(),
+      pipelineFor(env),
       clicked.map((m) => ({ kind: "click", messageId: m.id, index: 0, url: "https://shop.test/sale", request: null, at: Date.now() })),
       Date.now(),
     );
@@ -182,7 +182,7 @@ describe("an A/B test sends the variants to the sample and the winner to the res
     await env.DB.prepare("UPDATE messages SET sent_at = sent_at - 5000 WHERE broadcast_id = 'ab'").run();
     const decided = await advance();
     expect(decided).toMatchObject({ decided: ["ab"], released: 40 });
-    await deliverDueMessages(fastProvider());
+    await deliverDue(pipelineFor(fastProvider()));
     const remainder = requests.accepted.slice(10);
     expect(remainder).toHaveLength(40);
     expect(remainder.every((e) => e.subject === "20% off")).toBe(true);
@@ -215,11 +215,11 @@ describe("cancelling stops every message not yet handed to the provider", () => 
     await advance();
     const requests = fakeResend();
     const first = (await broadcastMessages("stop")).slice(0, 100).map((m) => m.id as string);
-    await deliverMessagesNow(fastProvider(), first);
+    await deliverNow(pipelineFor(fastProvider()), first);
     const cancel = await callJson("/v1/broadcasts/stop/cancel", { method: "POST" });
     expect(cancel.status).toBe(200);
     expect(cancel.body).toMatchObject({ broadcast: { status: "cancelled" }, cancelled: 200 });
-    await deliverDueMessages(fastProvider());
+    await deliverDue(pipelineFor(fastProvider()));
     await advance();
     expect(requests.accepted).toHaveLength(100);
     const rows = await broadcastMessages("stop");
@@ -242,7 +242,7 @@ describe("a broadcast's clicks are events flows react to", () => {
     await sendBroadcast("launch", { name: "Launch", template: "launch", audience: { all: true } });
     await advance();
     fakeResend();
-    await deliverDueMessages(fastProvider());
+    await deliverDue(pipelineFor(fastProvider()));
     const [message] = await broadcastMessages("launch");
     expect(message).toMatchObject({ contact_id: contact, status: "sent" });
     await env.DB.prepare("UPDATE messages SET sent_at = ? WHERE id = ?")

@@ -1,10 +1,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TimerCallBudget } from "../../src/contact/call-budget";
-import { recordEvents, redispatchUndispatched } from "../../src/contact/record-events";
 import { openDatabase } from "../../src/db/client";
 import type { Env } from "../../src/env";
+import { recordEvents, redispatchUndispatched } from "../../src/pipeline/pipeline";
 import { contactId, timerOf } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 
 const undispatched = async () =>
   (await env.DB.prepare("SELECT event_id FROM undispatched_events ORDER BY event_id").all<{ event_id: string }>()).results.map(
@@ -13,7 +14,7 @@ const undispatched = async () =>
 
 describe("ContactTimer calls past an invocation's budget", () => {
   it("are kept for the next cron runs, which hand them over within their own budgets, each event once", async () => {
-    const db = openDatabase(env.DB);
+    const _db = openDatabase(env.DB);
     const ids = await Promise.all(Array.from({ length: 5 }, (_, i) => contactId(`budget-${i}@example.com`)));
     const now = Date.now();
     const rows = ids.map((id, i) => ({
@@ -29,13 +30,13 @@ describe("ContactTimer calls past an invocation's budget", () => {
       ts: now,
     }));
     const calls = new TimerCallBudget(2);
-    await recordEvents(env as Env, db, rows, now, { calls });
+    await recordEvents(pipelineFor(env as Env), rows, now, { calls });
     expect(calls.remaining).toBe(0);
     expect(await undispatched()).toHaveLength(3);
 
-    await redispatchUndispatched(env as Env, db, Date.now(), new TimerCallBudget(2));
+    await redispatchUndispatched(pipelineFor(env as Env), Date.now(), new TimerCallBudget(2));
     expect(await undispatched()).toHaveLength(1);
-    await redispatchUndispatched(env as Env, db, Date.now(), new TimerCallBudget(2));
+    await redispatchUndispatched(pipelineFor(env as Env), Date.now(), new TimerCallBudget(2));
     expect(await undispatched()).toEqual([]);
     for (const [i, id] of ids.entries()) {
       expect((await timerOf(id).receivedEvents()).map((e) => e.id)).toEqual([`budget_evt_${i}`]);

@@ -2,10 +2,10 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ContactTimer } from "../../src/contact/contact-timer";
-import { recordEvents } from "../../src/contact/record-events";
-import { openDatabase } from "../../src/db/client";
+import { recordEvents } from "../../src/pipeline/pipeline";
 import { callJson } from "../helpers/api";
 import { activeFlow, contactId, enrollmentsOf, fireAlarm, messagesOf, sleep, timerOf, track } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 
 const welcome = {
   id: "welcome",
@@ -357,8 +357,7 @@ describe("a pass's effects are written in statements within D1's limits", () => 
     // this large, so it goes straight into the one event path.
     const now = Date.now();
     await recordEvents(
-      env,
-      openDatabase(env.DB),
+      pipelineFor(env),
       [
         {
           id: "evt_big",

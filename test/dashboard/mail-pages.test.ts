@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { deliverDueMessages } from "../../src/delivery/sender";
+import { deliverDue } from "../../src/pipeline/pipeline";
 import { callJson } from "../helpers/api";
 import { csrfOf, login, page, post } from "../helpers/dashboard";
 import { activeFlow, contactId, track } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 
 describe("the templates pages", () => {
   it("list templates and preview one rendered as sent, for the sample or a named contact", async () => {
@@ -114,7 +115,7 @@ describe("the dev mailbox", () => {
       steps: [{ id: "hello", type: "email", template: "w1" }],
     });
     await track({ email: "ada@example.com", name: "subscribed" });
-    await deliverDueMessages(env);
+    await deliverDue(pipelineFor(env));
     const { id } = (await env.DB.prepare("SELECT id FROM messages").first<{ id: string }>())!;
     const cookie = await login();
     const list = await page("/admin/mailbox", cookie);

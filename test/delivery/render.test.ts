@@ -3,10 +3,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ContactRow, MessageKind, TemplateRow } from "../../src/db/schema";
 import { draftMessage, sampleContact } from "../../src/delivery/preview";
 import { htmlToText, renderMessage } from "../../src/delivery/render";
-import { deliverDueMessages } from "../../src/delivery/sender";
 import { readConfig } from "../../src/env";
+import { deliverDue } from "../../src/pipeline/pipeline";
 import { readClickToken } from "../../src/tracking/links";
 import { contactId } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 import { fakeResend, providerEnv } from "../helpers/resend";
 
 afterEach(() => {
@@ -241,7 +242,7 @@ describe("header fields are one line", () => {
       .bind(contact, stamp - 1000, stamp)
       .run();
 
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
 
     const email = requests.accepted.find((e) => e.to[0] === "header@example.com") as Record<string, unknown> | undefined;
     expect(email).toMatchObject({

@@ -3,9 +3,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../../src/db/client";
 import { recoverExpiredLeases } from "../../src/db/outbox";
 import { type MessageKind, messages, type NewMessageRow } from "../../src/db/schema";
-import { deliverDueMessages, deliverMessagesNow, MAX_ATTEMPTS } from "../../src/delivery/sender";
+import { MAX_ATTEMPTS } from "../../src/delivery/sender";
+import { deliverDue, deliverNow } from "../../src/pipeline/pipeline";
 import { readClickToken } from "../../src/tracking/links";
 import { activeFlow, contactId, createTemplates, enrollmentsOf, timerOf } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 import { acceptAll, fakeResend, providerEnv } from "../helpers/resend";
 import { visit } from "../helpers/tracking";
 
@@ -61,7 +63,7 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
       .bind('<html><body><p>Hi {{ contact.first_name }}</p><a href="https://shop.test/new">New</a></body></html>')
       .run();
 
-    const report = await deliverDueMessages(providerEnv());
+    const report = await deliverDue(pipelineFor(providerEnv()));
 
     expect(report).toMatchObject({ sent: 1, failed: 0 });
     expect(requests).toHaveLength(1);
@@ -122,7 +124,7 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
       .run();
     await queue(1, { contactId: idle, to: "idle@example.com" });
     await queue(1, { contactId: running, to: "running@example.com" });
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     const received = async (id: string) => (await timerOf(id).receivedEvents()).map((e) => e.name);
     expect(await received(idle)).toEqual([]);
     expect(await received(running)).toEqual(["email_sent"]);
@@ -135,7 +137,7 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
       steps: [{ id: "s", type: "email", template: "t-followup" }],
     });
     await queue(1, { contactId: idle, to: "idle@example.com" });
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     // The send, then the follow-up that the flow it started sent at once.
     expect(await received(idle)).toEqual(["email_sent", "email_sent"]);
     expect(await enrollmentsOf(idle)).toMatchObject([{ flow_id: "on-sent" }]);
@@ -144,7 +146,7 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
   it("sends at most 100 emails per request", async () => {
     const requests = fakeResend();
     await queue(150);
-    const report = await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" }));
+    const report = await deliverDue(pipelineFor(providerEnv({ SEND_RATE_PER_SECOND: "100" })));
     expect(report.sent).toBe(150);
     expect(requests.map((r) => r.emails.length)).toEqual([100, 50]);
     expect(new Set(requests.map((r) => r.headers["idempotency-key"])).size).toBe(2);
@@ -155,7 +157,7 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
     const requests = fakeResend();
     await queue(500);
     const limited = providerEnv({ SEND_RATE_PER_SECOND: "4" });
-    await Promise.all([deliverDueMessages(limited), deliverDueMessages(limited)]);
+    await Promise.all([deliverDue(pipelineFor(limited)), deliverDue(pipelineFor(limited))]);
     expect(requests).toHaveLength(5);
     // Never 5 requests within one second, and each about a quarter of a second after the one before.
     expect(requests[4]!.at - requests[0]!.at).toBeGreaterThanOrEqual(1000);
@@ -169,7 +171,7 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
       return acceptAll(request, 0);
     });
     await queue(300);
-    const report = await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" }), { budgetMs: 100 });
+    const report = await deliverDue(pipelineFor(providerEnv({ SEND_RATE_PER_SECOND: "100" })), { budgetMs: 100 });
     // One batch may already be prepared while the previous one is sending when the budget runs out.
     expect(report.sent).toBeGreaterThanOrEqual(100);
     expect(report.sent).toBeLessThanOrEqual(200);
@@ -184,7 +186,7 @@ describe("retries reuse the batch's idempotency key", () => {
     );
     const ids = await queue(3);
     const before = Date.now();
-    const first = await deliverDueMessages(providerEnv());
+    const first = await deliverDue(pipelineFor(providerEnv()));
     expect(first).toMatchObject({ sent: 0, retried: 3 });
     const waiting = await row(ids[0]!);
     expect(waiting).toMatchObject({ status: "queued", attempts: 1 });
@@ -192,13 +194,13 @@ describe("retries reuse the batch's idempotency key", () => {
     expect(waiting?.due_at).toBeGreaterThanOrEqual(before + 15_000);
     expect(waiting?.due_at).toBeLessThanOrEqual(Date.now() + 30_000);
 
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(requests).toHaveLength(1); // not due yet
 
     await env.DB.prepare("UPDATE messages SET due_at = ?")
       .bind(Date.now() - 1)
       .run();
-    const second = await deliverDueMessages(providerEnv());
+    const second = await deliverDue(pipelineFor(providerEnv()));
     expect(second.sent).toBe(3);
     expect(requests).toHaveLength(2);
     expect(requests[1]!.headers["idempotency-key"]).toBe(requests[0]!.headers["idempotency-key"]);
@@ -210,7 +212,7 @@ describe("retries reuse the batch's idempotency key", () => {
     fakeResend(() => Response.json({ name: "rate_limit_exceeded" }, { status: 429, headers: { "retry-after": "120" } }));
     const [id] = await queue(1);
     const before = Date.now();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect((await row(id!))?.due_at).toBeGreaterThanOrEqual(before + 120_000);
   });
 
@@ -219,7 +221,7 @@ describe("retries reuse the batch's idempotency key", () => {
       throw new TypeError("Network connection lost");
     });
     const [id] = await queue(1);
-    expect((await deliverDueMessages(providerEnv())).retried).toBe(1);
+    expect((await deliverDue(pipelineFor(providerEnv()))).retried).toBe(1);
     expect(await row(id!)).toMatchObject({ status: "queued", attempts: 1 });
   });
 
@@ -228,12 +230,12 @@ describe("retries reuse the batch's idempotency key", () => {
       i === 0 ? Response.json({ name: "concurrent_idempotent_requests" }, { status: 409 }) : acceptAll(request, i),
     );
     const [id] = await queue(1);
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(await row(id!)).toMatchObject({ status: "queued" });
     await env.DB.prepare("UPDATE messages SET due_at = ?")
       .bind(Date.now() - 1)
       .run();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(requests[1]!.headers["idempotency-key"]).toBe(requests[0]!.headers["idempotency-key"]);
     expect(await row(id!)).toMatchObject({ status: "sent" });
   });
@@ -244,7 +246,7 @@ describe("retries reuse the batch's idempotency key", () => {
     await env.DB.prepare("UPDATE messages SET attempts = ?")
       .bind(MAX_ATTEMPTS - 1)
       .run();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     const failed = await row(id!);
     expect(failed?.status).toBe("failed");
     expect(failed?.reason).toContain(`gave up after ${MAX_ATTEMPTS} attempts`);
@@ -256,7 +258,7 @@ describe("retries reuse the batch's idempotency key", () => {
     await env.DB.prepare("UPDATE messages SET status = 'sending', batch_id = 'bat_crashed', lease_until = ?")
       .bind(Date.now() - 1)
       .run();
-    const report = await deliverDueMessages(providerEnv());
+    const report = await deliverDue(pipelineFor(providerEnv()));
     expect(report).toMatchObject({ recovered: 1, sent: 1 });
     expect(requests[0]!.headers["idempotency-key"]).toBe("bat_crashed");
     expect(await row(id!)).toMatchObject({ status: "sent", batch_id: "bat_crashed" });
@@ -268,7 +270,7 @@ describe("retries reuse the batch's idempotency key", () => {
     await env.DB.prepare("UPDATE messages SET status = 'sending', batch_id = 'bat_busy', lease_until = ?")
       .bind(Date.now() + 60_000)
       .run();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(requests).toHaveLength(0);
     expect(await statuses()).toEqual({ sending: 1 });
   });
@@ -278,7 +280,7 @@ describe("failures that are final", () => {
   it("fails the batch's messages with the provider's reason on another 4xx", async () => {
     fakeResend(() => Response.json({ name: "validation_error", message: "Invalid `from` field." }, { status: 422 }));
     const [id] = await queue(1);
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     const failed = await row(id!);
     expect(failed?.status).toBe("failed");
     expect(failed?.reason).toBe("422 validation_error: Invalid `from` field.");
@@ -287,7 +289,7 @@ describe("failures that are final", () => {
   it("fails only the emails a permissive batch rejected", async () => {
     fakeResend(() => Response.json({ data: [{ id: "re_a" }, { id: "re_c" }], errors: [{ index: 1, message: "Invalid `to` field." }] }));
     const ids = await queue(3);
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(await row(ids[0]!)).toMatchObject({ status: "sent", provider_id: "re_a" });
     expect(await row(ids[1]!)).toMatchObject({ status: "failed", reason: "Invalid `to` field." });
     expect(await row(ids[2]!)).toMatchObject({ status: "sent", provider_id: "re_c" });
@@ -297,7 +299,7 @@ describe("failures that are final", () => {
     const requests = fakeResend();
     const [gone] = await queue(1, { templateId: "deleted" });
     await queue(1);
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(await row(gone!)).toMatchObject({ status: "failed", reason: "template deleted does not exist" });
     expect(requests.flatMap((r) => r.emails)).toHaveLength(1);
   });
@@ -308,7 +310,7 @@ describe("consent and suppression are checked again at send time", () => {
     const requests = fakeResend();
     const [id] = await queue(1);
     await env.DB.prepare("UPDATE contacts SET consent = 'unsubscribed'").run();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(requests).toHaveLength(0);
     expect(await row(id!)).toMatchObject({ status: "suppressed", reason: "consent: unsubscribed" });
   });
@@ -317,13 +319,13 @@ describe("consent and suppression are checked again at send time", () => {
     const requests = fakeResend();
     const [receipt] = await queue(1, { kind: "transactional" });
     await env.DB.prepare("UPDATE contacts SET consent = 'unsubscribed'").run();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(await row(receipt!)).toMatchObject({ status: "sent" });
     expect(requests[0]!.emails[0]!.headers?.["List-Unsubscribe"]).toBeUndefined();
 
     const [bounced] = await queue(1, { kind: "transactional", to: "gone@example.com" });
     await env.DB.prepare("INSERT INTO suppressions (email, reason, created_at) VALUES ('gone@example.com', 'hard_bounce', 0)").run();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(await row(bounced!)).toMatchObject({ status: "suppressed", reason: "suppressed: hard_bounce" });
     expect(requests).toHaveLength(1);
   });
@@ -340,7 +342,7 @@ describe("exactly once", () => {
       return acceptAll(request, i);
     });
     await queue(500);
-    const run = () => deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "1000" }));
+    const run = () => deliverDue(pipelineFor(providerEnv({ SEND_RATE_PER_SECOND: "1000" })));
     for (let round = 0; round < 30; round++) {
       await Promise.all([run(), run()]);
       const pending = (await statuses()).queued ?? 0;
@@ -368,10 +370,10 @@ describe("overlapping runs", () => {
     });
     await queue(250);
     await Promise.all([
-      deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" })),
-      deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" })),
-      deliverMessagesNow(
-        providerEnv(),
+      deliverDue(pipelineFor(providerEnv({ SEND_RATE_PER_SECOND: "100" }))),
+      deliverDue(pipelineFor(providerEnv({ SEND_RATE_PER_SECOND: "100" }))),
+      deliverNow(
+        pipelineFor(providerEnv()),
         (await env.DB.prepare("SELECT id FROM messages").all<{ id: string }>()).results.map((r) => r.id),
       ),
     ]);
@@ -386,7 +388,7 @@ describe("without RESEND_API_KEY", () => {
   it("keeps the rendered email in the dev mailbox and marks it sent, calling no provider", async () => {
     const fetchSpy = vi.spyOn(globalThis, "fetch");
     const [id] = await queue(1);
-    const report = await deliverDueMessages(env);
+    const report = await deliverDue(pipelineFor(env));
     expect(report.sent).toBe(1);
     expect(fetchSpy).not.toHaveBeenCalled();
     const stored = await row(id!);
@@ -403,7 +405,7 @@ describe("every statement stays within D1's limits, whatever the email's size", 
     const anchors = Array.from({ length: 60 }, (_, i) => `<a href="https://shop.test/p/${i}">Product ${i}</a>`).join(" ");
     await env.DB.prepare("UPDATE templates SET html = ? WHERE id = 't1'").bind(`<html><body>${anchors}</body></html>`).run();
 
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
 
     expect(await row(id!)).toMatchObject({ status: "sent" });
     const tokens = [...requests[0]!.emails[0]!.html.matchAll(/href="https:\/\/nurture\.test\/c\/([^"]+)"/g)].map((m) => m[1]!);
@@ -424,7 +426,7 @@ describe("every statement stays within D1's limits, whatever the email's size", 
       .bind("<html><body>{% for i in (1..20000) %}<p>lorem ipsum dolor sit amet {{ i }}</p>{% endfor %}</body></html>")
       .run();
 
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
 
     const sent = await row(id!);
     expect(sent).toMatchObject({ status: "sent" });
@@ -443,7 +445,7 @@ describe("every statement stays within D1's limits, whatever the email's size", 
       .bind("<html><body>{% for i in (1..60000) %}<p>lorem ipsum dolor sit amet {{ i }}</p>{% endfor %}</body></html>")
       .run();
 
-    const report = await deliverDueMessages(providerEnv());
+    const report = await deliverDue(pipelineFor(providerEnv()));
 
     expect(report).toMatchObject({ sent: 3, failed: 1 });
     const failed = await row(huge!);
@@ -459,7 +461,7 @@ describe("no message stays sending", () => {
     const requests = fakeResend();
     const [good] = await queue(1);
     const [bad] = await queue(1, { kind: "notify", contactId: null, to: "not an address" });
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(await row(bad!)).toMatchObject({ status: "failed", attempts: 1, reason: "invalid recipient address" });
     expect(await row(good!)).toMatchObject({ status: "sent" });
     expect(requests.flatMap((r) => r.emails.map((e) => e.to[0]))).toEqual(["ada@example.com"]);
@@ -472,7 +474,7 @@ describe("no message stays sending", () => {
     await env.DB.prepare("INSERT INTO templates (id, subject, html, created_at, updated_at) VALUES ('broken', 'Broken', ?, 0, 0)")
       .bind("<p>{% if %}</p>")
       .run();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     const failed = await row(broken!);
     expect(failed).toMatchObject({ status: "failed", attempts: 1 });
     expect(failed?.reason).toMatch(/^render: /);
@@ -493,7 +495,7 @@ describe("no message stays sending", () => {
       expect(await row(id!)).toMatchObject({ attempts: expiry, status: expiry < 3 ? "queued" : "failed", lease_until: null });
     }
     expect((await row(id!))?.reason).toMatch(/^stuck/);
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(requests).toHaveLength(0);
   });
 
@@ -506,7 +508,7 @@ describe("no message stays sending", () => {
     const good = [...(await queue(2)), ...(await queue(1, { to: "grace@example.com" }))];
     const [bad] = await queue(1, { to: "blocked@example.com" });
 
-    const report = await deliverDueMessages(providerEnv({ SEND_RATE_PER_SECOND: "100" }));
+    const report = await deliverDue(pipelineFor(providerEnv({ SEND_RATE_PER_SECOND: "100" })));
 
     expect(report).toMatchObject({ sent: 3, failed: 1 });
     for (const id of good) expect(await row(id)).toMatchObject({ status: "sent" });
@@ -527,11 +529,11 @@ describe("no message stays sending", () => {
       ...(await queue(1, { to: "grace@example.com" })),
       ...(await queue(1, { to: "linus@example.com" })),
     ];
-    expect(await deliverDueMessages(providerEnv())).toMatchObject({ retried: 3 });
+    expect(await deliverDue(pipelineFor(providerEnv()))).toMatchObject({ retried: 3 });
     await env.DB.prepare("UPDATE messages SET status = 'cancelled', reason = 'exited' WHERE id = ?").bind(ids[1]).run();
     await env.DB.prepare("UPDATE messages SET due_at = 0 WHERE status = 'queued'").run();
 
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
 
     expect(requests).toHaveLength(2);
     expect(requests[1]!.headers["idempotency-key"]).toBe(requests[0]!.headers["idempotency-key"]);

@@ -3,15 +3,17 @@
  * import that re-creates the address is never mailed, a complaint or bounce survives the erase, and only the person
  * opting in again themselves (a confirmed double opt-in) clears it.
  */
+
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../../src/db/client";
 import { messages } from "../../src/db/schema";
-import { deliverDueMessages } from "../../src/delivery/sender";
+import { deliverDue } from "../../src/pipeline/pipeline";
 import { confirmSubscription } from "../../src/tracking/consent";
 import { callJson } from "../helpers/api";
 import { countRowsNaming } from "../helpers/db";
 import { activeFlow, contactId, createTemplates, messagesOf, timerOf } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 import { acceptAll, fakeResend, providerEnv } from "../helpers/resend";
 
 afterEach(() => {
@@ -81,7 +83,7 @@ describe("erasing a contact keeps only a keyed hash of the address", () => {
     // Nor through the provider, whatever the kind: transactional mail is stopped too.
     const requests = fakeResend();
     const transactional = await queueMail(recreated, "comeback@example.com", "transactional");
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(requests).toHaveLength(0);
     expect(await messageRow(transactional)).toEqual({ status: "suppressed", reason: "suppressed: erased" });
   });
@@ -121,7 +123,7 @@ describe("erasing a contact keeps only a keyed hash of the address", () => {
 
     // Issued after the contact became pending, as the confirmation link was.
     const issuedAt = Date.now();
-    expect(await confirmSubscription(env, openDatabase(env.DB), id, issuedAt, issuedAt)).toBe("valid");
+    expect(await confirmSubscription(pipelineFor(env), id, issuedAt, issuedAt)).toBe("valid");
 
     expect(await suppressionRows()).toEqual([]);
     const mail = (await messagesOf(id)).map((m) => `${m.kind}:${m.status}`);
@@ -145,7 +147,7 @@ describe("erasing a contact keeps only a keyed hash of the address", () => {
       return acceptAll(request, index);
     });
 
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
 
     expect(requests.accepted).toHaveLength(1);
     expect(await countRowsNaming(id, "in-flight@example.com")).toBe(0);

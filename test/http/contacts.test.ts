@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { contactTimer } from "../../src/contact/record-events";
+import { contactTimer } from "../../src/contact/dispatch";
 import { callJson } from "../helpers/api";
 import { countRowsNaming } from "../helpers/db";
 

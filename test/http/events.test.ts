@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { contactTimer } from "../../src/contact/record-events";
+import { contactTimer } from "../../src/contact/dispatch";
 import { callJson } from "../helpers/api";
 import { countRows } from "../helpers/db";
 

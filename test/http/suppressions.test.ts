@@ -1,12 +1,14 @@
 /** POST /v1/suppressions (by hand, one or a list) and GET /v1/suppressions/export (CSV without erased hashes). */
+
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { parseCsv } from "../../src/contact/csv";
 import { openDatabase } from "../../src/db/client";
 import { messages } from "../../src/db/schema";
-import { deliverDueMessages } from "../../src/delivery/sender";
+import { deliverDue } from "../../src/pipeline/pipeline";
 import { call, callJson } from "../helpers/api";
 import { createTemplates } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 import { fakeResend, providerEnv } from "../helpers/resend";
 
 describe("POST /v1/suppressions adds addresses by hand", () => {
@@ -52,7 +54,7 @@ describe("POST /v1/suppressions adds addresses by hand", () => {
         createdAt: now,
       });
     const requests = fakeResend();
-    await deliverDueMessages(providerEnv());
+    await deliverDue(pipelineFor(providerEnv()));
     expect(requests).toHaveLength(0);
     expect(await env.DB.prepare("SELECT status, reason FROM messages WHERE id = 'msg_supp_1'").first()).toEqual({
       status: "suppressed",

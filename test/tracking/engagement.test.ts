@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../../src/db/client";
 import { type Engagement, recordEngagements } from "../../src/tracking/engagement";
 import { contactId } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 import { BROWSER } from "../helpers/tracking";
 
 /** Inserts `count` marketing messages sent an hour ago to one contact, in one statement; returns their ids. */
@@ -25,7 +25,7 @@ describe("a batch of engagements is recorded in statements that stay within D1's
     const now = Date.now();
     const opens: Engagement[] = ids.map((messageId) => ({ kind: "open", messageId, userAgent: BROWSER["user-agent"], at: now }));
 
-    await recordEngagements(env, openDatabase(env.DB), opens, now);
+    await recordEngagements(pipelineFor(env), opens, now);
 
     const opened = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE contact_id = ? AND opened_at IS NOT NULL")
       .bind(contact)
@@ -52,7 +52,7 @@ describe("a batch of engagements is recorded in statements that stay within D1's
       at: now,
     }));
 
-    await recordEngagements(env, openDatabase(env.DB), clicks, now);
+    await recordEngagements(pipelineFor(env), clicks, now);
 
     const clicked = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE contact_id = ? AND clicked_at IS NOT NULL")
       .bind(contact)

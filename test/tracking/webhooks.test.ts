@@ -1,7 +1,13 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "svix";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call } from "../helpers/dashboard";
+import worker from "../../src/index";
+import { deliverDue } from "../../src/pipeline/pipeline";
+import { call, ORIGIN } from "../helpers/dashboard";
+import { activeFlow } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
+import { fakeResend, providerEnv } from "../helpers/resend";
 import { eventsNamed, sentEmail } from "../helpers/tracking";
 
 const SECRET = env.RESEND_WEBHOOK_SECRET!;
@@ -147,4 +153,66 @@ describe("a signed event is validated before anything is written", () => {
     const detail = await env.DB.prepare("SELECT detail FROM suppressions WHERE email = 'reader@example.com'").first<string>("detail");
     expect(detail).toHaveLength(1000);
   });
+});
+
+describe("a provider report never sends mail by itself", () => {
+  /** Posts a signed report to the Worker as deployed with a provider (the fake), as Resend would. */
+  function postWithProvider({ body, headers }: { body: string; headers: Record<string, string> }) {
+    return worker.fetch(
+      new Request(`${ORIGIN}/webhooks/resend`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } }),
+      providerEnv(),
+      createExecutionContext(),
+    );
+  }
+
+  async function messageRows() {
+    return (await env.DB.prepare("SELECT id, flow_id, status, delivered_at, opened_at FROM messages ORDER BY id").all()).results;
+  }
+
+  async function eventCounts() {
+    return (await env.DB.prepare("SELECT name, count(*) AS n FROM events GROUP BY name ORDER BY name").all()).results;
+  }
+
+  for (const report of [
+    { type: "email.delivered", event: "email_delivered", column: "delivered_at" },
+    { type: "email.opened", event: "email_opened", column: "opened_at" },
+  ] as const) {
+    it(`an ${report.type} webhook calls no provider: the mail a flow triggered on ${report.event} queues leaves with the cron`, async () => {
+      const { contact, messageId } = await providerMessage();
+      await activeFlow({
+        id: "follow-up",
+        name: "Follow-up",
+        trigger: { event: report.event },
+        steps: [{ id: "thanks", type: "email", template: "thanks" }],
+      });
+      const messagesBefore = await messageRows();
+      const eventsBefore = await eventCounts();
+      const provider = fakeResend();
+
+      const res = await postWithProvider(signed({ type: report.type, created_at: new Date().toISOString(), data: { email_id: "re_abc" } }));
+
+      expect(res.status).toBe(200);
+      expect(provider).toHaveLength(0);
+      // The report's own facts: the column on the reported message, one event, and the message the flow queued.
+      const messagesAfter = await messageRows();
+      const followUp = messagesAfter.find((m) => m.flow_id === "follow-up");
+      expect(followUp).toMatchObject({ status: "queued" });
+      expect(messagesAfter.filter((m) => m.flow_id !== "follow-up")).toEqual(
+        messagesBefore.map((m) => (m.id === messageId ? { ...m, [report.column]: expect.any(Number) } : m)),
+      );
+      expect(await eventCounts()).toEqual(
+        [...eventsBefore.filter((e) => e.name !== report.event), { name: report.event, n: 1 }].sort((a, b) =>
+          String(a.name).localeCompare(String(b.name)),
+        ),
+      );
+      expect(
+        await env.DB.prepare("SELECT count(*) AS n FROM events WHERE contact_id = ? AND name = ?").bind(contact, report.event).first("n"),
+      ).toBe(1);
+
+      // The timer decided the mail is due now: the every-minute cron sends it.
+      await deliverDue(pipelineFor(providerEnv()));
+      expect(provider.accepted.map((e) => e.to)).toEqual([["reader@example.com"]]);
+      expect(await env.DB.prepare("SELECT status FROM messages WHERE id = ?").bind(followUp!.id).first("status")).toBe("sent");
+    });
+  }
 });

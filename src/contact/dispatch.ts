@@ -1,24 +1,17 @@
 /**
- * The one path by which an event enters Nurture: store it (once per id), keep
- * the contact's order totals, and hand it to the contact's ContactTimer.
- * Redelivery is safe end to end: storage ignores a known id, and the
- * ContactTimer ignores an event id it has already processed, so a caller that
- * retries after a failure re-dispatches without doubling anything. A
- * ContactTimer call that fails is retried at once, and what still fails is
- * kept in D1 and handed over again by the cron: a stored event is never left
- * unprocessed.
+ * Dispatching stored events to their contacts' ContactTimers: each contact's events in time order, a few
+ * contacts at once, a failed call retried at once, and what still fails kept in `undispatched_events` for the
+ * every-minute cron. Redelivery is safe: a ContactTimer ignores an event id it has already processed. Returns the
+ * ids of the messages the timers queued due now; sending them is the pipeline's part (src/pipeline).
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { applyOrderTotals, type EventInsert, insertEvents, loadContactEvents } from "../db/events";
+import type { ContactEvent } from "../db/contact-event";
+import { loadContactEvents } from "../db/events";
 import { activeFlowsTriggeredBy } from "../db/flows";
 import { dueUndispatched, forgetUndispatched, keepUndispatched, postponeUndispatched } from "../db/undispatched-events";
-import { deliverMessagesNow } from "../delivery/sender";
-import { type Env, readConfig } from "../env";
-import { attributionWindows } from "../reports/attribution";
-import { rollupEvents } from "../reports/rollups";
+import type { Env } from "../env";
 import type { TimerCallBudget } from "./call-budget";
-import type { ContactEvent } from "./contact-event";
 
 /** How many ContactTimers are called at once for one batch. */
 const DISPATCH_CONCURRENCY = 32;
@@ -33,36 +26,42 @@ const REDISPATCH_DELAY_MS = 60_000;
 /** …up to this. */
 const MAX_REDISPATCH_DELAY_MS = 3_600_000;
 
-/** Result of recording a batch: which ids were new, and which were already known. */
-export interface RecordResult {
-  newIds: Set<string>;
+/** How stored events are handed over. */
+export interface DispatchOptions {
+  /**
+   * Call only the contacts that can react (see `listeningContacts`): for the system's own high-volume events
+   * (`email_sent`, opens, clicks, provider reports), where calling every contact's object would cost more than
+   * the event is worth.
+   */
+  onlyListening?: boolean;
+  /** The invocation's ContactTimer calls; contacts past it have their events kept for the next cron run. */
+  calls?: TimerCallBudget;
 }
 
 /**
- * Stores events, dispatches every one that names a contact to that contact's ContactTimer, and sends the
- * messages they queued that are due now (a first welcome email leaves within seconds, not at the next cron
- * minute), batched across contacts. With `calls` (the cron's budget), contacts past it have their events kept
- * for the next cron run instead of called now.
+ * Hands events to their contacts' ContactTimers; returns the messages they queued due now. A contact whose
+ * ContactTimer still fails after a few calls has its events kept in `undispatched_events`.
  */
-export async function recordEvents(
+export async function dispatchEvents(
   env: Env,
   db: Database,
-  rows: EventInsert[],
+  stored: ContactEvent[],
   now: number,
-  { onlyListening = false, calls }: { onlyListening?: boolean; calls?: TimerCallBudget } = {},
-): Promise<RecordResult> {
-  const { newIds, stored } = await storeEvents(env, db, rows, now);
+  { onlyListening = false, calls }: DispatchOptions = {},
+): Promise<string[]> {
   const listening = onlyListening ? await listeningContacts(db, stored) : null;
-  const dueNow = await dispatchToContacts(env, db, listening ? stored.filter((e) => listening.has(e.contactId)) : stored, now, calls);
-  if (dueNow.length > 0) await deliverMessagesNow(env, dueNow);
-  return { newIds };
+  const { dueNow, failed } = await handToContacts(env, listening ? stored.filter((e) => listening.has(e.contactId)) : stored, calls);
+  await keepUndispatched(
+    db,
+    failed.flatMap(({ events, error }) => events.map((e) => ({ id: e.id, contactId: e.contactId, error }))),
+    now,
+  );
+  return dueNow;
 }
 
 /**
  * Of the events' contacts, those whose ContactTimer can react to them: every one when an active flow may start
- * on one of these event names (or on a segment), else only those in a running flow. For the system's own
- * high-volume events (`email_sent`, opens and clicks), where calling every contact's object would cost more than
- * the event is worth.
+ * on one of these event names (or on a segment), else only those in a running flow.
  */
 async function listeningContacts(db: Database, events: ContactEvent[]): Promise<Set<string> | null> {
   for (const name of new Set(events.map((e) => e.name))) {
@@ -74,54 +73,14 @@ async function listeningContacts(db: Database, events: ContactEvent[]): Promise<
   return new Set(rows.map((r) => r.id));
 }
 
-/** Stores events and keeps order totals without dispatching: for the ContactTimer's own events, which it processes itself. */
-export async function storeEvents(
-  env: Env,
-  db: Database,
-  rows: EventInsert[],
-  now: number,
-): Promise<RecordResult & { stored: ContactEvent[] }> {
-  const newIds = await insertEvents(db, rows, now);
-  if (newIds.size > 0) {
-    await applyOrderTotals(db, newIds);
-    // Rollups count each event once: only the newly stored ones.
-    await rollupEvents(
-      db,
-      [...newIds].map((id) => ({ id })),
-      now,
-      attributionWindows(readConfig(env)),
-    );
-  }
-  const stored = await loadContactEvents(
-    db,
-    rows.filter((r) => r.contactId).map((r) => r.id),
-  );
-  return { newIds, stored };
-}
-
 /**
- * Hands events to their contacts' ContactTimers, each contact's events in time order; returns the messages they
- * queued due now. A contact whose ContactTimer still fails after a few calls has its events kept in
- * `undispatched_events`, which the every-minute cron hands over again, so a stored event is always processed.
- */
-async function dispatchToContacts(env: Env, db: Database, stored: ContactEvent[], now: number, calls?: TimerCallBudget): Promise<string[]> {
-  const { dueNow, failed } = await handToContacts(env, stored, calls);
-  await keepUndispatched(
-    db,
-    failed.flatMap(({ events, error }) => events.map((e) => ({ id: e.id, contactId: e.contactId, error }))),
-    now,
-  );
-  return dueNow;
-}
-
-/**
- * The every-minute cron's part: hands kept events to their ContactTimers again and sends what they queued due
+ * The every-minute cron's part: hands kept events to their ContactTimers again; returns what they queued due
  * now. A repeat is harmless, since a ContactTimer ignores an event id it has processed; what fails again waits
  * twice as long as before, up to an hour, and stays kept until it goes through.
  */
-export async function redispatchUndispatched(env: Env, db: Database, now: number, calls: TimerCallBudget): Promise<void> {
+export async function redispatchKept(env: Env, db: Database, now: number, calls: TimerCallBudget): Promise<string[]> {
   const due = await dueUndispatched(db, now, Math.min(REDISPATCH_CONTACTS, calls.remaining));
-  if (due.length === 0) return;
+  if (due.length === 0) return [];
   const events = await loadContactEvents(
     db,
     due.map((d) => d.eventId),
@@ -144,7 +103,7 @@ export async function redispatchUndispatched(env: Env, db: Database, now: number
       })),
     ),
   );
-  if (dueNow.length > 0) await deliverMessagesNow(env, dueNow);
+  return dueNow;
 }
 
 /**

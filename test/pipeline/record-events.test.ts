@@ -1,13 +1,13 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { ContactEvent } from "../../src/contact/contact-event";
-import { openDatabase } from "../../src/db/client";
+import type { ContactEvent } from "../../src/db/contact-event";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { recordEngagements } from "../../src/tracking/engagement";
 import { ADMIN_KEY } from "../helpers/api";
 import { activeFlow, contactId, enrollmentsOf, messagesOf, timerOf, track } from "../helpers/flows";
+import { pipelineFor } from "../helpers/pipeline";
 
 /** A cart reminder that an order ends: it queues mail only if the order is processed before the checkout. */
 const cartReminder = {
@@ -229,8 +229,7 @@ describe("a ContactTimer call that fails is retried and each event is processed 
     const down = flakyTimers(() => true);
     // The provider's report of the open, as the webhook records it.
     await recordEngagements(
-      down.env,
-      openDatabase(env.DB),
+      pipelineFor(down.env),
       [{ kind: "open", messageId: first?.id as string, userAgent: null, at: Date.now() }],
       Date.now(),
     );
@@ -244,5 +243,33 @@ describe("a ContactTimer call that fails is retried and each event is processed 
     expect(await undispatched(id)).toEqual([]);
     await everyMinuteCron();
     expect(await messagesOf(id)).toHaveLength(2);
+  });
+});
+
+describe("sending what fell due and recording the sends runs in bounded rounds", () => {
+  it("mail made due by each email_sent goes out in the same call for three rounds; the fourth waits for the cron", async () => {
+    // Each email waits for its own email_sent, then mails again: a chain that would otherwise never end within the call.
+    await activeFlow({
+      id: "chain",
+      name: "Chain",
+      trigger: { event: "chain_started" },
+      steps: [
+        { id: "one", type: "email", template: "chain-1" },
+        { id: "after-one", type: "wait_for", event: "email_sent", of: "one", timeout: "1d", then: "two" },
+        { id: "two", type: "email", template: "chain-2" },
+        { id: "after-two", type: "wait_for", event: "email_sent", of: "two", timeout: "1d", then: "three" },
+        { id: "three", type: "email", template: "chain-3" },
+        { id: "after-three", type: "wait_for", event: "email_sent", of: "three", timeout: "1d", then: "four" },
+        { id: "four", type: "email", template: "chain-4" },
+      ],
+    });
+    const id = await contactId("chain@example.com");
+    const statuses = async () => Object.fromEntries((await messagesOf(id)).map((m) => [m.step_id, m.status]));
+
+    await track({ contact_id: id, name: "chain_started" });
+
+    expect(await statuses()).toEqual({ one: "sent", two: "sent", three: "sent", four: "queued" });
+    await everyMinuteCron();
+    expect(await statuses()).toEqual({ one: "sent", two: "sent", three: "sent", four: "sent" });
   });
 });

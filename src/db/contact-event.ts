@@ -1,4 +1,4 @@
-import type { EventSource } from "../db/schema";
+import type { EventSource } from "./schema";
 
 /**
  * A value parsed from JSON. Kept non-recursive on purpose: the RPC stub types
