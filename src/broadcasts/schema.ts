@@ -13,7 +13,9 @@ const TemplateId = z.string().min(1).max(64);
 /** Who a broadcast goes to: a saved segment, a condition (bounded as a segment's is), or every subscribed contact. */
 export const BroadcastAudience = z
   .union([z.object({ segment: z.string().min(1).max(64) }).strict(), z.object({ all: z.literal(true) }).strict(), BoundedCondition])
-  .openapi("BroadcastAudience", { description: '`{"segment": id}`, `{"all": true}` or a condition (SPEC section 5), bounded as a segment\'s' });
+  .openapi("BroadcastAudience", {
+    description: '`{"segment": id}`, `{"all": true}` or a condition (SPEC section 5), bounded as a segment\'s',
+  });
 export type BroadcastAudience = z.infer<typeof BroadcastAudience>;
 
 /** One arm of an A/B test: another subject, another template, or both. */
