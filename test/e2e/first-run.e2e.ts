@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeSql, freePort, launchBrowser, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
+import { executeSql, freePort, launchBrowser, logIn, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const artifacts = path.join(root, "test-artifacts", "e2e");
@@ -95,13 +95,6 @@ async function seed() {
   );
 }
 
-async function logIn() {
-  await page.goto(`${worker.url}/admin/login`);
-  await page.fill("#key", worker.adminKey);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${worker.url}/admin`);
-}
-
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   worker = await startWorker({ ALLOWED_ORIGINS: "local" });
@@ -117,7 +110,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   context = await browser.newContext({ userAgent: USER_AGENT, viewport: { width: WIDTH, height: 900 } });
   page = await context.newPage();
-  await logIn();
+  await logIn(page, worker);
 });
 
 afterAll(async () => {

@@ -7,38 +7,21 @@
  * Screenshots go to test-artifacts/e2e/; UPDATE_SCREENSHOTS=1 also copies the canvas, the side
  * panel and the segment editor to docs/screenshots/ for the README.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
-import path from "node:path";
+import { mkdirSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
-
-const root = path.resolve(import.meta.dirname, "..", "..");
-const artifacts = path.join(root, "test-artifacts", "e2e");
-const updateReadmePictures = process.env.UPDATE_SCREENSHOTS === "1";
+import { ARTIFACTS, adminApi, launchBrowser, logIn, type RunningWorker, screenshot, startWorker } from "./harness.ts";
 
 let worker: RunningWorker;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 
-async function api<T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const res = await workerFetch(`${worker.url}${pathname}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
-  return (res.status === 204 ? null : await res.json()) as T;
-}
+const api = <T = any>(pathname: string, init?: { method?: string; body?: unknown }) => adminApi<T>(worker, pathname, init);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function shot(name: string, publishAs?: string) {
-  const file = path.join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  if (publishAs && updateReadmePictures) copyFileSync(file, path.join(root, "docs", "screenshots", `${publishAs}.png`));
-}
+const shot = (name: string, publishAs?: string) => screenshot(page, name, publishAs);
 
 /** Waits until the editor's live check has answered for the current draft and shows `text`. */
 async function problemsSay(text: string) {
@@ -60,17 +43,14 @@ async function noticeSays(on: Page, text: string) {
 const panel = () => page.locator('aside[aria-label="Side panel"]');
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
   worker = await startWorker();
   await api("/v1/templates/email-a", { method: "PUT", body: { subject: "Welcome A", html: "<p>Hello from A</p>" } });
   await api("/v1/templates/email-b", { method: "PUT", body: { subject: "Follow-up B", html: "<p>And now B</p>" } });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   page = await context.newPage();
-  await page.goto(`${worker.url}/admin/login`);
-  await page.fill("#key", worker.adminKey);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${worker.url}/admin`);
+  await logIn(page, worker);
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@
 import { createServer, type Server } from "node:http";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, launchBrowser, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
+import { freePort, launchBrowser, logIn, querySql, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
 
 /** A desktop browser's agent: headless Chromium's own one is (rightly) taken for a bot. */
 const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
@@ -153,10 +153,7 @@ describe("a sign-up form on the shop's page", () => {
     expect(contact).toMatchObject({ consent: "pending", first_name: "Ada", last_name: "King Lovelace" });
 
     const mailbox = await context.newPage();
-    await mailbox.goto(`${worker.url}/admin/login`);
-    await mailbox.fill("#key", worker.adminKey);
-    await mailbox.click("button[type=submit]");
-    await mailbox.waitForURL(`${worker.url}/admin`);
+    await logIn(mailbox, worker);
     const link = await confirmLinkFromMailbox(mailbox, "ada@example.com");
     await confirm(context, link);
     expect((await contactOf("ada@example.com"))[0]!.consent).toBe("subscribed");
