@@ -118,11 +118,11 @@ describe("restoring a version from the dashboard", () => {
     await putFlow("simple", SIMPLE_FLOW);
     await env.DB.prepare(
       `INSERT INTO flow_versions (flow_id, version, definition, created_at)
-       SELECT 'SIMPLE_FLOW', value, json_set(?1, '$.name', 'Name ' || value), 0 FROM json_each(?2)`,
+       SELECT 'simple', value, json_set(?1, '$.name', 'Name ' || value), 0 FROM json_each(?2)`,
     )
       .bind(JSON.stringify({ ...SIMPLE_FLOW, id: "simple" }), JSON.stringify(Array.from({ length: 24 }, (_, i) => i + 2)))
       .run();
-    await env.DB.prepare("UPDATE flows SET version = 25 WHERE id = 'SIMPLE_FLOW'").run();
+    await env.DB.prepare("UPDATE flows SET version = 25 WHERE id = 'simple'").run();
     const cookie = await login();
     const flowPage = await page("/admin/flows/simple", cookie);
     expect(flowPage.html.match(/<tr data-version=/g)).toHaveLength(5);
@@ -159,9 +159,9 @@ describe("duplicating and deleting from the dashboard", () => {
     // Mail due later (a retry, a capped send) waits in the outbox as queued.
     await env.DB.prepare(
       `INSERT INTO messages (id, to_email, kind, flow_id, step_id, status, due_at, created_at)
-       SELECT 'later-' || value, 'ada@example.com', 'marketing', 'SIMPLE_FLOW', 'bye', 'queued', 0, 0 FROM json_each('[1, 2, 3]')`,
+       SELECT 'later-' || value, 'ada@example.com', 'marketing', 'simple', 'bye', 'queued', 0, 0 FROM json_each('[1, 2, 3]')`,
     ).run();
-    const queued = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE flow_id = 'SIMPLE_FLOW' AND status = 'queued'").first(
+    const queued = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE flow_id = 'simple' AND status = 'queued'").first(
       "n",
     );
     expect(queued).toBe(3);
@@ -177,7 +177,7 @@ describe("duplicating and deleting from the dashboard", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/admin/flows");
     expect((await callJson("/v1/flows/simple")).status).toBe(404);
-    const left = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE flow_id = 'SIMPLE_FLOW' AND status = 'queued'").first("n");
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE flow_id = 'simple' AND status = 'queued'").first("n");
     expect(left).toBe(0);
     expect((await page("/admin/flows/simple/delete", cookie)).status).toBe(404);
   });

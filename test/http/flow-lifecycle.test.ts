@@ -65,7 +65,7 @@ describe("flow versions", () => {
       current: true,
       changes: { steps_added: ["pause"], steps_removed: ["nudge"], rules_changed: ["trigger", "settings.quiet_hours"] },
     });
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM flow_versions WHERE flow_id = 'SIMPLE_FLOW'").first("n");
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM flow_versions WHERE flow_id = 'simple'").first("n");
     expect(rows).toBe(4);
   });
 
@@ -174,7 +174,7 @@ describe("deleting a flow", () => {
       .bind("simple", "queued", JSON.stringify([1, 2, 3, 4]))
       .run();
     await env.DB.prepare(
-      "INSERT INTO messages (id, contact_id, to_email, kind, flow_id, step_id, status, due_at, created_at) VALUES ('sent1', 'pause-0000', 'x@example.com', 'marketing', 'SIMPLE_FLOW', 'hello', 'sent', 0, 0)",
+      "INSERT INTO messages (id, contact_id, to_email, kind, flow_id, step_id, status, due_at, created_at) VALUES ('sent1', 'pause-0000', 'x@example.com', 'marketing', 'simple', 'hello', 'sent', 0, 0)",
     ).run();
     const res = await callJson("/v1/flows/simple", { method: "DELETE" });
     expect(res.status).toBe(200);
