@@ -84,11 +84,13 @@ function hasEqual(b: Bound, expected: unknown): string {
   return `EXISTS(SELECT 1 FROM(${elements})WHERE ${equals(b, "y", "u", expected)})`;
 }
 
-/** A comparison value as SQL sees it: numbers stay numbers (non-finite ones compare as NULL), booleans become 1/0. */
+/**
+ * A comparison value as SQL sees it: numbers stay numbers (non-finite ones compare as NULL), objects and lists their
+ * JSON. Booleans never get here: they are compared by JSON type.
+ */
 function scalar(v: unknown): string | number | null {
   if (typeof v === "number") return Number.isFinite(v) ? v : null;
   if (typeof v === "string") return v;
-  if (typeof v === "boolean") return v ? 1 : 0;
   return v === null || v === undefined ? null : JSON.stringify(v);
 }
 
