@@ -161,9 +161,7 @@ describe("duplicating and deleting from the dashboard", () => {
       `INSERT INTO messages (id, to_email, kind, flow_id, step_id, status, due_at, created_at)
        SELECT 'later-' || value, 'ada@example.com', 'marketing', 'simple', 'bye', 'queued', 0, 0 FROM json_each('[1, 2, 3]')`,
     ).run();
-    const queued = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE flow_id = 'simple' AND status = 'queued'").first(
-      "n",
-    );
+    const queued = await env.DB.prepare("SELECT count(*) AS n FROM messages WHERE flow_id = 'simple' AND status = 'queued'").first("n");
     expect(queued).toBe(3);
     const cookie = await login();
     const confirm = await page("/admin/flows/simple/delete", cookie);
