@@ -6,6 +6,8 @@ import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
+import { saveBroadcast } from "../../src/db/broadcasts";
+import { openDatabase } from "../../src/db/client";
 import { conditionSql } from "../../src/db/conditions";
 import { type Condition, MAX_CONDITION_PARTS } from "../../src/flows/schema";
 import { template } from "../broadcasts/helpers";
@@ -224,5 +226,19 @@ describe("a condition of one comparison more is refused with 422 by every route,
     expect((await callJson("/v1/broadcasts/too-big")).status).toBe(404);
     const { results } = await env.DB.prepare("SELECT id FROM broadcasts WHERE id = 'too-big'").all();
     expect(results).toEqual([]);
+  });
+
+  it("a draft stored before the bound still reads: it is counted and scheduled, not a 500", async () => {
+    await template("size");
+    await person("stored-match@example.com", { size_case: "stored", seats: 1 });
+    await person("stored-other@example.com", { size_case: "stored", seats: MAX_CONDITION_PARTS });
+    const stored = grouped("all", [ofCase("stored"), ...times(MAX_CONDITION_PARTS, (i) => ({ attr: "seats", op: "ne", value: i + 2 }))]);
+    const sendAt = Date.now() + 86_400_000;
+    const definition = { name: "Stored", template: "size", audience: stored, send_at: new Date(sendAt).toISOString() };
+    await saveBroadcast(openDatabase(env.DB), "stored-big", "Stored", definition, sendAt, Date.now());
+    expect((await callJson("/v1/broadcasts/stored-big")).status).toBe(200);
+    const scheduled = await callJson("/v1/broadcasts/stored-big/send", { method: "POST" });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(200);
+    expect(scheduled.body).toMatchObject({ broadcast: { status: "scheduled" }, audience: 1 });
   });
 });
