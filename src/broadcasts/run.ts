@@ -36,7 +36,7 @@ import type { Condition } from "../flows/schema";
 import { variantCounters } from "../reports/abtest";
 import { zeroCounters } from "../reports/metrics";
 import { chooseWinner, dueByZone, HELD_UNTIL_WINNER, VARIANT_NAMES, zoned } from "./plan";
-import { BroadcastInput } from "./schema";
+import { type BroadcastInput, StoredBroadcast } from "./schema";
 
 /** Contacts per page: one INSERT … SELECT of 500 rows stays far inside D1's per-statement time and size limits. */
 export const PAGE_SIZE = 500;
@@ -72,7 +72,7 @@ export async function advanceBroadcasts(
   for (const id of sending) {
     const row = await findBroadcast(db, id);
     if (row?.status !== "sending") continue;
-    const definition = BroadcastInput.parse(row.definition);
+    const definition = StoredBroadcast.parse(row.definition);
     if (row.fannedOutAt === null) {
       const queued = await fanOut(db, secret, row, definition, now, budget);
       budget -= queued.pages;

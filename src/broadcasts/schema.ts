@@ -5,15 +5,18 @@
  * the HTTP module, which reports them together with these.
  */
 import { z } from "@hono/zod-openapi";
-import { Condition, Duration, TimeOfDay, TimeZone } from "../flows/schema";
+import { BoundedCondition, Condition, Duration, TimeOfDay, TimeZone } from "../flows/schema";
 import { WINNER_METRICS } from "../reports/definition";
 
 const TemplateId = z.string().min(1).max(64);
 
-/** Who a broadcast goes to: a saved segment, a condition, or every subscribed contact. */
-export const BroadcastAudience = z
-  .union([z.object({ segment: z.string().min(1).max(64) }).strict(), z.object({ all: z.literal(true) }).strict(), Condition])
-  .openapi("BroadcastAudience", { description: '`{"segment": id}`, `{"all": true}` or a condition (SPEC section 5)' });
+const SegmentAudience = z.object({ segment: z.string().min(1).max(64) }).strict();
+const EveryoneAudience = z.object({ all: z.literal(true) }).strict();
+
+/** Who a broadcast goes to: a saved segment, a condition (bounded as a segment's is), or every subscribed contact. */
+export const BroadcastAudience = z.union([SegmentAudience, EveryoneAudience, BoundedCondition]).openapi("BroadcastAudience", {
+  description: '`{"segment": id}`, `{"all": true}` or a condition (SPEC section 5), bounded as a segment\'s',
+});
 export type BroadcastAudience = z.infer<typeof BroadcastAudience>;
 
 /** One arm of an A/B test: another subject, another template, or both. */
@@ -65,3 +68,9 @@ export const BroadcastInput = z
   .strict()
   .openapi("BroadcastInput");
 export type BroadcastInput = z.infer<typeof BroadcastInput>;
+
+/**
+ * A broadcast's definition as stored, read back: BroadcastInput, but an audience condition saved before conditions
+ * were bounded still reads (it compiles to SQL as compact as any), instead of failing every page and run that reads it.
+ */
+export const StoredBroadcast = BroadcastInput.extend({ audience: z.union([SegmentAudience, EveryoneAudience, Condition]) });

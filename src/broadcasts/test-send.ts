@@ -15,7 +15,7 @@ import { renderedColumns, unsendable } from "../delivery/sender";
 import type { Config, Env } from "../env";
 import { deliverNow } from "../pipeline/pipeline";
 import { VARIANT_NAMES } from "./plan";
-import { BroadcastInput } from "./schema";
+import { StoredBroadcast } from "./schema";
 
 /** How one test message ended. */
 export interface TestSent {
@@ -31,7 +31,7 @@ export class TestSendProblem extends Error {}
 
 /** Sends every version of the broadcast to `to` now, marked `[Test]`; returns how each ended. */
 export async function sendBroadcastTest(env: Env, db: Database, config: Config, row: BroadcastRow, to: string, now: number) {
-  const definition = BroadcastInput.parse(row.definition);
+  const definition = StoredBroadcast.parse(row.definition);
   const versions = definition.ab_test
     ? definition.ab_test.variants.map((v, i) => ({
         variant: VARIANT_NAMES[i]!,

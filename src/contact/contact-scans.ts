@@ -22,7 +22,7 @@ import type { ContactScanKind, ContactScanRow } from "../db/schema";
 import type { Env } from "../env";
 import { callEachTimer, type TimerCallBudget } from "./call-budget";
 import { contactTimer } from "./dispatch";
-import { dateScanPage, inactiveScanPage, type PageEnd } from "./time-triggers";
+import { dateScanPage, inactiveScanPage, type PageEnd, pageEnd, type ScanPage } from "./time-triggers";
 
 /** How far one run may go: pages (each two D1 queries besides its calls) and contact rows read per page. */
 export interface ScanLimits {
@@ -91,7 +91,7 @@ export async function advanceContactScans(
         await finishContactScan(db, scan.id, cursor);
         break;
       }
-      const end = await scanPage(env, db, scan, flow, cursor, now, calls, limits.readRows);
+      const end = await scanPage(scan.kind, { env, db, flow, after: cursor, now, calls, readRows: limits.readRows });
       report.pages++;
       if (end === null) {
         await finishContactScan(db, scan.id, cursor);
@@ -106,35 +106,19 @@ export async function advanceContactScans(
   return report;
 }
 
-function scanPage(
-  env: Env,
-  db: Database,
-  scan: ContactScanRow,
-  flow: StoredFlow,
-  after: string,
-  now: number,
-  calls: TimerCallBudget,
-  readRows: number,
-): Promise<PageEnd> {
-  switch (scan.kind) {
+function scanPage(kind: ContactScanRow["kind"], page: ScanPage): Promise<PageEnd> {
+  switch (kind) {
     case "resume":
-      return resumePage(env, db, flow, after, calls, readRows);
+      return resumePage(page);
     case "date":
-      return dateScanPage(env, db, flow, after, now, calls, readRows);
+      return dateScanPage(page);
     case "inactive":
-      return inactiveScanPage(env, db, flow, after, now, calls, readRows);
+      return inactiveScanPage(page);
   }
 }
 
 /** Wakes the next contacts with an active enrollment in the flow (read from the D1 mirror). */
-async function resumePage(
-  env: Env,
-  db: Database,
-  flow: StoredFlow,
-  after: string,
-  calls: TimerCallBudget,
-  readRows: number,
-): Promise<PageEnd> {
+async function resumePage({ env, db, flow, after, calls, readRows }: ScanPage): Promise<PageEnd> {
   const limit = Math.min(readRows, calls.remaining);
   const ids = await activeEnrollmentContacts(db, flow.id, after, limit);
   calls.take(ids.length);
@@ -144,5 +128,5 @@ async function resumePage(
     (id) => contactTimer(env, id).resumeFlow(id, flow.id),
     (id) => ({ task: "wake held enrollments", contact_id: id, flow_id: flow.id }),
   );
-  return ids.length < limit ? null : ids[ids.length - 1]!;
+  return pageEnd(ids, limit);
 }

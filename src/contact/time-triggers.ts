@@ -29,19 +29,28 @@ const FRESH_FLOW_MS = 2 * DAY_MS;
 /** Where a page ended: the last contact id it covered, or null when the walk reached the end. */
 export type PageEnd = string | null;
 
+/** What one page of a contact scan works from: the flow, the cursor it starts after, the clock and its limits. */
+export interface ScanPage {
+  env: Env;
+  db: Database;
+  flow: StoredFlow;
+  after: string;
+  now: number;
+  calls: TimerCallBudget;
+  /** The most contacts the page reads. */
+  readRows: number;
+}
+
+/** The end of a page that read `ids` of the `limit` it asked for: a short page reached the end of the walk. */
+export function pageEnd(ids: readonly string[], limit: number): PageEnd {
+  return ids.length < limit ? null : (ids[ids.length - 1] ?? null);
+}
+
 /**
  * Hands over the date occurrences due soon among the next `readRows` contacts after `after` that have the
  * attribute, as many as the budget allows; the page ends at the last contact handed over when the budget runs out.
  */
-export async function dateScanPage(
-  env: Env,
-  db: Database,
-  flow: StoredFlow,
-  after: string,
-  now: number,
-  calls: TimerCallBudget,
-  readRows: number,
-): Promise<PageEnd> {
+export async function dateScanPage({ env, db, flow, after, now, calls, readRows }: ScanPage): Promise<PageEnd> {
   const trigger = flow.definition.trigger;
   if (!("date" in trigger)) return null;
   const rows = await contactsAfter(db, hasDate(trigger.date.attribute), after, readRows);
@@ -54,19 +63,14 @@ export async function dateScanPage(
   const granted = calls.take(due.length);
   await handOver(env, flow.id, due.slice(0, granted));
   if (granted < due.length) return due[granted - 1]?.contactId ?? after;
-  return rows.length < readRows ? null : rows[rows.length - 1]!.id;
+  return pageEnd(
+    rows.map((r) => r.id),
+    readRows,
+  );
 }
 
 /** Hands over the inactive spells due soon among the next contacts after `after`, as many as the budget allows. */
-export async function inactiveScanPage(
-  env: Env,
-  db: Database,
-  flow: StoredFlow,
-  after: string,
-  now: number,
-  calls: TimerCallBudget,
-  readRows: number,
-): Promise<PageEnd> {
+export async function inactiveScanPage({ env, db, flow, after, now, calls, readRows }: ScanPage): Promise<PageEnd> {
   const trigger = flow.definition.trigger;
   if (!("inactive_for" in trigger)) return null;
   const inactiveMs = durationMs(trigger.inactive_for);
@@ -85,7 +89,10 @@ export async function inactiveScanPage(
     return found ? [{ contactId: row.id, found: { ...found, fireAt: Math.max(found.fireAt, now) } }] : [];
   });
   await handOver(env, flow.id, due);
-  return rows.length < limit ? null : rows[rows.length - 1]!.id;
+  return pageEnd(
+    rows.map((r) => r.id),
+    limit,
+  );
 }
 
 /** The condition that a contact has the date: a system date's column, else the custom attribute. */

@@ -12,7 +12,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { sampleProblem } from "../broadcasts/plan";
-import { BroadcastInput } from "../broadcasts/schema";
+import { StoredBroadcast } from "../broadcasts/schema";
 import { connectorSecret, type Platform } from "../connect/connector";
 import { CONNECTORS } from "../connect/connectors";
 import { switchFlowStatus } from "../contact/flow-control";
@@ -789,7 +789,7 @@ dashboardRoutes.get("/admin/broadcasts", async (c) => {
     <BroadcastsPage
       rows={rows.map((row) => ({
         row,
-        audience: audienceLabel(BroadcastInput.parse(row.definition).audience, names),
+        audience: audienceLabel(StoredBroadcast.parse(row.definition).audience, names),
         totals: totals.get(row.id)!,
       }))}
       csrf={c.var.csrf}
@@ -815,7 +815,7 @@ dashboardRoutes.post("/admin/broadcasts", async (c) => {
     const problems: FieldProblems = audienceOfValues(values) ? {} : { audience: ["Choose who receives it"] };
     return composePage(c, values, problems, { isNew });
   }
-  const previous = existing ? BroadcastInput.parse(existing.definition) : undefined;
+  const previous = existing ? StoredBroadcast.parse(existing.definition) : undefined;
   const { input, issues } = parseForm(values, previous);
   if (!idValid.success) issues.push({ path: ["id"], code: "invalid_id", message: idValid.error.issues[0]!.message });
   else if (isNew && existing) issues.push({ path: ["id"], code: "id_taken", message: `A broadcast ${values.id} exists already` });
@@ -850,7 +850,7 @@ dashboardRoutes.get("/admin/broadcasts/:id", async (c) => {
   const db = c.var.db;
   const row = await findBroadcast(db, c.req.param("id"));
   if (!row) return noBroadcast(c);
-  const input = BroadcastInput.parse(row.definition);
+  const input = StoredBroadcast.parse(row.definition);
   const notice = broadcastNotice(c.req.query());
   if (row.status === "draft") return composePage(c, formOf(row.id, input), {}, { isNew: false, notice });
   return render(
@@ -870,7 +870,7 @@ dashboardRoutes.get("/admin/broadcasts/:id", async (c) => {
 /** The confirmation page: the final count now, and what sending would refuse (the same checks as the send). */
 async function confirmPage(c: Context<DashboardEnv>, row: BroadcastRow, extra: string[] = [], status?: ContentfulStatusCode) {
   const db = c.var.db;
-  const input = BroadcastInput.parse(row.definition);
+  const input = StoredBroadcast.parse(row.definition);
   const now = Date.now();
   const count = await audienceNow(db, input, now);
   const sampleIssue = input.ab_test ? sampleProblem(count, input.ab_test) : null;

@@ -5,34 +5,40 @@
  * with it, through the (contact_id, name, ts) index. It follows the pure
  * evaluator's rules; the segment tests compare the two on the same contacts.
  * Every value a condition compares with (and every JSON path) is bound in ONE
- * JSON parameter read back with json_extract, so a segment of 50 conditions
- * binds as many parameters as a segment of one (D1 binds at most 100).
+ * JSON parameter read back as `p.v->>i`, so a segment of 100 comparisons
+ * binds as many parameters as a segment of one (D1 binds at most 100). The SQL
+ * is kept short, as D1 refuses statements over 100 KB: each JSON document is
+ * checked once (`p.a` for the contact's attributes, `q` for an event's
+ * properties) and each comparison reads its operand once, as `x` (and its JSON
+ * type `t`), so the largest condition the schema allows compiles to a fraction
+ * of that (test/http/condition-size.test.ts prints the sizes).
  */
 import { type SQL, sql } from "drizzle-orm";
-import { behaviourSince, SYSTEM_ATTRIBUTES, TIME_ATTRIBUTES, toInstant } from "../flows/conditions";
+import { asNumber, behaviourSince, SYSTEM_ATTRIBUTES, TIME_ATTRIBUTES, toInstant } from "../flows/conditions";
 import type { BehaviourCondition, Condition } from "../flows/schema";
 
 /** The values one compiled condition reads; they are bound together as one JSON array parameter. */
 class Bound {
   private readonly values: unknown[] = [];
+  /** Whether the condition reads custom attributes, which the scope then checks once as `p.a`. */
+  readsAttributes = false;
 
   /** SQL reading one value back (text, number, 1/0 for booleans, NULL for null). */
-  value(v: unknown): SQL {
-    return sql.raw(`json_extract(${PARAMS}.v, '$[${this.values.push(v) - 1}]')`);
+  value(v: unknown): string {
+    return `p.v->>${this.values.push(v) - 1}`;
   }
 
   /** `SELECT value FROM …` over a list of values. */
-  list(values: unknown[]): SQL {
-    return sql.raw(`SELECT value FROM json_each(${PARAMS}.v, '$[${this.values.push(values) - 1}]')`);
+  list(values: unknown[]): string {
+    return `SELECT value FROM json_each(p.v->${this.values.push(values) - 1})`;
   }
 
   /** Wraps compiled SQL in the scalar subquery that binds the values, once. */
   scope(compiled: SQL): SQL {
-    return sql`coalesce((SELECT ${compiled} FROM (SELECT ${JSON.stringify(this.values)} AS v) AS ${sql.raw(PARAMS)}), 0)`;
+    const attributes = this.readsAttributes ? sql.raw(`,${readableJson("c.attributes")}a`) : sql``;
+    return sql`coalesce((SELECT ${compiled} FROM(SELECT ${JSON.stringify(this.values)} v${attributes})p),0)`;
   }
 }
-
-const PARAMS = "nurture_params";
 
 /** A JSON path for SQLite from a dotted path (numeric parts index arrays). */
 function jsonPath(dotted: string): string {
@@ -46,53 +52,45 @@ function jsonPath(dotted: string): string {
  * A JSON column as the condition reads it: NULL when SQLite cannot parse it (a value nested past its limit, stored
  * before inputs were bounded), so that one contact's unreadable attributes fail no query for the others.
  */
-function readableJson(column: string): SQL {
-  return sql.raw(`(CASE WHEN json_valid(${column}) THEN ${column} END)`);
+function readableJson(column: string): string {
+  return `iif(json_valid(${column}),${column},NULL)`;
 }
 
-/** Where a value lives: a plain column, or a path inside a JSON column. */
-type Operand = { column: SQL } | { json: SQL; path: SQL; fallback?: SQL };
-
-function operandValue(o: Operand): SQL {
-  if ("column" in o) return o.column;
-  const extracted = sql`json_extract(${o.json}, ${o.path})`;
-  return o.fallback ? sql`coalesce(${extracted}, ${o.fallback})` : extracted;
+/**
+ * The number a value holds, numeric text included (as the evaluator's asNumber), else NULL. `type` is its JSON type:
+ * JSON true and false read back as 1 and 0, and are no numbers.
+ */
+function numeric(x: string, type: string): string {
+  return `iif(${type} IN('true','false'),NULL,iif(json_valid(trim(${x}))AND json_type(trim(${x}))IN('integer','real'),CAST(trim(${x})AS REAL),NULL))`;
 }
 
-/** `array` when the operand holds a JSON array. */
-function isArray(o: Operand): SQL {
-  return "column" in o ? sql`0` : sql`(json_type(${o.json}, ${o.path}) = 'array')`;
-}
-
-function arrayHas(b: Bound, o: Operand, expected: unknown): SQL {
-  return "column" in o ? sql`0` : sql`EXISTS (SELECT 1 FROM json_each(${o.json}, ${o.path}) WHERE ${equalsSql(b, sql`value`, expected)})`;
-}
-
-/** The number a value holds, numeric text included (as the evaluator's asNumber), else NULL. */
-function numericSql(x: SQL): SQL {
-  // A subquery evaluates x once.
-  return sql`(SELECT CASE WHEN typeof(v) IN ('integer', 'real') THEN v WHEN typeof(v) = 'text' AND json_valid(trim(v)) AND json_type(trim(v)) IN ('integer', 'real') THEN CAST(trim(v) AS REAL) END FROM (SELECT ${x} AS v))`;
-}
-
-/** A number from a comparison value, numeric text included, else null. */
-function asNumber(v: unknown): number | null {
-  if (typeof v === "number") return Number.isFinite(v) ? v : null;
-  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
-  return null;
-}
-
-/** Equality as the evaluator decides it: numerically when both sides are numbers (or numeric text). */
-function equalsSql(b: Bound, x: SQL, expected: unknown): SQL {
+/**
+ * Equality of `y` (of JSON type `u`) with a value as the evaluator decides it: numerically when both are numbers (or
+ * numeric text), a boolean only with that boolean.
+ */
+function equals(b: Bound, y: string, u: string, expected: unknown): string {
+  if (typeof expected === "boolean") return `${u}='${expected}'`;
   const n = asNumber(expected);
-  const same = sql`coalesce(${x} = ${b.value(scalar(expected))}, 0)`;
-  return n === null ? same : sql`(${same} OR coalesce(${numericSql(x)} = ${b.value(n)}, 0))`;
+  const same = `${y}=${b.value(scalar(expected))}`;
+  if (n === null) return same;
+  const numerically = `${numeric(y, u)}=${b.value(n)}`;
+  // A number equals exactly what is numerically equal to it; numeric text may also equal as text ("05" = "05").
+  return typeof expected === "number" ? numerically : `(${same} OR ${numerically})`;
 }
 
-/** A comparison value as SQL sees it: numbers stay numbers (non-finite ones compare as NULL), booleans become 1/0. */
+/** True when `x` (an array: any element of it) equals the value; never NULL. */
+function hasEqual(b: Bound, expected: unknown): string {
+  const elements = "SELECT value y,type u FROM json_each(iif(t='array',x,NULL))UNION ALL SELECT x,t WHERE t IS NOT 'array'";
+  return `EXISTS(SELECT 1 FROM(${elements})WHERE ${equals(b, "y", "u", expected)})`;
+}
+
+/**
+ * A comparison value as SQL sees it: numbers stay numbers (non-finite ones compare as NULL), objects and lists their
+ * JSON. Booleans never get here: they are compared by JSON type.
+ */
 function scalar(v: unknown): string | number | null {
   if (typeof v === "number") return Number.isFinite(v) ? v : null;
   if (typeof v === "string") return v;
-  if (typeof v === "boolean") return v ? 1 : 0;
   return v === null || v === undefined ? null : JSON.stringify(v);
 }
 
@@ -101,54 +99,70 @@ export function asInstantSql(value: SQL): SQL {
   return sql`(CASE typeof(${value}) WHEN 'text' THEN (julianday(${value}) - 2440587.5) * 86400000.0 ELSE ${value} END)`;
 }
 
-function compareSql(b: Bound, o: Operand, op: string, expected: unknown, now: number, timeColumn: boolean): SQL {
-  const x = operandValue(o);
-  const eq = sql`(CASE WHEN ${isArray(o)} THEN ${arrayHas(b, o, expected)} ELSE ${equalsSql(b, x, expected)} END)`;
+/**
+ * The test of one operator on the operand `x` whose JSON type is `t` (NULL for a column), as SQL that is never NULL
+ * (a NULL would turn `NOT` and `OR` around it into NULL too).
+ */
+function compareSql(b: Bound, op: string, expected: unknown, now: number, timeColumn: boolean): string {
   switch (op) {
     case "exists":
-      return expected === false ? sql`(${x} IS NULL)` : sql`(${x} IS NOT NULL)`;
+      return expected === false ? "x IS NULL" : "x IS NOT NULL";
     case "eq":
-      return eq;
+      return hasEqual(b, expected);
     case "ne":
-      return sql`(NOT ${eq})`;
+      return `NOT ${hasEqual(b, expected)}`;
     case "in":
     case "nin": {
       const list = Array.isArray(expected) ? expected : [];
       const numbers = list.map(asNumber).filter((n) => n !== null);
-      const others = list.filter((v) => asNumber(v) === null).map(scalar);
-      const inList = sql`(coalesce(${x} IN (${b.list(others)}), 0) OR coalesce(${numericSql(x)} IN (${b.list(numbers)}), 0))`;
-      return op === "in" ? inList : sql`(NOT ${inList})`;
+      // Numeric text also equals as text ("05" is in ["05"]), as in equals.
+      const others = list.filter((v) => typeof v !== "number" && typeof v !== "boolean").map(scalar);
+      // A listed boolean matches that boolean only (JSON true reads back as 1), by its JSON type.
+      const booleans = list.filter((v) => typeof v === "boolean").map(String);
+      const byType = booleans.length > 0 ? `OR t IN(${b.list(booleans)})` : "";
+      const inList = `coalesce(x IN(${b.list(others)})OR ${numeric("x", "t")} IN(${b.list(numbers)})${byType},0)`;
+      return op === "in" ? inList : `NOT ${inList}`;
     }
-    case "contains":
-      if (typeof expected !== "string") return sql`(CASE WHEN ${isArray(o)} THEN ${arrayHas(b, o, expected)} ELSE 0 END)`;
-      return sql`(CASE WHEN ${isArray(o)} THEN ${arrayHas(b, o, expected)} ELSE coalesce(instr(lower(${x}), lower(${b.value(expected)})) > 0, 0) END)`;
+    case "contains": {
+      // Text contains text, case-insensitively; any other value (a number, an object) contains nothing, as in the evaluator.
+      const text =
+        typeof expected === "string"
+          ? `coalesce(typeof(x)='text' AND t IS NOT 'object' AND instr(lower(x),lower(${b.value(expected)}))>0,0)`
+          : "0";
+      return `iif(t='array',${hasEqual(b, expected)},${text})`;
+    }
     case "gt":
     case "gte":
     case "lt":
     case "lte": {
       const n = asNumber(expected);
-      if (n === null) return sql`0`;
+      if (n === null) return "0";
       const symbol = { gt: ">", gte: ">=", lt: "<", lte: "<=" }[op];
-      return sql`coalesce(${numericSql(x)} ${sql.raw(symbol)} ${b.value(n)}, 0)`;
+      return `coalesce(${numeric("x", "t")}${symbol}${b.value(n)},0)`;
     }
     case "before":
     case "after": {
       const at = toInstant(expected, now);
-      if (at === null) return sql`0`;
-      const instant = timeColumn ? x : asInstantSql(x);
-      return sql`coalesce(${instant} ${sql.raw(op === "before" ? "<" : ">")} ${b.value(at)}, 0)`;
+      if (at === null) return "0";
+      const instant = timeColumn ? "x" : "iif(t IN('true','false'),NULL,iif(typeof(x)='text',(julianday(x)-2440587.5)*86400000.0,x))";
+      return `coalesce(${instant}${op === "before" ? "<" : ">"}${b.value(at)},0)`;
     }
     default:
-      return sql`0`;
+      return "0";
   }
+}
+
+/** Runs a test over an operand read once: `x`, its value, and `t`, its JSON type (NULL for a column). */
+function withOperand(x: SQL, t: SQL, test: string): SQL {
+  return sql`(SELECT ${sql.raw(test)} FROM(SELECT ${x} x,${t} t))`;
 }
 
 const COLUMN_OF: Record<string, string> = Object.fromEntries(SYSTEM_ATTRIBUTES.map((a) => [a, a]));
 
-/** SQL that is true for contacts `c` (and, for `prop`, the event `eventAlias`) meeting the condition; it binds one parameter. */
-export function conditionSql(condition: Condition, now: number, eventAlias: string | null = null): SQL {
+/** SQL that is true for contacts `c` meeting the condition (`prop` holds only inside a behaviour); it binds one parameter. */
+export function conditionSql(condition: Condition, now: number): SQL {
   const bound = new Bound();
-  return bound.scope(compileCondition(bound, condition, now, eventAlias));
+  return bound.scope(compileCondition(bound, condition, now, false));
 }
 
 /**
@@ -156,42 +170,36 @@ export function conditionSql(condition: Condition, now: number, eventAlias: stri
  * and a flat chain of 50 terms, each with its subqueries, would pass it.
  */
 function balanced(terms: SQL[], operator: "AND" | "OR"): SQL {
-  if (terms.length === 1) return sql`(${terms[0]})`;
+  if (terms.length === 1) return terms[0] as SQL;
   const half = Math.ceil(terms.length / 2);
   return sql`(${balanced(terms.slice(0, half), operator)} ${sql.raw(operator)} ${balanced(terms.slice(half), operator)})`;
 }
 
-function compileCondition(b: Bound, condition: Condition, now: number, eventAlias: string | null): SQL {
-  if ("all" in condition)
-    return balanced(
-      condition.all.map((c) => compileCondition(b, c, now, eventAlias)),
-      "AND",
-    );
-  if ("any" in condition)
-    return balanced(
-      condition.any.map((c) => compileCondition(b, c, now, eventAlias)),
-      "OR",
-    );
-  if ("not" in condition) return sql`(NOT ${compileCondition(b, condition.not, now, eventAlias)})`;
-  if ("tag" in condition) return sql`EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ${b.value(condition.tag)})`;
+/** `inEvent` is true inside a behaviour's `where`, where `prop` reads the event `e` and its readable properties `q`. */
+function compileCondition(b: Bound, condition: Condition, now: number, inEvent: boolean): SQL {
+  const compile = (c: Condition) => compileCondition(b, c, now, inEvent);
+  if ("all" in condition) return balanced(condition.all.map(compile), "AND");
+  if ("any" in condition) return balanced(condition.any.map(compile), "OR");
+  if ("not" in condition) return sql`(NOT ${compile(condition.not)})`;
+  if ("tag" in condition) return sql.raw(`EXISTS(SELECT 1 FROM json_each(c.tags)WHERE value=${b.value(condition.tag)})`);
   if ("attr" in condition) {
     const column = COLUMN_OF[condition.attr];
-    const operand: Operand = column
-      ? { column: sql.raw(`c.${column}`) }
-      : { json: readableJson("c.attributes"), path: b.value(jsonPath(condition.attr)) };
-    return compareSql(b, operand, condition.op, condition.value, now, TIME_ATTRIBUTES.has(condition.attr));
+    const test = compareSql(b, condition.op, condition.value, now, TIME_ATTRIBUTES.has(condition.attr));
+    if (column) return withOperand(sql.raw(`c.${column}`), sql`NULL`, test);
+    b.readsAttributes = true;
+    const path = b.value(jsonPath(condition.attr));
+    return withOperand(sql.raw(`json_extract(p.a,${path})`), sql.raw(`json_type(p.a,${path})`), test);
   }
   if ("prop" in condition) {
-    if (eventAlias === null) return sql`0`;
-    const operand: Operand = {
-      json: readableJson(`${eventAlias}.properties`),
-      path: b.value(jsonPath(condition.prop)),
-      ...(condition.prop === "value" ? { fallback: sql.raw(`${eventAlias}.value`) } : {}),
-    };
-    return compareSql(b, operand, condition.op, condition.value, now, false);
+    if (!inEvent) return sql`0`;
+    const test = compareSql(b, condition.op, condition.value, now, false);
+    const path = b.value(jsonPath(condition.prop));
+    const extracted = `json_extract(q,${path})`;
+    const value = condition.prop === "value" ? `coalesce(${extracted},e.value)` : extracted;
+    return withOperand(sql.raw(value), sql.raw(`json_type(q,${path})`), test);
   }
   const rule = condition.count ?? { op: "gte", value: 1 };
-  return compareSql(b, { column: compileBehaviourCount(b, condition, now, sql.raw("c.id")) }, rule.op, rule.value, now, false);
+  return withOperand(compileBehaviourCount(b, condition, now, sql.raw("c.id")), sql`NULL`, compareSql(b, rule.op, rule.value, now, false));
 }
 
 /** The number of the contact's human events matching a behavioural condition, as a scalar subquery binding one parameter. */
@@ -201,8 +209,10 @@ export function behaviourCountSql(condition: BehaviourCondition, now: number, co
 }
 
 function compileBehaviourCount(b: Bound, condition: BehaviourCondition, now: number, contactId: SQL | string): SQL {
-  const where = condition.where ? sql` AND ${compileCondition(b, condition.where, now, "e")}` : sql``;
-  const contact = typeof contactId === "string" ? b.value(contactId) : contactId;
-  return sql`(SELECT count(*) FROM events e WHERE e.contact_id = ${contact} AND e.name = ${b.value(condition.event)}
-    AND e.ts >= ${b.value(behaviourSince(condition, now))} AND e.ts <= ${b.value(now)} AND e.machine = 0${where})`;
+  // The event's properties are checked once per event, as `q`, for all the comparisons of `where`.
+  const where = condition.where
+    ? sql` AND(SELECT ${compileCondition(b, condition.where, now, true)} FROM(SELECT ${sql.raw(readableJson("e.properties"))}q))`
+    : sql``;
+  const contact = typeof contactId === "string" ? sql.raw(b.value(contactId)) : contactId;
+  return sql`(SELECT count(*)FROM events e WHERE e.contact_id=${contact} AND e.name=${sql.raw(b.value(condition.event))} AND e.ts>=${sql.raw(b.value(behaviourSince(condition, now)))} AND e.ts<=${sql.raw(b.value(now))} AND e.machine=0${where})`;
 }

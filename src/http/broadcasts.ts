@@ -7,7 +7,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { HELD_UNTIL_WINNER, sampleProblem, VARIANT_NAMES } from "../broadcasts/plan";
 import { audienceOf, SMART_SENDING_REASON } from "../broadcasts/run";
-import { BroadcastInput } from "../broadcasts/schema";
+import { BroadcastInput, StoredBroadcast } from "../broadcasts/schema";
 import { sendBroadcastTest, TestSendProblem, type TestSent } from "../broadcasts/test-send";
 import {
   cancelUnsent,
@@ -213,7 +213,7 @@ export async function saveDraft(db: Database, id: string, input: BroadcastInput,
 export async function sendDraft(db: Database, id: string, now: number): Promise<{ broadcast: BroadcastRow; audience: number }> {
   const row = await mustFind(db, id);
   if (row.status !== "draft") throw new ApiError(409, "not_draft", `The broadcast is already ${row.status}`);
-  const input = BroadcastInput.parse(row.definition);
+  const input = StoredBroadcast.parse(row.definition);
   const issues = await definitionProblems(db, input, now);
   const size = await audienceNow(db, input, now);
   const sampleIssue = input.ab_test ? sampleProblem(size, input.ab_test) : null;
@@ -251,7 +251,7 @@ export async function testBroadcast(env: Env, db: Database, config: Config, id: 
 
 /** A broadcast's report: outcomes, totals, each variant and the A/B result. */
 export async function broadcastReport(db: Database, row: BroadcastRow): Promise<BroadcastStats> {
-  const input = BroadcastInput.parse(row.definition);
+  const input = StoredBroadcast.parse(row.definition);
   const test = input.ab_test
     ? {
         ...input.ab_test,

@@ -75,8 +75,10 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** A day-stamped key for an address, so at most one confirmation per address and day exists, whatever its contact id. */
-/** The id of the confirmation message sent to `email` on the UTC day of `now`: one per address and day. */
+/**
+ * The id of the confirmation message sent to `email` on the UTC day of `now`: keyed by address, not contact id, so at
+ * most one confirmation per address and day exists.
+ */
 export async function confirmationId(email: string, now: number): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`nurture-confirm:${email}`)));
   const hex = [...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");

@@ -2,19 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson } from "../helpers/api";
 import { csrfOf, login, page, post } from "../helpers/dashboard";
-import { activeFlow, contactId, enrollmentsOf, messagesOf } from "../helpers/flows";
+import { activeFlow, contactId, enrollmentsOf, handEnrolledFlow, messagesOf } from "../helpers/flows";
 
-const welcome = {
-  id: "welcome",
-  name: "Welcome series",
-  trigger: { event: "never_sent" },
-  reentry: "never",
-  steps: [
-    { id: "hello", type: "email", template: "welcome-1" },
-    { id: "pause", type: "wait", for: "1d" },
-    { id: "later", type: "email", template: "welcome-2" },
-  ],
-};
+const welcome = handEnrolledFlow("welcome", "Welcome series", ["welcome-1", "welcome-2"]);
 
 async function contactPage(id: string, cookie: string) {
   const shown = await page(`/admin/contacts/${id}`, cookie);

@@ -2,41 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson } from "../helpers/api";
 import { csrfOf, login, page, post } from "../helpers/dashboard";
-import { activeFlow, createTemplates, track } from "../helpers/flows";
+import { activeFlow, createTemplates, insertRunning, putFlow, SIMPLE_FLOW, track } from "../helpers/flows";
 
 const DAY = 86_400_000;
-
-const simple = {
-  name: "Simple",
-  trigger: { event: "signed_up" },
-  steps: [
-    { id: "hello", type: "email", template: "t1" },
-    { id: "pause", type: "wait", for: "1d" },
-    { id: "bye", type: "email", template: "t2" },
-  ],
-};
-
-async function put(id: string, body: unknown) {
-  const res = await callJson(`/v1/flows/${id}`, { method: "PUT", body });
-  expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-}
-
-/** Mirror rows of running enrollments on a step, each with its contact. */
-async function insertRunning(flowId: string, step: string, contacts: number) {
-  const ids = JSON.stringify(Array.from({ length: contacts }, (_, i) => String(i).padStart(4, "0")));
-  await env.DB.prepare(
-    `INSERT INTO contacts (id, email, consent, created_at, updated_at)
-     SELECT ?1 || '-' || value, ?1 || '-' || value || '@example.com', 'subscribed', 0, 0 FROM json_each(?2)`,
-  )
-    .bind(step, ids)
-    .run();
-  await env.DB.prepare(
-    `INSERT INTO enrollments (id, contact_id, flow_id, flow_version, status, current_step, entered_at)
-     SELECT 'en-' || ?1 || '-' || value, ?1 || '-' || value, ?2, 1, 'active', ?1, 1000 FROM json_each(?3)`,
-  )
-    .bind(step, flowId, ids)
-    .run();
-}
 
 const text = (html: string) => html.replace(/<[^>]+>/g, "").replace(/\s+/g, " ");
 
@@ -51,8 +19,8 @@ describe("the flow page's lifecycle section", () => {
       .bind(now - 100 * DAY, now)
       .run();
     const winback = { name: "Win back", trigger: { inactive_for: "90d" }, steps: [{ id: "offer", type: "email", template: "t1" }] };
-    await put("winback", winback);
-    await put("winback", { ...winback, steps: [...winback.steps, { id: "later", type: "wait", for: "3d" }] });
+    await putFlow("winback", winback);
+    await putFlow("winback", { ...winback, steps: [...winback.steps, { id: "later", type: "wait", for: "3d" }] });
     await insertRunning("winback", "offer", 2);
     const cookie = await login();
     const { status, html } = await page("/admin/flows/winback", cookie);
@@ -91,7 +59,7 @@ describe("the flow page's lifecycle section", () => {
     expect(asked.html).toContain('id="entry-count" data-count="1"');
     expect(text(asked.html)).toContain("Contacts in segment vips now");
     await createTemplates("t2");
-    await put("simple", simple);
+    await putFlow("simple", SIMPLE_FLOW);
     const event = await page("/admin/flows/simple", cookie);
     expect(event.html).not.toContain("entry-count");
     expect(event.html).not.toContain("count-entrants");
@@ -100,8 +68,11 @@ describe("the flow page's lifecycle section", () => {
 
 describe("restoring a version from the dashboard", () => {
   it("shows what restoring changes and whom it affects, restores with the CSRF token, and refuses without it", async () => {
-    await activeFlow({ id: "simple", ...simple });
-    await put("simple", { ...simple, steps: [simple.steps[0], { id: "soon", type: "wait", for: "1h" }, simple.steps[2]] });
+    await activeFlow({ id: "simple", ...SIMPLE_FLOW });
+    await putFlow("simple", {
+      ...SIMPLE_FLOW,
+      steps: [SIMPLE_FLOW.steps[0], { id: "soon", type: "wait", for: "1h" }, SIMPLE_FLOW.steps[2]],
+    });
     await insertRunning("simple", "soon", 3);
     const cookie = await login();
     const review = await page("/admin/flows/simple/versions/1", cookie);
@@ -119,7 +90,7 @@ describe("restoring a version from the dashboard", () => {
     expect(restored.status).toBe(303);
     expect(restored.headers.get("location")).toBe("/admin/flows/simple");
     const flow = await callJson("/v1/flows/simple");
-    expect(flow.body).toMatchObject({ version: 3, status: "active", definition: { ...simple, id: "simple" } });
+    expect(flow.body).toMatchObject({ version: 3, status: "active", definition: { ...SIMPLE_FLOW, id: "simple" } });
     const current = await page("/admin/flows/simple/versions/3", cookie);
     expect(text(current.html)).toContain("This is the current version.");
     expect(current.html).not.toContain("/restore");
@@ -127,8 +98,8 @@ describe("restoring a version from the dashboard", () => {
 
   it("answers 422 with the problem when the version names a deleted template, and 404 for unknown versions", async () => {
     await createTemplates("t1", "t2", "old");
-    await put("simple", { ...simple, steps: [{ id: "hello", type: "email", template: "old" }] });
-    await put("simple", simple);
+    await putFlow("simple", { ...SIMPLE_FLOW, steps: [{ id: "hello", type: "email", template: "old" }] });
+    await putFlow("simple", SIMPLE_FLOW);
     await env.DB.prepare("DELETE FROM templates WHERE id = 'old'").run();
     const cookie = await login();
     const review = await page("/admin/flows/simple/versions/1", cookie);
@@ -144,12 +115,12 @@ describe("restoring a version from the dashboard", () => {
 
   it("pages the full version list", async () => {
     await createTemplates("t1", "t2");
-    await put("simple", simple);
+    await putFlow("simple", SIMPLE_FLOW);
     await env.DB.prepare(
       `INSERT INTO flow_versions (flow_id, version, definition, created_at)
        SELECT 'simple', value, json_set(?1, '$.name', 'Name ' || value), 0 FROM json_each(?2)`,
     )
-      .bind(JSON.stringify({ ...simple, id: "simple" }), JSON.stringify(Array.from({ length: 24 }, (_, i) => i + 2)))
+      .bind(JSON.stringify({ ...SIMPLE_FLOW, id: "simple" }), JSON.stringify(Array.from({ length: 24 }, (_, i) => i + 2)))
       .run();
     await env.DB.prepare("UPDATE flows SET version = 25 WHERE id = 'simple'").run();
     const cookie = await login();
@@ -167,7 +138,7 @@ describe("restoring a version from the dashboard", () => {
 
 describe("duplicating and deleting from the dashboard", () => {
   it("duplicates a flow as a draft and opens the copy", async () => {
-    await activeFlow({ id: "simple", ...simple });
+    await activeFlow({ id: "simple", ...SIMPLE_FLOW });
     const cookie = await login();
     const flowPage = await page("/admin/flows/simple", cookie);
     const res = await post("/admin/flows/simple/duplicate", cookie, { _csrf: csrfOf(flowPage.html) });
@@ -180,7 +151,7 @@ describe("duplicating and deleting from the dashboard", () => {
   });
 
   it("warns how many queued messages and running enrollments deleting cancels, then deletes with the CSRF token", async () => {
-    await activeFlow({ id: "simple", ...simple });
+    await activeFlow({ id: "simple", ...SIMPLE_FLOW });
     await track([
       { email: "ada@example.com", name: "signed_up" },
       { email: "bob@example.com", name: "signed_up" },
@@ -212,7 +183,7 @@ describe("duplicating and deleting from the dashboard", () => {
 
 describe("a step's page", () => {
   it("shows the step's numbers and the contacts on it, a page at a time", async () => {
-    await activeFlow({ id: "simple", ...simple });
+    await activeFlow({ id: "simple", ...SIMPLE_FLOW });
     await track({ email: "ada@example.com", name: "signed_up" });
     const cookie = await login();
     const hello = await page("/admin/flows/simple/steps/hello", cookie);

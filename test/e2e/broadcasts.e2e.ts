@@ -9,26 +9,25 @@
  * Screenshots go to test-artifacts/e2e/; with UPDATE_SCREENSHOTS=1 the
  * compose and report shots are also copied to docs/screenshots/ for the README.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  ARTIFACTS,
+  adminApi,
   DESKTOP_USER_AGENT,
   eventually,
   executeSql,
   freePort,
   launchBrowser,
+  logIn,
   querySql,
   type RunningWorker,
+  screenshot,
   startWorker,
   workerFetch,
 } from "./harness.ts";
-
-const root = path.resolve(import.meta.dirname, "..", "..");
-const artifacts = path.join(root, "test-artifacts", "e2e");
-const updateReadmePictures = process.env.UPDATE_SCREENSHOTS === "1";
 
 let worker: RunningWorker;
 let browser: Browser;
@@ -37,21 +36,9 @@ let page: Page;
 let shop: Server;
 let shopUrl: string;
 
-async function api<T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const res = await workerFetch(`${worker.url}${pathname}`, {
-    method: init.method ?? "GET",
-    headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const api = <T = any>(pathname: string, init?: { method?: string; body?: unknown }) => adminApi<T>(worker, pathname, init);
 
-async function shot(name: string, publishAs?: string) {
-  const file = path.join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  if (publishAs && updateReadmePictures) copyFileSync(file, path.join(root, "docs", "screenshots", `${publishAs}.png`));
-}
+const shot = (name: string, publishAs?: string) => screenshot(page, name, publishAs);
 
 /** Fires the every-minute cron (broadcast fan-out, then delivery) as Cloudflare would. */
 const fireCron = () => workerFetch(`${worker.url}/__scheduled?cron=${encodeURIComponent("* * * * *")}`, { method: "GET" });
@@ -59,7 +46,7 @@ const fireCron = () => workerFetch(`${worker.url}/__scheduled?cron=${encodeURICo
 const VIPS = ["ada@example.com", "bob@example.com", "cy@example.com"];
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
   const port = await freePort();
   shopUrl = `http://127.0.0.1:${port}`;
   shop = createServer((_req, res) => {
@@ -82,10 +69,7 @@ beforeAll(async () => {
   await api("/v1/segments/vip", { method: "PUT", body: { name: "VIPs", condition: { tag: "vip" } } });
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  await page.goto(`${worker.url}/admin/login`);
-  await page.fill("#key", worker.adminKey);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${worker.url}/admin`);
+  await logIn(page, worker);
 });
 
 afterAll(async () => {

@@ -4,14 +4,12 @@
  * report, find the imported contacts in the list; and the template editor's preview updating while typing.
  * Screenshots go to test-artifacts/e2e/; `UPDATE_SCREENSHOTS=1` also copies them to docs/screenshots/.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, querySql, type RunningWorker, startWorker } from "./harness.ts";
+import { ARTIFACTS, launchBrowser, logIn, querySql, type RunningWorker, screenshot, startWorker } from "./harness.ts";
 
-const root = path.resolve(import.meta.dirname, "..", "..");
-const artifacts = path.join(root, "test-artifacts", "e2e");
 const ROWS = 5000;
 const BAD_LINE = 2501;
 
@@ -19,11 +17,8 @@ let worker: RunningWorker;
 let browser: Browser;
 let page: Page;
 
-async function shot(name: string) {
-  const file = path.join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  if (process.env.UPDATE_SCREENSHOTS === "1") copyFileSync(file, path.join(root, "docs", "screenshots", `${name}.png`));
-}
+/** Every screenshot here is also one of the README's. */
+const shot = (name: string) => screenshot(page, name, name);
 
 /** A CSV as a shop's old tool would export it: "Given name" for the first name, a plan column, one bad address. */
 function csvFile(): string {
@@ -32,20 +27,17 @@ function csvFile(): string {
     const line = i + 1;
     lines.push(line === BAD_LINE ? "not-an-address,Broken,free" : `buyer${i}@shop.example,"Buyer, No. ${i}",${i % 2 ? "pro" : "free"}`);
   }
-  const file = path.join(artifacts, "import-5000.csv");
+  const file = path.join(ARTIFACTS, "import-5000.csv");
   writeFileSync(file, `\uFEFF${lines.join("\n")}\n`);
   return file;
 }
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
   worker = await startWorker();
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  await page.goto(`${worker.url}/admin/login`);
-  await page.fill("#key", worker.adminKey);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${worker.url}/admin`);
+  await logIn(page, worker);
 });
 
 afterAll(async () => {

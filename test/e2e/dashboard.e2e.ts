@@ -6,35 +6,18 @@
  * overview and flow shots to docs/screenshots/ for the README, so a plain
  * test run leaves the working tree clean.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
-import path from "node:path";
+import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeSql, launchBrowser, type RunningWorker, startWorker, workerFetch } from "./harness.ts";
+import { ARTIFACTS, adminApi, executeSql, launchBrowser, type RunningWorker, screenshot, startWorker } from "./harness.ts";
 
-const root = path.resolve(import.meta.dirname, "..", "..");
-const artifacts = path.join(root, "test-artifacts", "e2e");
 const DAY = 86_400_000;
-const updateReadmePictures = process.env.UPDATE_SCREENSHOTS === "1";
-
-/** Copies a screenshot to docs/screenshots/ when refreshing the README's pictures. */
-function publish(file: string, name: string) {
-  if (updateReadmePictures) copyFileSync(file, path.join(root, "docs", "screenshots", `${name}.png`));
-}
 
 let worker: RunningWorker;
 let browser: Browser;
 let page: Page;
 
-async function api<T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const res = await workerFetch(`${worker.url}${pathname}`, {
-    method: init.method ?? "GET",
-    headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const api = <T = any>(pathname: string, init?: { method?: string; body?: unknown }) => adminApi<T>(worker, pathname, init);
 
 const welcome = {
   id: "welcome",
@@ -111,14 +94,10 @@ async function seed() {
   });
 }
 
-async function shot(name: string) {
-  const file = path.join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
-}
+const shot = (name: string, publishAs?: string) => screenshot(page, name, publishAs);
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
   worker = await startWorker();
   await seed();
   browser = await launchBrowser();
@@ -148,7 +127,7 @@ describe("the dashboard in a browser", () => {
       expect(Number(shown), stat).toBe(overview.totals[stat]);
     }
     expect(await page.locator("#overview-engagement polyline").count()).toBe(3);
-    publish(await shot("overview"), "overview");
+    await shot("overview", "overview");
   });
 
   it("opens a flow and shows its steps with the API's numbers, including the attributed order", async () => {
@@ -164,7 +143,7 @@ describe("the dashboard in a browser", () => {
     const value = stats.steps.find((s: any) => s.id === "value");
     expect(value.variants.find((v: any) => v.template === "welcome-2b").converted).toBeGreaterThan(0);
     await expect(page.textContent('[data-ab="value"]')).resolves.toContain("welcome-2b");
-    publish(await shot("flow"), "flow");
+    await shot("flow", "flow");
   });
 
   it("pauses the flow", async () => {

@@ -15,6 +15,7 @@ import {
   executeSql,
   freePort,
   launchBrowser,
+  logIn,
   querySql,
   type RunningWorker,
   startWorker,
@@ -102,13 +103,6 @@ async function seed() {
   );
 }
 
-async function logIn() {
-  await page.goto(`${worker.url}/admin/login`);
-  await page.fill("#key", worker.adminKey);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${worker.url}/admin`);
-}
-
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   worker = await startWorker({ ALLOWED_ORIGINS: "local" });
@@ -124,7 +118,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   context = await browser.newContext({ userAgent: DESKTOP_USER_AGENT, viewport: { width: WIDTH, height: 900 } });
   page = await context.newPage();
-  await logIn();
+  await logIn(page, worker);
 });
 
 afterAll(async () => {

@@ -10,31 +10,22 @@
  * panel, the A/B variants, the impact confirmation and the segment editor to docs/screenshots/
  * for the README.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
-import path from "node:path";
+import { mkdirSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addStep, adminApi, noticeSays, problemsSay, sidePanel, startNewFlow } from "./flow-editor-page.ts";
-import { launchBrowser, type RunningWorker, startWorker } from "./harness.ts";
-
-const root = path.resolve(import.meta.dirname, "..", "..");
-const artifacts = path.join(root, "test-artifacts", "e2e");
-const updateReadmePictures = process.env.UPDATE_SCREENSHOTS === "1";
+import { addStep, noticeSays, problemsSay, sidePanel, startNewFlow } from "./flow-editor-page.ts";
+import { ARTIFACTS, adminApi, launchBrowser, logIn, type RunningWorker, screenshot, startWorker } from "./harness.ts";
 
 let worker: RunningWorker;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 
-const api = adminApi(() => worker);
+const api = <T = any>(pathname: string, init?: { method?: string; body?: unknown }) => adminApi<T>(worker, pathname, init);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function shot(name: string, publishAs?: string) {
-  const file = path.join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  if (publishAs && updateReadmePictures) copyFileSync(file, path.join(root, "docs", "screenshots", `${publishAs}.png`));
-}
+const shot = (name: string, publishAs?: string) => screenshot(page, name, publishAs);
 
 const panel = () => sidePanel(page);
 const impactDialog = () => page.locator('[role="alertdialog"][aria-label="Save an active flow"]');
@@ -48,17 +39,14 @@ async function saveActive(expectedImpact: string) {
 }
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
   worker = await startWorker();
   await api("/v1/templates/email-a", { method: "PUT", body: { subject: "Welcome A", html: "<p>Hello from A</p>" } });
   await api("/v1/templates/email-b", { method: "PUT", body: { subject: "Follow-up B", html: "<p>And now B</p>" } });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   page = await context.newPage();
-  await page.goto(`${worker.url}/admin/login`);
-  await page.fill("#key", worker.adminKey);
-  await page.click("button[type=submit]");
-  await page.waitForURL(`${worker.url}/admin`);
+  await logIn(page, worker);
 });
 
 afterAll(async () => {

@@ -1,24 +1,8 @@
 /**
- * Driving the flow editor island in a browser tests: the admin API beside it (to check what
- * was stored), the side panel, adding a step on an edge, and waiting for the live check and
+ * Driving the flow editor island in a browser test: the side panel, adding a step on an edge, and waiting for the live check and
  * the editor's notices.
  */
 import type { Page } from "playwright-core";
-import { type RunningWorker, workerFetch } from "./harness.ts";
-
-/** Calls the admin API of `worker` with its key; a body makes it a POST unless `method` says otherwise. */
-export function adminApi(worker: () => RunningWorker) {
-  return async <T = any>(pathname: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
-    const { url, adminKey } = worker();
-    const res = await workerFetch(`${url}${pathname}`, {
-      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    });
-    if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
-    return (res.status === 204 ? null : await res.json()) as T;
-  };
-}
 
 /** The editor's side panel. */
 export const sidePanel = (page: Page) => page.locator('aside[aria-label="Side panel"]');

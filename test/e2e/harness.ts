@@ -6,11 +6,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
@@ -169,4 +169,44 @@ export async function eventually<T>(read: () => T, check: (value: T) => boolean,
     if (Date.now() > deadline) throw new Error(`still ${JSON.stringify(value)}`);
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+/** Logs `page` in to the dashboard of `worker` with its admin key and waits for the overview. */
+export async function logIn(page: Page, worker: RunningWorker): Promise<void> {
+  await page.goto(`${worker.url}/admin/login`);
+  await page.fill("#key", worker.adminKey);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${worker.url}/admin`);
+}
+
+/**
+ * Calls the admin API of `worker` with its key: JSON in (POST when there is a body and no method) and out (null for
+ * a 204); throws with the answer on anything but 2xx.
+ */
+export async function adminApi<T = any>(
+  worker: RunningWorker,
+  pathname: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<T> {
+  const res = await workerFetch(`${worker.url}${pathname}`, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers: { authorization: `Bearer ${worker.adminKey}`, "content-type": "application/json" },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  if (!res.ok) throw new Error(`${pathname}: ${res.status} ${await res.text()}`);
+  return (res.status === 204 ? null : await res.json()) as T;
+}
+
+/** Where the browser tests' screenshots go (ignored by git). */
+export const ARTIFACTS = path.join(root, "test-artifacts", "e2e");
+
+/**
+ * Saves a full-page screenshot of `page` as test-artifacts/e2e/<name>.png and returns its path; with
+ * UPDATE_SCREENSHOTS=1 (`npm run screenshots`) it is also copied to docs/screenshots/<publishAs>.png for the README.
+ */
+export async function screenshot(page: Page, name: string, publishAs?: string): Promise<string> {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (publishAs && process.env.UPDATE_SCREENSHOTS === "1") copyFileSync(file, path.join(root, "docs", "screenshots", `${publishAs}.png`));
+  return file;
 }

@@ -8,21 +8,18 @@
  * Screenshots go to test-artifacts/e2e/.
  */
 import { mkdirSync } from "node:fs";
-import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addStep, adminApi, noticeSays, problemsSay, sidePanel, startNewFlow } from "./flow-editor-page.ts";
-import { launchBrowser, type RunningWorker, startWorker } from "./harness.ts";
-
-const artifacts = path.resolve(import.meta.dirname, "..", "..", "test-artifacts", "e2e");
+import { addStep, noticeSays, problemsSay, sidePanel, startNewFlow } from "./flow-editor-page.ts";
+import { ARTIFACTS, adminApi, launchBrowser, type RunningWorker, screenshot, startWorker } from "./harness.ts";
 
 let worker: RunningWorker;
 let browser: Browser;
 let page: Page;
 
-const api = adminApi(() => worker);
+const api = <T = any>(pathname: string, init?: { method?: string; body?: unknown }) => adminApi<T>(worker, pathname, init);
 const panel = () => sidePanel(page);
-const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+const shot = (name: string) => screenshot(page, name);
 
 /** Creates a template from the email step's picker ("New template…"), without leaving the builder. */
 async function newTemplate(id: string, subject: string, html: string) {
@@ -36,7 +33,7 @@ async function newTemplate(id: string, subject: string, html: string) {
 }
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
   worker = await startWorker();
   browser = await launchBrowser();
   page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();

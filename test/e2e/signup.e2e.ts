@@ -13,6 +13,7 @@ import {
   eventually,
   freePort,
   launchBrowser,
+  logIn,
   querySql,
   type RunningWorker,
   startWorker,
@@ -148,10 +149,7 @@ describe("a sign-up form on the shop's page", () => {
     expect(contact).toMatchObject({ consent: "pending", first_name: "Ada", last_name: "King Lovelace" });
 
     const mailbox = await context.newPage();
-    await mailbox.goto(`${worker.url}/admin/login`);
-    await mailbox.fill("#key", worker.adminKey);
-    await mailbox.click("button[type=submit]");
-    await mailbox.waitForURL(`${worker.url}/admin`);
+    await logIn(mailbox, worker);
     const link = await confirmLinkFromMailbox(mailbox, "ada@example.com");
     await confirm(context, link);
     expect((await contactOf("ada@example.com"))[0]!.consent).toBe("subscribed");

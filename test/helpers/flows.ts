@@ -36,6 +36,59 @@ export async function activeFlow(definition: { id: string; steps: unknown[] } & 
   expect(activated.status).toBe(200);
 }
 
+/** Two emails a day apart, started by `signed_up`: the flow the version and lifecycle tests edit. */
+export const SIMPLE_FLOW = {
+  name: "Simple",
+  trigger: { event: "signed_up" },
+  steps: [
+    { id: "hello", type: "email", template: "t1" },
+    { id: "pause", type: "wait", for: "1d" },
+    { id: "bye", type: "email", template: "t2" },
+  ],
+};
+
+/** Saves a flow through the API (a new version each time) and returns the stored flow. */
+export async function putFlow(id: string, body: unknown) {
+  const res = await callJson(`/v1/flows/${id}`, { method: "PUT", body });
+  expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+  return res.body;
+}
+
+/**
+ * Mirror rows of `contacts` running enrollments of a flow on a step, as the ContactTimers write them, each with its
+ * contact (ids `<prefix>-0000`, …).
+ */
+export async function insertRunning(flowId: string, step: string, contacts: number, prefix = step): Promise<void> {
+  const ids = JSON.stringify(Array.from({ length: contacts }, (_, i) => String(i).padStart(4, "0")));
+  await env.DB.prepare(
+    `INSERT INTO contacts (id, email, consent, created_at, updated_at)
+     SELECT ?1 || '-' || value, ?1 || '-' || value || '@example.com', 'subscribed', 0, 0 FROM json_each(?2)`,
+  )
+    .bind(prefix, ids)
+    .run();
+  await env.DB.prepare(
+    `INSERT INTO enrollments (id, contact_id, flow_id, flow_version, status, current_step, entered_at)
+     SELECT 'en-' || ?1 || '-' || value, ?1 || '-' || value, ?2, 1, 'active', ?3, 1000 FROM json_each(?4)`,
+  )
+    .bind(prefix, flowId, step, ids)
+    .run();
+}
+
+/** A flow no event starts (contacts are enrolled by hand): an email, a day's wait, another email. */
+export function handEnrolledFlow(id: string, name: string, templates: [string, string]) {
+  return {
+    id,
+    name,
+    trigger: { event: "never_sent" },
+    reentry: "never",
+    steps: [
+      { id: "hello", type: "email", template: templates[0] },
+      { id: "pause", type: "wait", for: "1d" },
+      { id: "later", type: "email", template: templates[1] },
+    ],
+  };
+}
+
 /**
  * Upserts a contact and returns its id. Without a `consent` field a new contact is an existing subscriber (set in D1,
  * so that no `subscribed` is emitted): the engine's tests start from someone who may get marketing mail.

@@ -3,19 +3,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ContactTimer } from "../../src/contact/contact-timer";
 import { callJson } from "../helpers/api";
-import { activeFlow, contactId, enrollmentsOf, messagesOf, timerOf } from "../helpers/flows";
+import { activeFlow, contactId, enrollmentsOf, handEnrolledFlow, messagesOf, timerOf } from "../helpers/flows";
 
-const onboarding = {
-  id: "onboarding",
-  name: "Onboarding",
-  trigger: { event: "never_sent" },
-  reentry: "never",
-  steps: [
-    { id: "hello", type: "email", template: "onboard-1" },
-    { id: "pause", type: "wait", for: "1d" },
-    { id: "tips", type: "email", template: "onboard-2" },
-  ],
-};
+const onboarding = handEnrolledFlow("onboarding", "Onboarding", ["onboard-1", "onboard-2"]);
 
 const enroll = (who: string, body: Record<string, unknown>) =>
   callJson(`/v1/contacts/${encodeURIComponent(who)}/enrollments`, { method: "POST", body });

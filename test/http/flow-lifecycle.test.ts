@@ -1,55 +1,28 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson } from "../helpers/api";
-import { activeFlow, createTemplates, enrollmentsOf, track } from "../helpers/flows";
+import { activeFlow, createTemplates, enrollmentsOf, insertRunning, putFlow, SIMPLE_FLOW, track } from "../helpers/flows";
 
 const DAY = 86_400_000;
-
-const simple = {
-  name: "Simple",
-  trigger: { event: "signed_up" },
-  steps: [
-    { id: "hello", type: "email", template: "t1" },
-    { id: "pause", type: "wait", for: "1d" },
-    { id: "bye", type: "email", template: "t2" },
-  ],
-};
-
-async function put(id: string, body: unknown) {
-  const res = await callJson(`/v1/flows/${id}`, { method: "PUT", body });
-  expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  return res.body;
-}
-
-/** Mirror rows of running enrollments, as the ContactTimers write them. */
-async function insertRunning(flowId: string, step: string, contacts: number, prefix = step) {
-  await env.DB.prepare(
-    `INSERT INTO contacts (id, email, consent, created_at, updated_at)
-     SELECT ?1 || '-' || value, ?1 || '-' || value || '@example.com', 'subscribed', 0, 0 FROM json_each(?2)`,
-  )
-    .bind(prefix, JSON.stringify(Array.from({ length: contacts }, (_, i) => String(i).padStart(4, "0"))))
-    .run();
-  await env.DB.prepare(
-    `INSERT INTO enrollments (id, contact_id, flow_id, flow_version, status, current_step, entered_at)
-     SELECT 'en-' || ?1 || '-' || value, ?1 || '-' || value, ?2, 1, 'active', ?3, 1000 FROM json_each(?4)`,
-  )
-    .bind(prefix, flowId, step, JSON.stringify(Array.from({ length: contacts }, (_, i) => String(i).padStart(4, "0"))))
-    .run();
-}
 
 describe("flow versions", () => {
   it("lists every save newest first with what changed, pages, reads one, and restores it as a new version", async () => {
     await createTemplates("t1", "t2", "t3");
-    await put("simple", simple);
-    await put("simple", {
-      ...simple,
-      steps: [simple.steps[0], { id: "pause", type: "wait", for: "2d" }, { id: "nudge", type: "email", template: "t3" }, simple.steps[2]],
+    await putFlow("simple", SIMPLE_FLOW);
+    await putFlow("simple", {
+      ...SIMPLE_FLOW,
+      steps: [
+        SIMPLE_FLOW.steps[0],
+        { id: "pause", type: "wait", for: "2d" },
+        { id: "nudge", type: "email", template: "t3" },
+        SIMPLE_FLOW.steps[2],
+      ],
     });
-    await put("simple", {
-      ...simple,
+    await putFlow("simple", {
+      ...SIMPLE_FLOW,
       trigger: { event: "subscribed" },
       settings: { quiet_hours: { start: "21:00", end: "08:00" } },
-      steps: [simple.steps[0], { id: "nudge", type: "email", template: "t3" }, simple.steps[2]],
+      steps: [SIMPLE_FLOW.steps[0], { id: "nudge", type: "email", template: "t3" }, SIMPLE_FLOW.steps[2]],
     });
 
     const all = await callJson("/v1/flows/simple/versions");
@@ -80,12 +53,12 @@ describe("flow versions", () => {
 
     const one = await callJson("/v1/flows/simple/versions/1");
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ version: 1, current: false, definition: { ...simple, id: "simple" } });
+    expect(one.body).toMatchObject({ version: 1, current: false, definition: { ...SIMPLE_FLOW, id: "simple" } });
 
     const restored = await callJson("/v1/flows/simple/versions/1/restore", { method: "POST" });
     expect(restored.status).toBe(200);
-    expect(restored.body).toMatchObject({ version: 4, definition: { ...simple, id: "simple" } });
-    expect((await callJson("/v1/flows/simple")).body.definition).toEqual({ ...simple, id: "simple" });
+    expect(restored.body).toMatchObject({ version: 4, definition: { ...SIMPLE_FLOW, id: "simple" } });
+    expect((await callJson("/v1/flows/simple")).body.definition).toEqual({ ...SIMPLE_FLOW, id: "simple" });
     const latest = await callJson("/v1/flows/simple/versions?limit=1");
     expect(latest.body.versions[0]).toMatchObject({
       version: 4,
@@ -98,7 +71,7 @@ describe("flow versions", () => {
 
   it("answers 404 for an unknown flow or version and 422 for bad parameters", async () => {
     await createTemplates("t1", "t2");
-    await put("simple", simple);
+    await putFlow("simple", SIMPLE_FLOW);
     expect((await callJson("/v1/flows/nope/versions")).status).toBe(404);
     expect((await callJson("/v1/flows/simple/versions/9")).status).toBe(404);
     expect((await callJson("/v1/flows/simple/versions/9/restore", { method: "POST" })).status).toBe(404);
@@ -112,8 +85,8 @@ describe("flow versions", () => {
 
   it("refuses to restore a version whose template was deleted since, and saves nothing", async () => {
     await createTemplates("t1", "t2", "old");
-    await put("simple", { ...simple, steps: [{ id: "hello", type: "email", template: "old" }] });
-    await put("simple", simple);
+    await putFlow("simple", { ...SIMPLE_FLOW, steps: [{ id: "hello", type: "email", template: "old" }] });
+    await putFlow("simple", SIMPLE_FLOW);
     await env.DB.prepare("DELETE FROM templates WHERE id = 'old'").run();
     const res = await callJson("/v1/flows/simple/versions/1/restore", { method: "POST" });
     expect(res.status).toBe(422);
@@ -123,13 +96,13 @@ describe("flow versions", () => {
 
   it("pages through 130 versions without missing or repeating one", async () => {
     await createTemplates("t1", "t2");
-    await put("many", simple);
+    await putFlow("many", SIMPLE_FLOW);
     // Stored directly: 130 PUTs would only slow the test down.
     await env.DB.prepare(
       `INSERT INTO flow_versions (flow_id, version, definition, created_at)
        SELECT 'many', value, json_set(?1, '$.name', 'Name ' || value), value FROM json_each(?2)`,
     )
-      .bind(JSON.stringify({ ...simple, id: "many" }), JSON.stringify(Array.from({ length: 129 }, (_, i) => i + 2)))
+      .bind(JSON.stringify({ ...SIMPLE_FLOW, id: "many" }), JSON.stringify(Array.from({ length: 129 }, (_, i) => i + 2)))
       .run();
     await env.DB.prepare("UPDATE flows SET version = 130 WHERE id = 'many'").run();
     const seen: number[] = [];
@@ -149,7 +122,7 @@ describe("flow versions", () => {
 describe("duplicating a flow", () => {
   it("copies it as a draft under the next free '-copy' id and name, leaving the original alone", async () => {
     await createTemplates("t1", "t2");
-    await put("simple", simple);
+    await putFlow("simple", SIMPLE_FLOW);
     await callJson("/v1/flows/simple/activate", { method: "POST" });
     const copy = await callJson("/v1/flows/simple/duplicate", { method: "POST" });
     expect(copy.status).toBe(201);
@@ -158,7 +131,7 @@ describe("duplicating a flow", () => {
       name: "Simple (copy)",
       status: "draft",
       version: 1,
-      definition: { ...simple, id: "simple-copy", name: "Simple (copy)" },
+      definition: { ...SIMPLE_FLOW, id: "simple-copy", name: "Simple (copy)" },
     });
     const again = await callJson("/v1/flows/simple/duplicate", { method: "POST" });
     expect(again.body).toMatchObject({ id: "simple-copy-2", status: "draft" });
@@ -176,7 +149,7 @@ describe("duplicating a flow", () => {
   it("keeps a copy of a 64-character id within the id limit, and falls back to a random suffix when the named copies are taken", async () => {
     await createTemplates("t1", "t2");
     const long = "a".repeat(64);
-    await put(long, simple);
+    await putFlow(long, SIMPLE_FLOW);
     const copy = await callJson(`/v1/flows/${long}/duplicate`, { method: "POST" });
     expect(copy.status).toBe(201);
     expect(copy.body.id).toBe(`${"a".repeat(52)}-copy`);
@@ -191,7 +164,7 @@ describe("duplicating a flow", () => {
 describe("deleting a flow", () => {
   it("answers how many queued messages it cancelled and running enrollments it ended", async () => {
     await createTemplates("t1", "t2");
-    await put("simple", simple);
+    await putFlow("simple", SIMPLE_FLOW);
     await insertRunning("simple", "pause", 3);
     await insertRunning("other", "pause", 1, "elsewhere");
     await env.DB.prepare(
@@ -219,12 +192,12 @@ describe("deleting a flow", () => {
 
 describe("the impact of editing an active flow", () => {
   it("counts the running contacts on the steps a draft removes, and saves nothing", async () => {
-    await activeFlow({ id: "simple", ...simple });
+    await activeFlow({ id: "simple", ...SIMPLE_FLOW });
     await track({ email: "ada@example.com", name: "signed_up" });
     const [enrollment] = await enrollmentsOf((await callJson("/v1/contacts/ada@example.com")).body.id);
     expect(enrollment).toMatchObject({ status: "active", current_step: "pause" });
     await insertRunning("simple", "bye", 2);
-    const draft = { ...simple, steps: [simple.steps[0], { id: "soon", type: "wait", for: "1h" }] };
+    const draft = { ...SIMPLE_FLOW, steps: [SIMPLE_FLOW.steps[0], { id: "soon", type: "wait", for: "1h" }] };
     const res = await callJson("/v1/flows/simple/impact", { method: "POST", body: draft });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -238,18 +211,18 @@ describe("the impact of editing an active flow", () => {
       changes: { steps_added: ["soon"] },
       summary: "added step soon; removed steps pause, bye",
     });
-    const kept = await callJson("/v1/flows/simple/impact", { method: "POST", body: { ...simple, name: "Renamed" } });
+    const kept = await callJson("/v1/flows/simple/impact", { method: "POST", body: { ...SIMPLE_FLOW, name: "Renamed" } });
     expect(kept.body).toMatchObject({ running: 3, removed_steps: [], on_removed_steps: [], affected: 0, summary: "changed name" });
     expect((await callJson("/v1/flows/simple")).body).toMatchObject({ version: 1, name: "Simple" });
   });
 
   it("answers 422 for a body that is not a flow and 404 for an unknown flow", async () => {
     await createTemplates("t1", "t2");
-    await put("simple", simple);
+    await putFlow("simple", SIMPLE_FLOW);
     const bad = await callJson("/v1/flows/simple/impact", { method: "POST", body: { name: "x", steps: [] } });
     expect(bad.status).toBe(422);
     expect(bad.body.error.code).toBe("validation_failed");
-    expect((await callJson("/v1/flows/nope/impact", { method: "POST", body: simple })).status).toBe(404);
+    expect((await callJson("/v1/flows/nope/impact", { method: "POST", body: SIMPLE_FLOW })).status).toBe(404);
   });
 });
 
@@ -330,11 +303,15 @@ describe("entry counts", () => {
   it("answers a flow's own count, and 422 for event triggers and bad triggers", async () => {
     await createTemplates("t1");
     await contacts([{ id: "old", created: now - 40 * DAY }, { id: "new" }]);
-    await put("winback", { name: "Win back", trigger: { inactive_for: "30d" }, steps: [{ id: "hello", type: "email", template: "t1" }] });
+    await putFlow("winback", {
+      name: "Win back",
+      trigger: { inactive_for: "30d" },
+      steps: [{ id: "hello", type: "email", template: "t1" }],
+    });
     const own = await callJson("/v1/flows/winback/entry-count");
     expect(own.body).toMatchObject({ count: 1, subscribed: 1, window: null, explanation: "Contacts with no open or click for 30d" });
     await createTemplates("t2");
-    await put("simple", simple);
+    await putFlow("simple", SIMPLE_FLOW);
     const event = await callJson("/v1/flows/simple/entry-count");
     expect(event.status).toBe(422);
     expect(event.body.error.code).toBe("not_countable");
@@ -349,7 +326,7 @@ describe("entry counts", () => {
 
 describe("contacts on a step", () => {
   it("lists the contacts running on a step a page at a time", async () => {
-    await activeFlow({ id: "simple", ...simple });
+    await activeFlow({ id: "simple", ...SIMPLE_FLOW });
     await track({ email: "ada@example.com", name: "signed_up" });
     const first = await callJson("/v1/flows/simple/steps/pause/contacts");
     expect(first.status).toBe(200);
@@ -375,7 +352,7 @@ describe("contacts on a step", () => {
 
   it("answers 404 for an unknown flow or step and 422 for a bad limit", async () => {
     await createTemplates("t1", "t2");
-    await put("simple", simple);
+    await putFlow("simple", SIMPLE_FLOW);
     expect((await callJson("/v1/flows/simple/steps/nope/contacts")).status).toBe(404);
     expect((await callJson("/v1/flows/nope/steps/hello/contacts")).status).toBe(404);
     expect((await callJson("/v1/flows/simple/steps/hello/contacts?limit=201")).status).toBe(422);

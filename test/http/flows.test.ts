@@ -1,25 +1,15 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson } from "../helpers/api";
-import { createTemplates } from "../helpers/flows";
-
-const simple = {
-  name: "Simple",
-  trigger: { event: "signed_up" },
-  steps: [
-    { id: "hello", type: "email", template: "t1" },
-    { id: "pause", type: "wait", for: "1d" },
-    { id: "bye", type: "email", template: "t2" },
-  ],
-};
+import { createTemplates, SIMPLE_FLOW } from "../helpers/flows";
 
 describe("PUT /v1/flows/:id", () => {
   it("stores a valid flow as a draft, then each save as a new version", async () => {
     await createTemplates("t1", "t2");
-    const created = await callJson("/v1/flows/simple", { method: "PUT", body: simple });
+    const created = await callJson("/v1/flows/simple", { method: "PUT", body: SIMPLE_FLOW });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ id: "simple", status: "draft", version: 1, definition: { id: "simple", name: "Simple" } });
-    const updated = await callJson("/v1/flows/simple", { method: "PUT", body: { ...simple, name: "Simple 2" } });
+    const updated = await callJson("/v1/flows/simple", { method: "PUT", body: { ...SIMPLE_FLOW, name: "Simple 2" } });
     expect(updated.status).toBe(200);
     expect(updated.body).toMatchObject({ version: 2, name: "Simple 2" });
     const versions = await env.DB.prepare("SELECT version FROM flow_versions WHERE flow_id = 'simple' ORDER BY version").all();
@@ -82,7 +72,7 @@ describe("PUT /v1/flows/:id", () => {
     expect(paths).toEqual(
       expect.arrayContaining(["settings.timezone", "settings.quiet_hours.start", "steps.0.for", "steps.1", "steps.2.type"]),
     );
-    const mismatch = await callJson("/v1/flows/bad", { method: "PUT", body: { ...simple, id: "other" } });
+    const mismatch = await callJson("/v1/flows/bad", { method: "PUT", body: { ...SIMPLE_FLOW, id: "other" } });
     expect(mismatch.status).toBe(422);
   });
 });
@@ -121,7 +111,7 @@ describe("one 422 lists schema and graph problems together", () => {
 describe("GET, DELETE, activate and pause", () => {
   it("lists, reads, activates, pauses and deletes a flow; unknown ids are 404", async () => {
     await createTemplates("t1", "t2");
-    await callJson("/v1/flows/simple", { method: "PUT", body: simple });
+    await callJson("/v1/flows/simple", { method: "PUT", body: SIMPLE_FLOW });
     expect((await callJson("/v1/flows")).body.flows).toMatchObject([{ id: "simple", status: "draft", trigger: { event: "signed_up" } }]);
     expect((await callJson("/v1/flows/simple/activate", { method: "POST" })).body.status).toBe("active");
     expect((await callJson("/v1/flows/simple/pause", { method: "POST" })).body.status).toBe("paused");
