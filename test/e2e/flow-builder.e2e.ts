@@ -13,7 +13,17 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addStep, noticeSays, problemsSay, sidePanel, startNewFlow } from "./flow-editor-page.ts";
+import {
+  addStep,
+  impactDialog,
+  noticeSays,
+  problemsSay,
+  saveThroughImpact,
+  setVariantSubject,
+  sidePanel,
+  startNewFlow,
+  variantFieldset,
+} from "./flow-editor-page.ts";
 import { ARTIFACTS, adminApi, launchBrowser, logIn, type RunningWorker, screenshot, startWorker } from "./harness.ts";
 
 let worker: RunningWorker;
@@ -28,15 +38,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const shot = (name: string, publishAs?: string) => screenshot(page, name, publishAs);
 
 const panel = () => sidePanel(page);
-const impactDialog = () => page.locator('[role="alertdialog"][aria-label="Save an active flow"]');
-
-/** Saves an active flow: the editor first says what the change does to running contacts, then saves on "Save anyway". */
-async function saveActive(expectedImpact: string) {
-  await page.click('button:has-text("Save")');
-  await impactDialog().waitFor({ timeout: 15_000 });
-  expect(await impactDialog().textContent()).toContain(expectedImpact);
-  await impactDialog().locator('button:has-text("Save anyway")').click();
-}
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -171,11 +172,11 @@ describe("the flow builder", () => {
     await panel().locator('button:has-text("Delete step")').click();
     await problemsSay(page, "No problems");
     await page.click('button:has-text("Save")');
-    await impactDialog().waitFor({ timeout: 15_000 });
-    expect(await impactDialog().textContent()).toContain("1 running contact; 1 sits on a step this would remove: wait_2 (1)");
+    await impactDialog(page).waitFor({ timeout: 15_000 });
+    expect(await impactDialog(page).textContent()).toContain("1 running contact; 1 sits on a step this would remove: wait_2 (1)");
     await shot("flow-builder-impact", "flow-builder-impact");
-    await impactDialog().locator('button:has-text("Cancel")').click();
-    expect(await impactDialog().count()).toBe(0);
+    await impactDialog(page).locator('button:has-text("Cancel")').click();
+    expect(await impactDialog(page).count()).toBe(0);
     expect((await api("/v1/flows/welcome-series")).version).toBe(before.version);
 
     // Leaving with the change unsaved: the browser asks (beforeunload); leaving drops it.
@@ -191,7 +192,7 @@ describe("the flow builder", () => {
     await page.click('[data-node="wait_2"]');
     await panel().locator('input[aria-label="For"]').fill("3d");
     await problemsSay(page, "No problems");
-    await saveActive("1 running contact; none sits on a step this would remove.");
+    expect(await saveThroughImpact(page)).toContain("1 running contact; none sits on a step this would remove.");
     await noticeSays(page, `Saved as version ${before.version + 1}`);
 
     const after = await api("/v1/flows/welcome-series");
@@ -214,7 +215,7 @@ describe("the flow builder", () => {
       await page.goto(`${worker.url}/admin/flows/${flowId}/edit`);
       await page.waitForSelector('[data-node="trigger"]');
       await problemsSay(page, "No problems");
-      if (before.status === "active") await saveActive("running contact");
+      if (before.status === "active") expect(await saveThroughImpact(page)).toContain("running contact");
       else await page.click('button:has-text("Save")');
       await noticeSays(page, `Saved as version ${before.version + 1}`);
       const after = await api(`/v1/flows/${flowId}`);
@@ -232,17 +233,15 @@ describe("A/B variants in the email step", () => {
     await addStep(page, "trigger.", "Email");
     await panel().locator('select[aria-label="Template"]').first().selectOption("email-a");
     await panel().locator('button:has-text("+ Variants")').click();
-    const variant = (letter: string) => panel().locator(`fieldset:has(> legend:has-text("Variant ${letter}:"))`);
+    const variant = (letter: string) => variantFieldset(page, letter);
     // A new variant keeps the step's template, so its row shows that template's subject; naming nothing of its own is a problem.
     expect(await variant("A").locator("> legend").textContent()).toBe("Variant A: “Welcome A”");
     expect(await variant("A").locator('select[aria-label="Template"] option:checked').textContent()).toBe("Same as the step's template");
     await problemsSay(page, "2 problems");
     expect(await variant("B").locator(".problems").textContent()).toContain("A variant names a template, a subject, or both");
 
-    await variant("A").locator('button:has-text("+ Subject")').click();
-    await variant("A").locator('input[aria-label="Subject"]').fill("Welcome, {{ contact.first_name }}!");
-    await variant("B").locator('button:has-text("+ Subject")').click();
-    await variant("B").locator('input[aria-label="Subject"]').fill("Your first week with us");
+    await setVariantSubject(page, "A", "Welcome, {{ contact.first_name }}!");
+    await setVariantSubject(page, "B", "Your first week with us");
     await problemsSay(page, "No problems");
     expect(await variant("A").locator("> legend").textContent()).toBe("Variant A: “Welcome, {{ contact.first_name }}!”");
     expect(await variant("B").locator("> legend").textContent()).toBe("Variant B: “Your first week with us”");

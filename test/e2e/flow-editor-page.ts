@@ -33,3 +33,26 @@ export async function startNewFlow(page: Page, baseUrl: string, name: string, ev
   await page.fill('input[aria-label="Flow name"]', name);
   await sidePanel(page).locator('input[aria-label="Event"]').fill(event);
 }
+
+/** The side panel's fieldset of A/B variant `letter` ("A", "B", …) of the email step being edited. */
+export const variantFieldset = (page: Page, letter: string) =>
+  sidePanel(page).locator(`fieldset:has(> legend:has-text("Variant ${letter}:"))`);
+
+/** Gives variant `letter` of the email step being edited a subject of its own: a subject-line test on the step's template. */
+export async function setVariantSubject(page: Page, letter: string, subject: string) {
+  const variant = variantFieldset(page, letter);
+  await variant.locator('button:has-text("+ Subject")').click();
+  await variant.locator('input[aria-label="Subject"]').fill(subject);
+}
+
+/** The confirmation the editor shows before saving an active flow: what the change does to its running contacts. */
+export const impactDialog = (page: Page) => page.locator('[role="alertdialog"][aria-label="Save an active flow"]');
+
+/** Saves an active flow: clicks Save, waits for the impact confirmation, confirms with "Save anyway" and returns what it said. */
+export async function saveThroughImpact(page: Page): Promise<string> {
+  await page.click('button:has-text("Save")');
+  await impactDialog(page).waitFor({ timeout: 15_000 });
+  const said = (await impactDialog(page).textContent()) ?? "";
+  await impactDialog(page).locator('button:has-text("Save anyway")').click();
+  return said;
+}

@@ -160,11 +160,11 @@ export function launchBrowser(): Promise<Browser> {
 /** A desktop browser's agent: headless Chromium's own one is (rightly) taken for a bot. */
 export const DESKTOP_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
 
-/** Calls `read` (a D1 query, say) every 300 ms until `check` passes; throws with the last value after `timeoutMs`. */
-export async function eventually<T>(read: () => T, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+/** Calls `read` (a D1 query or an API call, say) every 300 ms until `check` passes; throws with the last value after `timeoutMs`. */
+export async function eventually<T>(read: () => T | Promise<T>, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = read();
+    const value = await read();
     if (check(value)) return value;
     if (Date.now() > deadline) throw new Error(`still ${JSON.stringify(value)}`);
     await new Promise((r) => setTimeout(r, 300));
