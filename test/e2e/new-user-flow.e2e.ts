@@ -21,6 +21,13 @@ const api = <T = any>(pathname: string, init?: { method?: string; body?: unknown
 const panel = () => sidePanel(page);
 const shot = (name: string) => screenshot(page, name);
 
+/** Opens the welcome flow's page as the owner would: Flows in the menu, then the flow's row. */
+async function openWelcomeFlow() {
+  await page.click('header nav a[href="/admin/flows"]');
+  await page.click('#flows tr[data-flow="welcome-flow"] a:has-text("Welcome flow")');
+  await page.waitForURL(`${worker.url}/admin/flows/welcome-flow`);
+}
+
 /** The subjects of the dev mailbox's messages to `to`, newest first, as the page lists them. */
 async function mailboxSubjects(to: string) {
   await page.click('header nav a[href="/admin/mailbox"]');
@@ -161,7 +168,7 @@ describe("a new user's first flow", () => {
     expect(await page.frameLocator("iframe").locator("body").textContent()).toContain("Glad you are here.");
 
     // The simulation replays the stored sign-up through the draft: one contact in, the welcome sent, waiting.
-    await page.goto(`${worker.url}/admin/flows/welcome-flow`);
+    await openWelcomeFlow();
     await page.click('#simulate button[type="submit"]');
     await page.waitForSelector("#simulation-steps");
     expect(await page.getAttribute("#simulation", "data-entered")).toBe("1");
@@ -171,7 +178,7 @@ describe("a new user's first flow", () => {
     expect(reached).toEqual(["email-1:1", "wait-1:1", "branch-1:0", "email-2:0", "end-1:0"]);
     await shot("new-user-flow-simulation");
 
-    await page.goto(`${worker.url}/admin/flows/welcome-flow`);
+    await openWelcomeFlow();
     await page.click('form[action="/admin/flows/welcome-flow/status"] button:has-text("Activate")');
     await page.waitForURL(`${worker.url}/admin/flows/welcome-flow`);
     expect((await api("/v1/flows/welcome-flow")).status).toBe("active");
@@ -197,8 +204,7 @@ describe("a new user's first flow", () => {
 
     // Later, the owner shortens the wait: the editor says who is running before saving, and Ben stays where he is.
     const before = await api("/v1/flows/welcome-flow");
-    await page.click('header nav a[href="/admin/flows"]');
-    await page.click('#flows tr[data-flow="welcome-flow"] a:has-text("Welcome flow")');
+    await openWelcomeFlow();
     await page.click('h1 a:has-text("Edit")');
     await page.waitForURL(`${worker.url}/admin/flows/welcome-flow/edit`);
     await page.click('[data-node="wait-1"]');
