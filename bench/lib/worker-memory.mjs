@@ -46,13 +46,13 @@ export async function connectInspector(port) {
     pending.get(message.id)?.(message);
     pending.delete(message.id);
   };
-  function call(method) {
+  function call(method, timeoutMs = 10_000) {
     const id = ++lastId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(id);
         reject(new Error(`DevTools ${method} did not answer`));
-      }, 10_000);
+      }, timeoutMs);
       pending.set(id, (message) => {
         clearTimeout(timer);
         message.error ? reject(new Error(`DevTools ${method}: ${message.error.message}`)) : resolve(message.result);
@@ -60,62 +60,76 @@ export async function connectInspector(port) {
       socket.send(JSON.stringify({ id, method }));
     });
   }
+  const heapUsedMiB = async () => (await call("Runtime.getHeapUsage")).usedSize / MIB;
   return {
-    heapUsedMiB: async () => (await call("Runtime.getHeapUsage")).usedSize / MIB,
+    heapUsedMiB,
+    /**
+     * The heap still alive after a full collection. workerd never answers `HeapProfiler.collectGarbage`, but a heap
+     * snapshot collects first; its chunks (events, not kept) are dropped.
+     */
+    retainedHeapMiB: async () => {
+      await call("HeapProfiler.takeHeapSnapshot", 120_000);
+      return heapUsedMiB();
+    },
     close: () => socket.close(),
   };
 }
 
-/** The first, early (first tenth's peak), lowest, peak and last of a series of samples. */
+/** The first, early (the first tenth's peak), peak of each half, overall peak and last of a series of samples. */
 function summarise(values) {
-  const early = values.slice(0, Math.max(1, Math.ceil(values.length / 10)));
-  const late = values.slice(-Math.max(1, Math.ceil(values.length / 10)));
+  const half = Math.ceil(values.length / 2);
   return {
     first: values[0] ?? 0,
-    earlyPeak: Math.max(0, ...early),
-    latePeak: Math.max(0, ...late),
-    // V8 collects when it needs room, so a window's lowest sample is close to what stays alive in it.
-    earlyLow: Math.min(...early, Number.POSITIVE_INFINITY),
-    lateLow: Math.min(...late, Number.POSITIVE_INFINITY),
+    earlyPeak: Math.max(0, ...values.slice(0, Math.max(1, Math.ceil(values.length / 10)))),
+    firstHalfPeak: Math.max(0, ...values.slice(0, half)),
+    secondHalfPeak: Math.max(0, ...values.slice(half)),
     peak: Math.max(0, ...values),
     last: values[values.length - 1] ?? 0,
   };
 }
 
 /**
- * Samples every 200 ms until `stop()`: the runtime's and the proxy's RSS of `group`, and, given an `inspector`, the
- * Worker isolate's used JS heap. `stop()` summarises each series.
+ * Samples now, every 200 ms and at `stop()`: the runtime's and the proxy's RSS of `group`, and, given an `inspector`,
+ * the Worker isolate's used JS heap. `await stop()` summarises each series.
  */
 export function sampleWorkerMemory(group, inspector) {
   const runtime = [];
   const proxy = [];
   const heap = [];
-  let reading = false;
-  const timer = setInterval(() => {
+  let reading = Promise.resolve();
+  let idle = true;
+  const sample = () => {
     const rss = workerdRssMiB(group);
     runtime.push(rss.runtime);
     proxy.push(rss.proxy);
-    if (!inspector || reading) return;
-    reading = true;
-    inspector
+    if (!inspector || !idle) return;
+    idle = false;
+    reading = inspector
       .heapUsedMiB()
       .then((used) => heap.push(used))
+      // A sample the isolate was too busy to answer is left out.
+      .catch(() => {})
       .finally(() => {
-        reading = false;
+        idle = true;
       });
-  }, 200);
-  return () => {
+  };
+  sample();
+  const timer = setInterval(sample, 200);
+  return async () => {
     clearInterval(timer);
-    return { runtime: summarise(runtime), proxy: summarise(proxy), heap: summarise(heap) };
+    await reading;
+    sample();
+    await reading;
+    return { runtime: summarise(runtime), proxy: summarise(proxy), heap: { ...summarise(heap), samples: heap.length } };
   };
 }
 
-/** Resident memory (MiB) of all workerd processes in a group, sampled every 200 ms until `stop()` gives first and peak. */
+/** Resident memory (MiB) of all workerd processes in a group, every 200 ms once one runs; `stop()` summarises it. */
 export function sampleGroupRss(group) {
   const samples = [];
   const timer = setInterval(() => {
     const rss = workerdRssMiB(group);
-    samples.push(rss.runtime + rss.proxy);
+    if (rss.runtime + rss.proxy > 0) samples.push(rss.runtime + rss.proxy);
   }, 200);
   return () => {
     clearInterval(timer);
