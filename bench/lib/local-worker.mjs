@@ -58,6 +58,8 @@ export async function startLocalWorker({ name, limitMs, vars = {}, metered = fal
     process.exit(1);
   }, limitMs);
   limit.unref();
+  // Also when the bench dies of an uncaught error, which skips its own clean-up.
+  process.on("exit", stop);
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.on(signal, () => {
       stop();
