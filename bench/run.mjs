@@ -17,10 +17,12 @@ if (benches.length === 0) {
   console.error(only.length ? `No benchmark named ${only.join(", ")}` : "No benchmarks found");
   process.exit(1);
 }
+// Node 20 has a WebSocket (bench/lib/worker-memory.mjs's DevTools client) only behind a flag; Node 22 has it always.
+const nodeFlags = typeof WebSocket === "undefined" ? ["--experimental-websocket"] : [];
 let failed = 0;
 for (const file of benches) {
   console.log(`\n=== bench/${file}`);
-  const result = spawnSync(process.execPath, [path.join(here, file)], { stdio: "inherit", timeout: 15 * 60_000 });
+  const result = spawnSync(process.execPath, [...nodeFlags, path.join(here, file)], { stdio: "inherit", timeout: 15 * 60_000 });
   if (result.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

@@ -33,7 +33,7 @@ function runWrangler(args) {
 /**
  * Starts the Worker; `limitMs` bounds the whole benchmark (it exits with 1 when
  * exceeded). Returns its URL, admin key, an authorised JSON client, SQL
- * runners against its local D1, `restart(during)`, `processGroup()`, `tally()` and `stop()`.
+ * runners against its local D1, its `inspectorPort`, `restart(during)`, `processGroup()`, `tally()` and `stop()`.
  * Cron handlers can be fired at `${url}/__scheduled?cron=…`. With `metered`, the Worker runs through
  * bench/lib/metered-worker.ts, and `tally()` reads the D1 queries it has made (and its cron runs') since it started.
  */
@@ -58,6 +58,8 @@ export async function startLocalWorker({ name, limitMs, vars = {}, metered = fal
     process.exit(1);
   }, limitMs);
   limit.unref();
+  // Also when the bench dies of an uncaught error, which skips its own clean-up.
+  process.on("exit", stop);
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.on(signal, () => {
       stop();
@@ -132,11 +134,38 @@ export async function startLocalWorker({ name, limitMs, vars = {}, metered = fal
     return text ? JSON.parse(text) : null;
   }
 
-  /** Runs SQL against the Worker's local D1. */
-  function executeSql(sqlText) {
+  /** The arguments of `wrangler d1 execute` running `sqlText` against the Worker's local D1. */
+  function executeArgs(sqlText) {
     const file = path.join(persistDir, `sql-${randomBytes(4).toString("hex")}.sql`);
     writeFileSync(file, sqlText);
-    runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--file", file]);
+    return ["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--file", file];
+  }
+
+  /** Runs SQL against the Worker's local D1. */
+  function executeSql(sqlText) {
+    runWrangler(executeArgs(sqlText));
+  }
+
+  /**
+   * Runs SQL as executeSql does, without blocking: `watch(processGroup)` is called once the command has started (its
+   * workerd belongs to that group) and returns a function, whose result, called when the command has ended, is returned.
+   */
+  async function executeSqlWatched(sqlText, watch) {
+    const command = spawn(wrangler, executeArgs(sqlText), {
+      cwd: root,
+      env: quietEnv,
+      stdio: ["ignore", "ignore", "pipe"],
+      detached: true,
+    });
+    let stderr = "";
+    command.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const finish = watch(command.pid);
+    const status = await new Promise((resolve) => command.once("exit", resolve));
+    const watched = finish();
+    if (status !== 0) throw new Error(`wrangler d1 execute failed:\n${stderr}`);
+    return watched;
   }
 
   /** Runs one SQL query against the Worker's local D1 and returns its rows. */
@@ -154,11 +183,14 @@ export async function startLocalWorker({ name, limitMs, vars = {}, metered = fal
 
   return {
     url,
+    /** wrangler's DevTools endpoint for the Worker (its InspectorProxyWorker; `/json` lists the WebSocket). */
+    inspectorPort,
     tally,
     adminKey,
     persistDir,
     api,
     executeSql,
+    executeSqlWatched,
     querySql,
     restart,
     /** The dev server's process group (its workerd processes belong to it). */

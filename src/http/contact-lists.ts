@@ -26,7 +26,7 @@ import { ErrorSchema } from "./shared-schemas";
 export const MAX_BATCH_CONTACTS = 1000;
 
 /** Contacts per export page: one query each, a bounded slice of memory. */
-const EXPORT_PAGE_SIZE = 500;
+export const EXPORT_PAGE_SIZE = 500;
 
 const BatchResult = z
   .object({
@@ -231,11 +231,22 @@ export const contactListRoutes = createRouter()
 /** The contacts matching `filter` as the export's CSV, streamed page by page (the API's and the dashboard's download). */
 export async function contactExportResponse(c: Context, db: Database, filter: ContactFilter): Promise<Response> {
   const keys = exportableAttributeKeys(await attributeKeys(db, filter));
+  return c.body(contactExportStream(db, filter, keys), 200, {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": 'attachment; filename="contacts.csv"',
+    "cache-control": "no-store",
+  });
+}
+
+/**
+ * The export's CSV under `exportHeader(keys)`: one page of contacts read from D1 each time the reader has taken what
+ * was read before, so memory holds one page whatever the list's size and a slow download reads D1 no faster.
+ */
+export function contactExportStream(db: Database, filter: ContactFilter, keys: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let after: string | undefined;
   let done = false;
-  // Pulled page by page as the client reads, so memory holds one page whatever the list's size.
-  const body = new ReadableStream<Uint8Array>({
+  return new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(encoder.encode(exportHeader(keys)));
     },
@@ -250,10 +261,5 @@ export async function contactExportResponse(c: Context, db: Database, filter: Co
       }
       after = page[page.length - 1]?.id;
     },
-  });
-  return c.body(body, 200, {
-    "content-type": "text/csv; charset=utf-8",
-    "content-disposition": 'attachment; filename="contacts.csv"',
-    "cache-control": "no-store",
   });
 }

@@ -1,6 +1,8 @@
 /** GET /v1/contacts/export (SPEC section 9): CSV with the batch import's columns, streamed page by page. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { openDatabase } from "../../src/db/client";
+import { contactExportStream, EXPORT_PAGE_SIZE } from "../../src/http/contact-lists";
 import { call, callJson } from "../helpers/api";
 
 function importCsv(csv: string) {
@@ -9,6 +11,22 @@ function importCsv(csv: string) {
 
 function importJson(contacts: unknown[]) {
   return callJson("/v1/contacts/batch", { method: "POST", body: contacts });
+}
+
+/** The D1 binding with a count of the statements prepared on it (drizzle prepares one per query). */
+function countingD1(d1: D1Database) {
+  const counted = { statements: 0 };
+  const binding = new Proxy(d1, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key !== "prepare") return typeof value === "function" ? value.bind(target) : value;
+      return (query: string) => {
+        counted.statements++;
+        return target.prepare(query);
+      };
+    },
+  });
+  return { binding, counted };
 }
 
 const many = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.com`, n: i }));
@@ -65,5 +83,26 @@ describe("GET /v1/contacts/export streams CSV that re-imports unchanged", () => 
     expect(lines).toHaveLength(1 + 500 + 300);
     expect(new Set(lines.slice(1).map((l) => l.split(",")[0])).size).toBe(800);
     expect((await call("/v1/contacts/export?segment=nope")).status).toBe(404);
+  });
+
+  it("reads D1 a page at a time as the reader pulls, never the whole list up front", async () => {
+    const contacts = many(2 * EXPORT_PAGE_SIZE + 300, "pull").map((c) => ({ email: c.email }));
+    await importJson(contacts.slice(0, EXPORT_PAGE_SIZE));
+    await importJson(contacts.slice(EXPORT_PAGE_SIZE));
+    const { binding, counted } = countingD1(env.DB);
+    const reader = contactExportStream(openDatabase(binding), { prefix: "pull" }, []).getReader();
+    const chunks: string[] = [];
+    const decoder = new TextDecoder();
+    // After each chunk taken, at most one page more has been read: the one that refills the stream's queue.
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(decoder.decode(value));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(counted.statements).toBeLessThanOrEqual(chunks.length);
+    }
+    expect(chunks[0]).toBe("email,first_name,last_name,timezone,lifecycle_stage,consent,tags\r\n");
+    expect(chunks.slice(1).map((chunk) => chunk.trimEnd().split("\r\n").length)).toEqual([EXPORT_PAGE_SIZE, EXPORT_PAGE_SIZE, 300]);
+    expect(counted.statements).toBe(3);
   });
 });
