@@ -152,10 +152,21 @@ export function countBatchAttempt(db: Database, batchId: string, now: number) {
     .where(eq(sendBatches.id, batchId));
 }
 
-/** Reserves the next provider-request slot for all senders together; returns when it starts (ms). */
-export async function reserveSendSlot(db: Database, now: number, gapMs: number): Promise<number> {
-  const [row] = await db.all<{ slot: number }>(sql`INSERT INTO send_gate (id, next_at) VALUES (1, ${now + gapMs})
-    ON CONFLICT(id) DO UPDATE SET next_at = max(next_at, ${now}) + ${gapMs}
-    RETURNING next_at - ${gapMs} AS slot`);
-  return row!.slot;
+/**
+ * Takes the provider-request slot if it is free at `now`: records that a request starts now, so the next one
+ * may start `gapMs` after this one really went out (not after when it was planned). Returns null when taken,
+ * else when the slot frees; nothing is reserved then, so a sender that wakes late loses nothing.
+ */
+export async function takeSendSlot(db: Database, now: number, gapMs: number): Promise<number | null> {
+  const taken = await db.all<{ nextAt: number }>(sql`INSERT INTO send_gate (id, next_at) VALUES (1, ${now + gapMs})
+    ON CONFLICT(id) DO UPDATE SET next_at = ${now + gapMs} WHERE next_at <= ${now}
+    RETURNING next_at AS nextAt`);
+  if (taken.length > 0) return null;
+  const [gate] = await db.all<{ nextAt: number }>(sql`SELECT next_at AS nextAt FROM send_gate WHERE id = 1`);
+  return gate?.nextAt ?? now;
+}
+
+/** Keeps every sender from starting a request before `until` (the provider answered 429 and said when to return). */
+export function holdSendGate(db: Database, until: number) {
+  return db.run(sql`UPDATE send_gate SET next_at = max(next_at, ${until}) WHERE id = 1`);
 }

@@ -1,0 +1,49 @@
+/**
+ * The send gate: every sender (overlapping cron runs, immediate sends) waits
+ * here for its turn so that, together, they start at most
+ * SEND_RATE_PER_SECOND provider requests in any rolling second, as Resend
+ * counts them (its docs say "2 requests per second" without saying whether
+ * the second is fixed or rolling; a gate that holds in every rolling second
+ * holds in every fixed one too). Each request's slot is counted from when the
+ * request before it really started, never from when it was planned, so a
+ * sender that wakes late delays the next slot by its lateness instead of
+ * crowding the provider's window or giving its slot up.
+ */
+import type { Database } from "../db/client";
+import { takeSendSlot } from "../db/outbox";
+
+/**
+ * The provider's window plus this margin spans `rate` requests. It absorbs what may pass between a slot's
+ * recorded start and the request reaching the provider (the slot's D1 round trip, the fetch) when that varies
+ * from one request to the next.
+ */
+export const SEND_MARGIN_MS = 30;
+
+/** Time as the gate reads and spends it; tests pass a virtual clock. */
+export interface GateClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The Worker's own clock. It stands still between I/O events, so a zero timer brings it up to date before a reading. */
+export const workerClock: GateClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+/** How far apart consecutive requests start at `perSecond`: any `perSecond` of them span the window and its margin. */
+export function sendIntervalMs(perSecond: number): number {
+  return Math.ceil((1000 + SEND_MARGIN_MS) / perSecond);
+}
+
+/** Waits until this sender may start a provider request, and takes that slot; the request must follow at once. */
+export async function awaitSendSlot(db: Database, perSecond: number, clock: GateClock = workerClock): Promise<void> {
+  const interval = sendIntervalMs(perSecond);
+  for (;;) {
+    await clock.sleep(0);
+    const now = clock.now();
+    const freeAt = await takeSendSlot(db, now, interval);
+    if (freeAt === null) return;
+    await clock.sleep(freeAt - now);
+  }
+}
