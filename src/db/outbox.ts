@@ -128,6 +128,25 @@ export function settle(db: Database, ids: string[], fields: Partial<MessageRow>)
     .where(and(idIn(ids), eq(messages.status, "sending")));
 }
 
+/**
+ * Marks claimed rows sent with each one's provider id, in one statement however many there are (the pairs
+ * travel as one JSON parameter): a batch's settling is one write, not one per message.
+ */
+export function settleSent(db: Database, sent: { id: string; providerId: string }[], now: number) {
+  const pairs = JSON.stringify(sent.map(({ id, providerId }) => [id, providerId]));
+  return db
+    .update(messages)
+    .set({
+      status: "sent",
+      leaseUntil: null,
+      reason: null,
+      sentAt: now,
+      attempts: sql`${messages.attempts} + 1`,
+      providerId: sql`(SELECT value ->> 1 FROM json_each(${pairs}) WHERE value ->> 0 = ${messages.id})`,
+    })
+    .where(and(sql`${messages.id} IN (SELECT value ->> 0 FROM json_each(${pairs}))`, eq(messages.status, "sending")));
+}
+
 /** Opens a batch of one, keyed by the message's own id: how a member of a refused batch is sent alone. */
 export function openSingleBatch(db: Database, messageId: string, now: number) {
   return db

@@ -27,6 +27,7 @@ import {
   openSingleBatch,
   recoverExpiredLeases,
   settle,
+  settleSent,
   utf8Bytes,
 } from "../db/outbox";
 import { type ContactRow, contacts, links, type MessageRow, messages, suppressions, type TemplateRow, templates } from "../db/schema";
@@ -444,15 +445,22 @@ async function sendPrepared(
     return { report, sent: none };
   }
   const sent: MessageRow[] = [];
-  const updates = outcome.results.map((result, i) => {
+  const providerIds: { id: string; providerId: string }[] = [];
+  const refusals = outcome.results.flatMap((result, i) => {
     const row = ready[i]!.row;
     if ("id" in result) {
       sent.push(row);
-      return settle(db, [row.id], { status: "sent", attempts: row.attempts + 1, providerId: result.id, sentAt: now, reason: null });
+      providerIds.push({ id: row.id, providerId: result.id });
+      return [];
     }
-    return settle(db, [row.id], { status: "failed", attempts: row.attempts + 1, reason: result.error });
+    return [settle(db, [row.id], { status: "failed", attempts: row.attempts + 1, reason: result.error })];
   });
-  await db.batch([closeBatch(db, batchId, now), ...updates, ...countUnopened(db, sent)]);
+  await db.batch([
+    closeBatch(db, batchId, now),
+    ...(providerIds.length ? [settleSent(db, providerIds, now)] : []),
+    ...refusals,
+    ...countUnopened(db, sent),
+  ]);
   report.sent += sent.length;
   report.failed += ready.length - sent.length;
   return { report, sent: sentEvents(sent, now) };
