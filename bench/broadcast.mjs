@@ -160,15 +160,15 @@ try {
   console.log(
     `  in the window: workerd CPU ${(windowCpuMs / Math.max(1, inWindow)).toFixed(2)} ms per email, ${((windowCpuMs / WINDOW_MS) * 100).toFixed(0)}% of one core; D1 ${((d1After.d1Queries - d1Before.d1Queries) / Math.max(1, inWindow)).toFixed(2)} queries per email, busy ${(((d1After.d1Ms - d1Before.d1Ms) / WINDOW_MS) * 100).toFixed(0)}% of the time`,
   );
-  // The gaps between the provider's requests show where the time went: the sender's slots are (1000 + 30) / 2 ms
-  // apart (SEND_MARGIN_MS in src/delivery/send-gate.ts); the closest any two requests LIMIT_PER_SECOND apart came
-  // shows how much of the margin was left (under 1000 ms would be a 429).
+  // The gaps between the provider's requests show where the time went: the gate has LIMIT_PER_SECOND slots, each
+  // held 1000 + 30 ms from its request's start (SEND_MARGIN_MS in src/delivery/send-gate.ts); the closest any two
+  // requests LIMIT_PER_SECOND apart came shows how much of the margin was left (under 1000 ms would be a 429).
   const slotMs = Math.ceil((1000 + 30) / LIMIT_PER_SECOND);
   const windowRequests = fake.requests.filter((t) => t >= from && t < from + WINDOW_MS);
   const gaps = windowRequests.slice(1).map((t, i) => t - windowRequests[i]);
   const spans = windowRequests.slice(LIMIT_PER_SECOND).map((t, i) => t - windowRequests[i]);
   console.log(
-    `  ${windowRequests.length} requests of the ${Math.floor(WINDOW_MS / slotMs)} slots of ${slotMs} ms in the window; gaps between them: median ${percentile(gaps, 50)} ms, p90 ${percentile(gaps, 90)} ms, max ${Math.max(0, ...gaps)} ms; ${LIMIT_PER_SECOND} requests apart: at least ${Math.min(...spans)} ms`,
+    `  ${windowRequests.length} requests of the ${Math.floor(WINDOW_MS / slotMs)} the gate allows in the window; gaps between them: median ${percentile(gaps, 50)} ms, p90 ${percentile(gaps, 90)} ms, max ${Math.max(0, ...gaps)} ms; ${LIMIT_PER_SECOND} requests apart: at least ${Math.min(...spans)} ms`,
   );
   ok &&= deliveryPass;
 

@@ -172,20 +172,28 @@ export function countBatchAttempt(db: Database, batchId: string, now: number) {
 }
 
 /**
- * Takes the provider-request slot if it is free at `now`: records that a request starts now, so the next one
- * may start `gapMs` after this one really went out (not after when it was planned). Returns null when taken,
- * else when the slot frees; nothing is reserved then, so a sender that wakes late loses nothing.
+ * Takes one of the `slots` provider-request slots if one is free at `now`: the slot is held until `now +
+ * holdMs`, counted from when this request really starts (not from when it was planned). A slot is a row of
+ * `send_gate`; rows past `slots` (from a higher rate once configured) are ignored. Returns null when taken,
+ * else when the first slot frees; nothing is reserved then, so a sender that wakes late loses nothing.
  */
-export async function takeSendSlot(db: Database, now: number, gapMs: number): Promise<number | null> {
-  const taken = await db.all<{ nextAt: number }>(sql`INSERT INTO send_gate (id, next_at) VALUES (1, ${now + gapMs})
-    ON CONFLICT(id) DO UPDATE SET next_at = ${now + gapMs} WHERE next_at <= ${now}
-    RETURNING next_at AS nextAt`);
+export async function takeSendSlot(db: Database, now: number, slots: number, holdMs: number): Promise<number | null> {
+  const taken = await db.all<{ id: number }>(sql`UPDATE send_gate SET next_at = ${now + holdMs}
+    WHERE id = (SELECT id FROM send_gate WHERE id <= ${slots} ORDER BY next_at, id LIMIT 1) AND next_at <= ${now}
+    RETURNING id`);
   if (taken.length > 0) return null;
-  const [gate] = await db.all<{ nextAt: number }>(sql`SELECT next_at AS nextAt FROM send_gate WHERE id = 1`);
-  return gate?.nextAt ?? now;
+  const [gate] = await db.all<{ known: number; freeAt: number | null }>(
+    sql`SELECT count(*) AS known, min(next_at) AS freeAt FROM send_gate WHERE id <= ${slots}`,
+  );
+  if (gate && gate.known >= slots && gate.freeAt !== null) return gate.freeAt;
+  // The first request at this rate: its slots are created free.
+  await db.run(sql`INSERT INTO send_gate (id, next_at)
+    WITH RECURSIVE slot(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM slot WHERE id < ${slots})
+    SELECT id, 0 FROM slot WHERE true ON CONFLICT(id) DO NOTHING`);
+  return now;
 }
 
 /** Keeps every sender from starting a request before `until` (the provider answered 429 and said when to return). */
 export function holdSendGate(db: Database, until: number) {
-  return db.run(sql`UPDATE send_gate SET next_at = max(next_at, ${until}) WHERE id = 1`);
+  return db.run(sql`UPDATE send_gate SET next_at = max(next_at, ${until})`);
 }

@@ -4,16 +4,17 @@
  * SEND_RATE_PER_SECOND provider requests in any rolling second, as Resend
  * counts them (its docs say "2 requests per second" without saying whether
  * the second is fixed or rolling; a gate that holds in every rolling second
- * holds in every fixed one too). Each request's slot is counted from when the
- * request before it really started, never from when it was planned, so a
- * sender that wakes late delays the next slot by its lateness instead of
- * crowding the provider's window or giving its slot up.
+ * holds in every fixed one too). There are `rate` slots; a request takes a
+ * free one and holds it for a second and a margin from when it really starts,
+ * never from when it was planned, so a sender that wakes late delays only the
+ * request that reuses its slot, by its lateness, instead of crowding the
+ * provider's window or giving its slot up.
  */
 import type { Database } from "../db/client";
 import { takeSendSlot } from "../db/outbox";
 
 /**
- * The provider's window plus this margin spans `rate` requests. It absorbs what may pass between a slot's
+ * What a slot is held beyond the provider's second. It absorbs what may pass between a slot's
  * recorded start and the request reaching the provider (the slot's D1 round trip, the fetch) when that varies
  * from one request to the next.
  */
@@ -31,18 +32,22 @@ export const workerClock: GateClock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
 
-/** How far apart consecutive requests start at `perSecond`: any `perSecond` of them span the window and its margin. */
-export function sendIntervalMs(perSecond: number): number {
-  return Math.ceil((1000 + SEND_MARGIN_MS) / perSecond);
-}
+/**
+ * How long a slot stays taken after its request starts: the provider's second plus the margin. There are
+ * `perSecond` slots (rounded up), so any `perSecond` + 1 requests span more than a second, and consecutive
+ * requests may go back to back.
+ */
+export const SLOT_HOLD_MS = 1000 + SEND_MARGIN_MS;
 
 /** Waits until this sender may start a provider request, and takes that slot; the request must follow at once. */
 export async function awaitSendSlot(db: Database, perSecond: number, clock: GateClock = workerClock): Promise<void> {
-  const interval = sendIntervalMs(perSecond);
+  // A fractional rate (0.5/s) is one slot held for the whole of 1 / rate seconds.
+  const slots = Math.max(1, Math.floor(perSecond));
+  const holdMs = Math.ceil((slots * SLOT_HOLD_MS) / perSecond);
   for (;;) {
     await clock.sleep(0);
     const now = clock.now();
-    const freeAt = await takeSendSlot(db, now, interval);
+    const freeAt = await takeSendSlot(db, now, slots, holdMs);
     if (freeAt === null) return;
     await clock.sleep(freeAt - now);
   }

@@ -159,10 +159,8 @@ describe("a due batch is rendered and sent through the Resend batch endpoint", (
     const limited = providerEnv({ SEND_RATE_PER_SECOND: "4" });
     await Promise.all([deliverDue(pipelineFor(limited)), deliverDue(pipelineFor(limited))]);
     expect(requests).toHaveLength(5);
-    // Never 5 requests within one second, and each about a quarter of a second after the one before.
+    // Never 5 requests within one rolling second (the first 4 may go at once).
     expect(requests[4]!.at - requests[0]!.at).toBeGreaterThanOrEqual(1000);
-    const gaps = requests.slice(1).map((r, i) => r.at - requests[i]!.at);
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(230);
   });
 
   it("stops claiming when the run's time budget is spent and leaves the rest queued", async () => {
