@@ -34,14 +34,14 @@ export const workerClock: GateClock = {
 
 /**
  * How long a slot stays taken after its request starts: the provider's second plus the margin. There are
- * `perSecond` slots (rounded up), so any `perSecond` + 1 requests span more than a second, and consecutive
- * requests may go back to back.
+ * `perSecond` slots, so any `perSecond` + 1 requests span more than a second, while consecutive requests may
+ * go back to back.
  */
 export const SLOT_HOLD_MS = 1000 + SEND_MARGIN_MS;
 
 /** Waits until this sender may start a provider request, and takes that slot; the request must follow at once. */
 export async function awaitSendSlot(db: Database, perSecond: number, clock: GateClock = workerClock): Promise<void> {
-  // A fractional rate (0.5/s) is one slot held for the whole of 1 / rate seconds.
+  // A fractional rate keeps its whole part in slots, each held longer in proportion (0.5/s: one slot, 2060 ms).
   const slots = Math.max(1, Math.floor(perSecond));
   const holdMs = Math.ceil((slots * SLOT_HOLD_MS) / perSecond);
   for (;;) {
