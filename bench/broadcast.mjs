@@ -155,7 +155,7 @@ try {
     `  delivery, provider limits ${LIMIT_PER_SECOND} requests/s × ${BATCH_LIMIT} emails: ${deliveryRate.toFixed(1)} emails/s over ${WINDOW_MS / 1000} s (${before.toLocaleString("en-US")} sent before the window)`,
   );
   console.log(
-    `  ratio to the ${ALLOWED} emails/s allowed = ${deliveryRatio.toFixed(3)} (goal ≥ ${DELIVERY_GOAL}), 429 answers: ${rejected429}, oversize batches: ${overBatch} ${deliveryPass ? "PASS" : "FAIL"}`,
+    `  ratio to the ${ALLOWED} emails/s allowed = ${deliveryRatio.toFixed(3)} (goal ≥ ${DELIVERY_GOAL}), 429 answers: ${rejected429} (${fake.refused.filter((t) => t >= from && t < from + WINDOW_MS).length} in the window), oversize batches: ${overBatch} ${deliveryPass ? "PASS" : "FAIL"}`,
   );
   console.log(
     `  in the window: workerd CPU ${(windowCpuMs / Math.max(1, inWindow)).toFixed(2)} ms per email, ${((windowCpuMs / WINDOW_MS) * 100).toFixed(0)}% of one core; D1 ${((d1After.d1Queries - d1Before.d1Queries) / Math.max(1, inWindow)).toFixed(2)} queries per email, busy ${(((d1After.d1Ms - d1Before.d1Ms) / WINDOW_MS) * 100).toFixed(0)}% of the time`,

@@ -173,24 +173,34 @@ export function countBatchAttempt(db: Database, batchId: string, now: number) {
 
 /**
  * Takes one of the `slots` provider-request slots if one is free at `now`: the slot is held until `now +
- * holdMs`, counted from when this request really starts (not from when it was planned). A slot is a row of
- * `send_gate`; rows past `slots` (from a higher rate once configured) are ignored. Returns null when taken,
- * else when the first slot frees; nothing is reserved then, so a sender that wakes late loses nothing.
+ * holdMs`. A slot is a row of `send_gate`; rows past `slots` (from a higher rate once configured) are ignored.
+ * Returns the slot taken, else when the first slot frees; nothing is reserved then, so a sender that wakes late
+ * loses nothing.
  */
-export async function takeSendSlot(db: Database, now: number, slots: number, holdMs: number): Promise<number | null> {
-  const taken = await db.all<{ id: number }>(sql`UPDATE send_gate SET next_at = ${now + holdMs}
+export async function takeSendSlot(
+  db: Database,
+  now: number,
+  slots: number,
+  holdMs: number,
+): Promise<{ slot: number } | { freeAt: number }> {
+  const [taken] = await db.all<{ id: number }>(sql`UPDATE send_gate SET next_at = ${now + holdMs}
     WHERE id = (SELECT id FROM send_gate WHERE id <= ${slots} ORDER BY next_at, id LIMIT 1) AND next_at <= ${now}
     RETURNING id`);
-  if (taken.length > 0) return null;
+  if (taken) return { slot: taken.id };
   const [gate] = await db.all<{ known: number; freeAt: number | null }>(
     sql`SELECT count(*) AS known, min(next_at) AS freeAt FROM send_gate WHERE id <= ${slots}`,
   );
-  if (gate && gate.known >= slots && gate.freeAt !== null) return gate.freeAt;
+  if (gate && gate.known >= slots && gate.freeAt !== null) return { freeAt: gate.freeAt };
   // The first request at this rate: its slots are created free.
   await db.run(sql`INSERT INTO send_gate (id, next_at)
     WITH RECURSIVE slot(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM slot WHERE id < ${slots})
     SELECT id, 0 FROM slot WHERE true ON CONFLICT(id) DO NOTHING`);
-  return now;
+  return { freeAt: now };
+}
+
+/** Holds a taken slot until at least `until`: counted from when its request really left, if that was later than planned. */
+export function holdSendSlotUntil(db: Database, slot: number, until: number) {
+  return db.run(sql`UPDATE send_gate SET next_at = max(next_at, ${until}) WHERE id = ${slot}`);
 }
 
 /** Keeps every sender from starting a request before `until` (the provider answered 429 and said when to return). */

@@ -47,12 +47,18 @@ function retryAfter(response: Response): number | null {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null;
 }
 
-/** Sends up to 100 emails in one request whose `Idempotency-Key` is the batch id. */
+/**
+ * Sends up to 100 emails in one request whose `Idempotency-Key` is the batch id. `awaitTurn` runs once the
+ * body is built, and the request leaves as soon as it returns (the send gate's wait).
+ */
 export async function sendBatch(
   options: { apiKey: string; baseUrl: string },
   idempotencyKey: string,
   emails: RenderedEmail[],
+  awaitTurn: () => Promise<void> = async () => {},
 ): Promise<BatchOutcome> {
+  const payload = JSON.stringify(emails.map(toResendEmail));
+  await awaitTurn();
   let response: Response;
   try {
     response = await fetch(`${options.baseUrl.replace(/\/+$/, "")}/emails/batch`, {
@@ -63,7 +69,7 @@ export async function sendBatch(
         "idempotency-key": idempotencyKey,
         "x-batch-validation": "permissive",
       },
-      body: JSON.stringify(emails.map(toResendEmail)),
+      body: payload,
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {

@@ -11,7 +11,7 @@
  * provider's window or giving its slot up.
  */
 import type { Database } from "../db/client";
-import { takeSendSlot } from "../db/outbox";
+import { holdSendSlotUntil, takeSendSlot } from "../db/outbox";
 
 /**
  * What a slot is held beyond the provider's second. It absorbs what may pass between a slot's
@@ -39,16 +39,36 @@ export const workerClock: GateClock = {
  */
 export const SLOT_HOLD_MS = 1000 + SEND_MARGIN_MS;
 
+/** A slot taken at the gate: released by time alone, `holdMs` after its request starts. */
+export interface SendSlot {
+  slot: number;
+  holdMs: number;
+}
+
 /** Waits until this sender may start a provider request, and takes that slot; the request must follow at once. */
-export async function awaitSendSlot(db: Database, perSecond: number, clock: GateClock = workerClock): Promise<void> {
+export async function awaitSendSlot(db: Database, perSecond: number, clock: GateClock = workerClock): Promise<SendSlot> {
   // A fractional rate keeps its whole part in slots, each held longer in proportion (0.5/s: one slot, 2060 ms).
   const slots = Math.max(1, Math.floor(perSecond));
   const holdMs = Math.ceil((slots * SLOT_HOLD_MS) / perSecond);
   for (;;) {
     await clock.sleep(0);
     const now = clock.now();
-    const freeAt = await takeSendSlot(db, now, slots, holdMs);
-    if (freeAt === null) return;
-    await clock.sleep(freeAt - now);
+    const taken = await takeSendSlot(db, now, slots, holdMs);
+    if ("slot" in taken) return { slot: taken.slot, holdMs };
+    await clock.sleep(taken.freeAt - now);
   }
+}
+
+/**
+ * Called as the request leaves: holds its slot from now. Whatever kept the sender between taking the slot and
+ * sending (the slot's own D1 round trip, a busy isolate) moves the slot on with it, so it never eats into the
+ * margin. `held` is the write, to be awaited once the request is on its way.
+ */
+export async function holdFromDispatch(
+  db: Database,
+  { slot, holdMs }: SendSlot,
+  clock: GateClock = workerClock,
+): Promise<{ held: Promise<unknown> }> {
+  await clock.sleep(0);
+  return { held: holdSendSlotUntil(db, slot, clock.now() + holdMs) };
 }

@@ -35,7 +35,7 @@ import { ERASED_KEY_PREFIX, erasedAddressKey } from "../db/suppressions";
 import type { Config } from "../env";
 import { type RenderedEmail, renderMessage, resendTags } from "./render";
 import { BATCH_LIMIT, type BatchOutcome, sendBatch } from "./resend";
-import { awaitSendSlot } from "./send-gate";
+import { awaitSendSlot, holdFromDispatch } from "./send-gate";
 
 /**
  * A cron run stops claiming after this long (well inside the 15-minute wall-clock limit of a cron invocation).
@@ -475,12 +475,17 @@ async function sendThroughGate(db: Database, config: Config, batchId: string, re
   const apiKey = config.RESEND_API_KEY;
   if (!apiKey) return { kind: "sent", results: ready.map(({ row }) => ({ id: `dev_${row.id}` })) };
   const send = async () => {
-    await awaitSendSlot(db, config.SEND_RATE_PER_SECOND);
-    return sendBatch(
+    let held: Promise<unknown> = Promise.resolve();
+    const outcome = await sendBatch(
       { apiKey, baseUrl: config.RESEND_BASE_URL },
       batchId,
       ready.map((r) => r.email),
+      async () => {
+        ({ held } = await holdFromDispatch(db, await awaitSendSlot(db, config.SEND_RATE_PER_SECOND)));
+      },
     );
+    await held;
+    return outcome;
   };
   const outcome = await send();
   if (outcome.kind !== "retry" || !outcome.rateLimited) return outcome;
