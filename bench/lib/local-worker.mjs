@@ -139,25 +139,31 @@ export async function startLocalWorker({ name, limitMs, vars = {}, metered = fal
     runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--file", file]);
   }
 
-  /** Runs one SQL query against the Worker's local D1 and returns its rows. */
   const queryArgs = (sqlText) => ["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--json", "--command", sqlText];
+  /** Runs one SQL query against the Worker's local D1 and returns its rows. */
   function querySql(sqlText) {
     return JSON.parse(runWrangler(queryArgs(sqlText)))[0].results;
   }
   /**
    * querySql without blocking this process: a fake provider served from it keeps answering meanwhile (blocked,
-   * it would see the requests that arrived in the pause all at once, and count them into one second).
+   * it would handle the requests that arrived in the pause all at once, and count them into one second). The
+   * Worker keeps writing then, so a query that meets its lock (SQLITE_BUSY) is asked again.
    */
-  function querySqlAsync(sqlText) {
-    return new Promise((resolve, reject) =>
-      execFile(
-        wrangler,
-        queryArgs(sqlText),
-        { cwd: root, encoding: "utf8", env: quietEnv, maxBuffer: 64 * 1024 * 1024 },
-        (error, stdout, stderr) =>
-          error ? reject(new Error(`wrangler d1 execute failed:\n${stdout}\n${stderr}`)) : resolve(JSON.parse(stdout)[0].results),
-      ),
-    );
+  async function querySqlAsync(sqlText) {
+    for (let attempt = 1; ; attempt++) {
+      const { error, stdout, stderr } = await new Promise((resolve) =>
+        execFile(
+          wrangler,
+          queryArgs(sqlText),
+          { cwd: root, encoding: "utf8", env: quietEnv, maxBuffer: 64 * 1024 * 1024 },
+          (error, stdout, stderr) => resolve({ error, stdout, stderr }),
+        ),
+      );
+      if (!error) return JSON.parse(stdout)[0].results;
+      if (attempt >= 20 || !`${stdout}${stderr}`.includes("SQLITE_BUSY"))
+        throw new Error(`wrangler d1 execute failed:\n${stdout}\n${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   /** The metered Worker's tally: D1 queries, rows and Durable Object calls so far, and `crons` (invocations, D1 queries). */
