@@ -3,7 +3,7 @@
 // answer and sends nothing again), refusing batches over 100 emails, and,
 // while `throttled`, holding to Resend's default limit of 2 requests/s with 429
 // beyond. `accepted` has the time of each email really sent, `recipients` its address, `requests` the time of
-// each request that sent them.
+// each request that sent them, `refused` the time of each 429.
 import { createServer } from "node:http";
 
 export const LIMIT_PER_SECOND = 2;
@@ -14,6 +14,7 @@ export async function startFakeResend({ throttled }) {
   const accepted = [];
   const recipients = [];
   const requests = [];
+  const refused = [];
   const answered = new Map();
   const recent = [];
   let rejected429 = 0;
@@ -23,6 +24,7 @@ export async function startFakeResend({ throttled }) {
     accepted,
     recipients,
     requests,
+    refused,
     stats: () => ({ rejected429, overBatch }),
   };
   const server = createServer((req, res) => {
@@ -38,6 +40,7 @@ export async function startFakeResend({ throttled }) {
         while (recent.length && recent[0] <= now - 1000) recent.shift();
         if (recent.length >= LIMIT_PER_SECOND) {
           rejected429++;
+          refused.push(now);
           res.setHeader("retry-after", "1");
           return reply(429, { name: "rate_limit_exceeded", message: "Too many requests" });
         }

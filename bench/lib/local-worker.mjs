@@ -1,7 +1,7 @@
 // Shared by the benchmarks: runs this Worker under `wrangler dev --local` on a
 // free loopback port with throwaway state and fresh keys, and stops it (and
 // deletes the state) on exit, on a signal, or when the caller's time limit hits.
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -168,10 +168,31 @@ export async function startLocalWorker({ name, limitMs, vars = {}, metered = fal
     return watched;
   }
 
+  const queryArgs = (sqlText) => ["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--json", "--command", sqlText];
   /** Runs one SQL query against the Worker's local D1 and returns its rows. */
   function querySql(sqlText) {
-    const out = runWrangler(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "--json", "--command", sqlText]);
-    return JSON.parse(out)[0].results;
+    return JSON.parse(runWrangler(queryArgs(sqlText)))[0].results;
+  }
+  /**
+   * querySql without blocking this process: a fake provider served from it keeps answering meanwhile (blocked,
+   * it would handle the requests that arrived in the pause all at once, and count them into one second). The
+   * Worker keeps writing then, so a query that meets its lock (SQLITE_BUSY) is asked again.
+   */
+  async function querySqlAsync(sqlText) {
+    for (let attempt = 1; ; attempt++) {
+      const { error, stdout, stderr } = await new Promise((resolve) =>
+        execFile(
+          wrangler,
+          queryArgs(sqlText),
+          { cwd: root, encoding: "utf8", env: quietEnv, maxBuffer: 64 * 1024 * 1024 },
+          (error, stdout, stderr) => resolve({ error, stdout, stderr }),
+        ),
+      );
+      if (!error) return JSON.parse(stdout)[0].results;
+      if (attempt >= 20 || !`${stdout}${stderr}`.includes("SQLITE_BUSY"))
+        throw new Error(`wrangler d1 execute failed:\n${stdout}\n${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   /** The metered Worker's tally: D1 queries, rows and Durable Object calls so far, and `crons` (invocations, D1 queries). */
@@ -192,6 +213,7 @@ export async function startLocalWorker({ name, limitMs, vars = {}, metered = fal
     executeSql,
     executeSqlWatched,
     querySql,
+    querySqlAsync,
     restart,
     /** The dev server's process group (its workerd processes belong to it). */
     processGroup: () => child.pid,

@@ -128,6 +128,25 @@ export function settle(db: Database, ids: string[], fields: Partial<MessageRow>)
     .where(and(idIn(ids), eq(messages.status, "sending")));
 }
 
+/**
+ * Marks claimed rows sent with each one's provider id, in one statement however many there are (the pairs
+ * travel as one JSON parameter): a batch's settling is one write, not one per message.
+ */
+export function settleSent(db: Database, sent: { id: string; providerId: string }[], now: number) {
+  const pairs = JSON.stringify(sent.map(({ id, providerId }) => [id, providerId]));
+  return db
+    .update(messages)
+    .set({
+      status: "sent",
+      leaseUntil: null,
+      reason: null,
+      sentAt: now,
+      attempts: sql`${messages.attempts} + 1`,
+      providerId: sql`(SELECT value ->> 1 FROM json_each(${pairs}) WHERE value ->> 0 = ${messages.id})`,
+    })
+    .where(and(sql`${messages.id} IN (SELECT value ->> 0 FROM json_each(${pairs}))`, eq(messages.status, "sending")));
+}
+
 /** Opens a batch of one, keyed by the message's own id: how a member of a refused batch is sent alone. */
 export function openSingleBatch(db: Database, messageId: string, now: number) {
   return db
@@ -152,10 +171,39 @@ export function countBatchAttempt(db: Database, batchId: string, now: number) {
     .where(eq(sendBatches.id, batchId));
 }
 
-/** Reserves the next provider-request slot for all senders together; returns when it starts (ms). */
-export async function reserveSendSlot(db: Database, now: number, gapMs: number): Promise<number> {
-  const [row] = await db.all<{ slot: number }>(sql`INSERT INTO send_gate (id, next_at) VALUES (1, ${now + gapMs})
-    ON CONFLICT(id) DO UPDATE SET next_at = max(next_at, ${now}) + ${gapMs}
-    RETURNING next_at - ${gapMs} AS slot`);
-  return row!.slot;
+/**
+ * Takes one of the `slots` provider-request slots if one is free at `now`: the slot is held until `now +
+ * holdMs`. A slot is a row of `send_gate`; rows past `slots` (from a higher rate once configured) are ignored.
+ * Returns the slot taken, else when the first slot frees; nothing is reserved then, so a sender that wakes late
+ * loses nothing.
+ */
+export async function takeSendSlot(
+  db: Database,
+  now: number,
+  slots: number,
+  holdMs: number,
+): Promise<{ slot: number } | { freeAt: number }> {
+  const [taken] = await db.all<{ id: number }>(sql`UPDATE send_gate SET next_at = ${now + holdMs}
+    WHERE id = (SELECT id FROM send_gate WHERE id <= ${slots} ORDER BY next_at, id LIMIT 1) AND next_at <= ${now}
+    RETURNING id`);
+  if (taken) return { slot: taken.id };
+  const [gate] = await db.all<{ known: number; freeAt: number | null }>(
+    sql`SELECT count(*) AS known, min(next_at) AS freeAt FROM send_gate WHERE id <= ${slots}`,
+  );
+  if (gate && gate.known >= slots && gate.freeAt !== null) return { freeAt: gate.freeAt };
+  // The first request at this rate: its slots are created free.
+  await db.run(sql`INSERT INTO send_gate (id, next_at)
+    WITH RECURSIVE slot(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM slot WHERE id < ${slots})
+    SELECT id, 0 FROM slot WHERE true ON CONFLICT(id) DO NOTHING`);
+  return { freeAt: now };
+}
+
+/** Holds a taken slot until at least `until`: counted from when its request really left, if that was later than planned. */
+export function holdSendSlotUntil(db: Database, slot: number, until: number) {
+  return db.run(sql`UPDATE send_gate SET next_at = max(next_at, ${until}) WHERE id = ${slot}`);
+}
+
+/** Keeps every sender from starting a request before `until` (the provider answered 429 and said when to return). */
+export function holdSendGate(db: Database, until: number) {
+  return db.run(sql`UPDATE send_gate SET next_at = max(next_at, ${until})`);
 }

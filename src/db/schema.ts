@@ -286,9 +286,10 @@ export const broadcasts = sqliteTable(
 export type BroadcastRow = typeof broadcasts.$inferSelect;
 
 /**
- * One row: when the next provider request may start. Every sender (cron runs,
- * immediate sends) reserves its slot here, so together they stay under
- * SEND_RATE_PER_SECOND however many run at once.
+ * One row per request SEND_RATE_PER_SECOND allows in a rolling second: when
+ * that slot frees again, counted from when its last request really went out.
+ * Every sender (cron runs, immediate sends) takes its slot here, so together
+ * they stay under the rate however many run at once.
  */
 export const sendGate = sqliteTable("send_gate", {
   id: integer("id").primaryKey(),

@@ -16,7 +16,7 @@ const TIMEOUT_MS = 15_000;
 
 export type BatchOutcome =
   | { kind: "sent"; results: ({ id: string } | { error: string })[] }
-  | { kind: "retry"; reason: string; retryAfterMs: number | null }
+  | { kind: "retry"; reason: string; retryAfterMs: number | null; rateLimited: boolean }
   | { kind: "accepted_before"; reason: string }
   | { kind: "failed"; reason: string; splittable: boolean };
 
@@ -47,12 +47,18 @@ function retryAfter(response: Response): number | null {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null;
 }
 
-/** Sends up to 100 emails in one request whose `Idempotency-Key` is the batch id. */
+/**
+ * Sends up to 100 emails in one request whose `Idempotency-Key` is the batch id. `awaitTurn` runs once the
+ * body is built, and the request leaves as soon as it returns (the send gate's wait).
+ */
 export async function sendBatch(
   options: { apiKey: string; baseUrl: string },
   idempotencyKey: string,
   emails: RenderedEmail[],
+  awaitTurn: () => Promise<void> = async () => {},
 ): Promise<BatchOutcome> {
+  const payload = JSON.stringify(emails.map(toResendEmail));
+  await awaitTurn();
   let response: Response;
   try {
     response = await fetch(`${options.baseUrl.replace(/\/+$/, "")}/emails/batch`, {
@@ -63,7 +69,7 @@ export async function sendBatch(
         "idempotency-key": idempotencyKey,
         "x-batch-validation": "permissive",
       },
-      body: JSON.stringify(emails.map(toResendEmail)),
+      body: payload,
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
@@ -71,6 +77,7 @@ export async function sendBatch(
       kind: "retry",
       reason: `network: ${error instanceof Error ? error.message : String(error)}`,
       retryAfterMs: null,
+      rateLimited: false,
     };
   }
   const body = (await response.json().catch(() => null)) as (ResendBatchAnswer & { name?: string; message?: string }) | null;
@@ -80,9 +87,10 @@ export async function sendBatch(
     // The key was used before with another payload: that earlier request went through. Otherwise the same key
     // is still being processed: try again later with it.
     if (body?.name === "invalid_idempotent_request") return { kind: "accepted_before", reason };
-    return { kind: "retry", reason, retryAfterMs: retryAfter(response) };
+    return { kind: "retry", reason, retryAfterMs: retryAfter(response), rateLimited: false };
   }
-  if (response.status === 429 || response.status >= 500) return { kind: "retry", reason, retryAfterMs: retryAfter(response) };
+  if (response.status === 429 || response.status >= 500)
+    return { kind: "retry", reason, retryAfterMs: retryAfter(response), rateLimited: response.status === 429 };
   return { kind: "failed", reason, splittable: CONTENT_REFUSALS.has(response.status) };
 }
 

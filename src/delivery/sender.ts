@@ -22,11 +22,12 @@ import {
   claimRetryBatch,
   closeBatch,
   countBatchAttempt,
+  holdSendGate,
   MAX_RENDERED_BYTES,
   openSingleBatch,
   recoverExpiredLeases,
-  reserveSendSlot,
   settle,
+  settleSent,
   utf8Bytes,
 } from "../db/outbox";
 import { type ContactRow, contacts, links, type MessageRow, messages, suppressions, type TemplateRow, templates } from "../db/schema";
@@ -34,6 +35,7 @@ import { ERASED_KEY_PREFIX, erasedAddressKey } from "../db/suppressions";
 import type { Config } from "../env";
 import { type RenderedEmail, renderMessage, resendTags } from "./render";
 import { BATCH_LIMIT, type BatchOutcome, sendBatch } from "./resend";
+import { awaitSendSlot, holdFromDispatch } from "./send-gate";
 
 /**
  * A cron run stops claiming after this long (well inside the 15-minute wall-clock limit of a cron invocation).
@@ -45,6 +47,13 @@ const RUN_BUDGET_MS = 70_000;
 export const MAX_ATTEMPTS = 8;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_MAX_MS = 60 * 60_000;
+/**
+ * A 429 asking to come back within this long is waited out in the run and the same batch (same key) sent once
+ * more; a longer Retry-After, or a second 429, puts the batch back in the queue with backoff.
+ */
+const RATE_LIMIT_WAIT_IN_RUN_MS = 5_000;
+/** Resend's window: what a 429 without Retry-After waits before the batch is tried again in the run. */
+const RATE_LIMIT_DEFAULT_WAIT_MS = 1_000;
 
 export interface DeliveryReport {
   sent: number;
@@ -156,32 +165,6 @@ function add(total: DeliveryReport, part: DeliveryReport): void {
   total.suppressed += part.suppressed;
   total.retried += part.retried;
 }
-
-/** Slots are 3% wider than the bare rate, so that timer and network jitter never land a third request in the provider's second. */
-const SLOT_MARGIN = 1.03;
-/**
- * How late a sender may start after its slot. Requests `rate` slots apart stay a second apart as long as
- * none is later than the margin gives (3% of a second), so a later one takes a new slot.
- */
-const SLOT_LATE_MS = 20;
-
-/** Waits for this request's turn under SEND_RATE_PER_SECOND, shared by every run through D1. */
-async function awaitSendSlot(db: Database, perSecond: number): Promise<void> {
-  const interval = Math.ceil((1000 / perSecond) * SLOT_MARGIN);
-  for (let attempt = 0; ; attempt++) {
-    // A Worker's clock stands still between I/O events; a zero timer brings it up to date.
-    await tick();
-    const slot = await reserveSendSlot(db, Date.now(), interval);
-    const wait = slot - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    await tick();
-    // A sender that wakes late (a busy isolate) would crowd the next slot; the margin absorbs small delays,
-    // beyond it the slot is given up for a fresh one.
-    if (Date.now() - slot <= SLOT_LATE_MS || attempt >= 3) return;
-  }
-}
-
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Exponential backoff with jitter: 30 s, 1 min, 2 min… up to an hour, each between half and all of that. */
 export function backoffMs(attempts: number, retryAfterMs: number | null): number {
@@ -403,14 +386,7 @@ async function sendPrepared(
     await closeBatch(db, batchId, Date.now());
     return { report, sent: none };
   }
-  if (config.RESEND_API_KEY) await awaitSendSlot(db, config.SEND_RATE_PER_SECOND);
-  const outcome: BatchOutcome = config.RESEND_API_KEY
-    ? await sendBatch(
-        { apiKey: config.RESEND_API_KEY, baseUrl: config.RESEND_BASE_URL },
-        batchId,
-        ready.map((r) => r.email),
-      )
-    : { kind: "sent", results: ready.map(({ row }) => ({ id: `dev_${row.id}` })) };
+  const outcome = await sendThroughGate(db, config, batchId, ready);
   const ids = ready.map((r) => r.row.id);
   const now = Date.now();
   if (outcome.kind === "retry") {
@@ -469,18 +445,54 @@ async function sendPrepared(
     return { report, sent: none };
   }
   const sent: MessageRow[] = [];
-  const updates = outcome.results.map((result, i) => {
+  const providerIds: { id: string; providerId: string }[] = [];
+  const refusals = outcome.results.flatMap((result, i) => {
     const row = ready[i]!.row;
     if ("id" in result) {
       sent.push(row);
-      return settle(db, [row.id], { status: "sent", attempts: row.attempts + 1, providerId: result.id, sentAt: now, reason: null });
+      providerIds.push({ id: row.id, providerId: result.id });
+      return [];
     }
-    return settle(db, [row.id], { status: "failed", attempts: row.attempts + 1, reason: result.error });
+    return [settle(db, [row.id], { status: "failed", attempts: row.attempts + 1, reason: result.error })];
   });
-  await db.batch([closeBatch(db, batchId, now), ...updates, ...countUnopened(db, sent)]);
+  await db.batch([
+    closeBatch(db, batchId, now),
+    ...(providerIds.length ? [settleSent(db, providerIds, now)] : []),
+    ...refusals,
+    ...countUnopened(db, sent),
+  ]);
   report.sent += sent.length;
   report.failed += ready.length - sent.length;
   return { report, sent: sentEvents(sent, now) };
+}
+
+/**
+ * Sends the batch in its turn at the gate (or into the dev mailbox without RESEND_API_KEY). A 429 with a short
+ * Retry-After holds every sender at the gate that long and sends the same batch again once: the key and the
+ * rows, still `sending`, keep it exactly once.
+ */
+async function sendThroughGate(db: Database, config: Config, batchId: string, ready: PreparedBatch["ready"]): Promise<BatchOutcome> {
+  const apiKey = config.RESEND_API_KEY;
+  if (!apiKey) return { kind: "sent", results: ready.map(({ row }) => ({ id: `dev_${row.id}` })) };
+  const send = async () => {
+    let held: Promise<unknown> = Promise.resolve();
+    const outcome = await sendBatch(
+      { apiKey, baseUrl: config.RESEND_BASE_URL },
+      batchId,
+      ready.map((r) => r.email),
+      async () => {
+        ({ held } = await holdFromDispatch(db, await awaitSendSlot(db, config.SEND_RATE_PER_SECOND)));
+      },
+    );
+    await held;
+    return outcome;
+  };
+  const outcome = await send();
+  if (outcome.kind !== "retry" || !outcome.rateLimited) return outcome;
+  const wait = outcome.retryAfterMs ?? RATE_LIMIT_DEFAULT_WAIT_MS;
+  if (wait > RATE_LIMIT_WAIT_IN_RUN_MS) return outcome;
+  await holdSendGate(db, Date.now() + wait);
+  return send();
 }
 
 /** Kinds whose sends are the contact's own mail: they emit `email_sent` and count towards `unopened_streak`. */
