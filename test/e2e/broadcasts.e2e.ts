@@ -8,6 +8,8 @@
  * page shows that open, that click and the order's attributed revenue.
  * Screenshots go to test-artifacts/e2e/; with UPDATE_SCREENSHOTS=1 the
  * compose and report shots are also copied to docs/screenshots/ for the README.
+ * Then a seasonal sale to the same segment, its customers now in three time
+ * zones: two subject lines tested on 20%, at 09:00 in each customer's zone.
  */
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -230,5 +232,147 @@ describe("a broadcast from the dashboard", () => {
       const width = await page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth));
       expect(width, pathname).toBeLessThanOrEqual(1280);
     }
+  });
+});
+
+/** The UTC offset of `zone` at `instant`, in ms, as Intl reports the zone's wall clock. */
+function offsetIn(zone: string, instant: number): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    })
+      .formatToParts(instant)
+      .map((p) => [p.type, Number(p.value)]),
+  );
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) - Math.floor(instant / 1000) * 1000;
+}
+
+/** The first instant at or after `from` when the clock in `zone` shows 09:00. */
+function nineLocalAfter(zone: string, from: number): number {
+  const day = 86_400_000;
+  for (let days = 0; ; days++) {
+    const local = new Date(from + offsetIn(zone, from) + days * day);
+    const wall = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate(), 9);
+    const instant = wall - offsetIn(zone, wall - offsetIn(zone, wall));
+    if (instant >= from) return instant;
+  }
+}
+
+const ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo"];
+
+describe("a seasonal sale tested on two subjects, at 09:00 in each customer's time zone", () => {
+  /** Each subscribed VIP's contact id → time zone. */
+  const zoneOf = new Map<string, string>();
+
+  beforeAll(async () => {
+    await api("/v1/templates/winter-sale", {
+      method: "PUT",
+      body: {
+        subject: "Our winter sale",
+        html: `<html><body><h1>Winter sale</h1><p>Hi {{ contact.first_name }}, 30% off everything until Sunday.</p><a href="${shopUrl}/sale">Shop the sale</a></body></html>`,
+      },
+    });
+    // The shop's data: 15 subscribed VIPs (enough for a 20% sample of two variants), out@ still unsubscribed.
+    const emails = [...VIPS, ...Array.from({ length: 12 }, (_, i) => `vip${i + 1}@example.com`)];
+    const contacts: { id: string; email: string }[] = [];
+    for (const email of emails)
+      contacts.push(await api("/v1/contacts", { method: "PUT", body: { email, consent: "subscribed", tags: ["vip"] } }));
+    // Zones in turn by contact id, the audience's order: the 20% sample (every fifth of 15) then has one contact in each zone.
+    contacts.sort((x, y) => (x.id < y.id ? -1 : 1));
+    for (const [i, { id, email }] of contacts.entries()) {
+      zoneOf.set(id, ZONES[i % ZONES.length]!);
+      await api("/v1/contacts", { method: "PUT", body: { email, timezone: zoneOf.get(id) } });
+    }
+  });
+
+  it("composed on the compose page alone: VIP segment, subjects A and B on 20%, 09:00 local; the sample is due at 09:00 in each zone", async () => {
+    await page.goto(`${worker.url}/admin/broadcasts`);
+    await page.click('a:has-text("New broadcast")');
+    await page.fill("#f-id", "winter-sale");
+    await page.fill("#f-name", "Winter sale");
+    await page.selectOption("#f-template", "winter-sale");
+    await page.selectOption("#f-audience", "segment:vip");
+    await page.click('button[value="count"]');
+    await expect(page.getAttribute("#audience-count b", "data-count")).resolves.toBe("15");
+
+    await page.check('input[name="when"][value="at"]');
+    // The next whole minute at least 30 s away, in UTC as the form asks: the audience is fixed then, and each
+    // message is due at the first 09:00 in its contact's zone after it (within 24 h).
+    const at = new Date(Math.ceil((Date.now() + 30_000) / 60_000) * 60_000);
+    await page.fill("#f-send_at", at.toISOString().slice(0, 16));
+    await page.fill("#f-local_time", "09:00");
+    await page.check('input[name="ab"]');
+    await page.fill("#f-subject_a", "Winter sale: 30% off everything");
+    await page.fill("#f-subject_b", "Your VIP winter sale starts now");
+    await page.fill("#f-sample_percent", "20");
+    await page.fill("#f-wait", "4h");
+    await page.selectOption("#f-metric", "click_rate");
+    await shot("broadcast-compose-ab-local-time");
+    await page.click('button[value="review"]');
+    await page.waitForURL(`${worker.url}/admin/broadcasts/winter-sale/confirm`);
+    await expect(page.getAttribute("#final-count", "data-count")).resolves.toBe("15");
+    await expect(page.textContent("#confirm")).resolves.toContain(
+      "2 variants to 20% (3 contacts), the winner by click rate after 4h to the rest",
+    );
+    await expect(page.textContent("#confirm")).resolves.toContain("then at 09:00 in each contact's time zone");
+    await shot("broadcast-confirm-ab-local-time");
+    await page.click("#confirm-send");
+    await page.waitForURL(/\/admin\/broadcasts\/winter-sale\?done=(scheduled|sending)$/);
+
+    const stored = await api("/v1/broadcasts/winter-sale");
+    expect(stored.definition).toMatchObject({
+      audience: { segment: "vip" },
+      local_time: "09:00",
+      ab_test: {
+        variants: [{ subject: "Winter sale: 30% off everything" }, { subject: "Your VIP winter sale starts now" }],
+        sample_percent: 20,
+        metric: "click_rate",
+        wait: "4h",
+      },
+    });
+    expect(Date.parse(stored.send_at)).toBe(at.getTime());
+
+    while (Date.now() < at.getTime() + 1_000) await new Promise((r) => setTimeout(r, 1_000));
+    await eventually(
+      async () => {
+        await fireCron();
+        return api("/v1/broadcasts/winter-sale");
+      },
+      (b) => b.audience_complete === true,
+      60_000,
+    );
+    const messages = querySql<{ contact_id: string; variant: string | null; subject: string | null; status: string; due_at: number }>(
+      worker.persistDir,
+      "SELECT contact_id, variant, subject, status, due_at FROM messages WHERE broadcast_id = 'winter-sale' ORDER BY contact_id",
+    );
+    expect(messages).toHaveLength(15);
+    const sample = messages.filter((m) => m.variant !== null);
+    // 20% of 15, split between the two subjects; the other 12 are held for the winner, due at no time yet.
+    expect(sample).toHaveLength(3);
+    expect(new Set(sample.map((m) => m.subject))).toEqual(new Set(["Winter sale: 30% off everything", "Your VIP winter sale starts now"]));
+    expect(new Set(sample.map((m) => zoneOf.get(m.contact_id)))).toEqual(new Set(ZONES));
+    for (const m of sample) {
+      const zone = zoneOf.get(m.contact_id)!;
+      expect({ zone, status: m.status, due: new Date(m.due_at).toISOString() }).toEqual({
+        zone,
+        status: "queued",
+        due: new Date(nineLocalAfter(zone, at.getTime())).toISOString(),
+      });
+      expect(new Intl.DateTimeFormat("en-GB", { timeZone: zone, timeStyle: "short" }).format(m.due_at)).toBe("09:00");
+      expect(m.due_at - at.getTime()).toBeLessThan(86_400_000);
+    }
+    const held = messages.filter((m) => m.variant === null);
+    expect(held.every((m) => m.status === "queued" && m.subject === null && m.due_at > at.getTime() + 365 * 86_400_000)).toBe(true);
+
+    await page.goto(`${worker.url}/admin/broadcasts/winter-sale`);
+    await expect(page.textContent('#outcomes [data-outcome="queued"]')).resolves.toBe("3");
+    await expect(page.textContent('#outcomes [data-outcome="held"]')).resolves.toBe("12");
   });
 });
