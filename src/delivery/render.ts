@@ -276,6 +276,8 @@ export async function htmlToText(html: string): Promise<string> {
         const hidden = UNSHOWN.has(tag) || /display\s*:\s*none/i.test(element.getAttribute("style") ?? "");
         if (hiddenDepth > 0 && !hidden) return;
         if (tag === "br") out.push("\n");
+        // A block that follows inline text (a bare link before the footer's div) starts its own line.
+        else if (LINE_ENDS.has(tag) && !hidden && !endsLine(out)) out.push("\n");
         if (tag === "li") out.push("- ");
         const href = tag === "a" ? element.getAttribute("href")?.trim() : undefined;
         if (!hidden && href === undefined && !LINE_ENDS.has(tag) && !CELLS.has(tag)) return;
@@ -308,6 +310,16 @@ export async function htmlToText(html: string): Promise<string> {
     .replace(/ ?\n ?/g, "\n")
     .replace(/\n{3,}/g, "\n\n")
     .trim();
+}
+
+/** Whether the text so far ends a line (or is empty), looking past runs of spaces. */
+function endsLine(out: readonly string[]): boolean {
+  for (let i = out.length - 1; i >= 0; i--) {
+    const chunk = out[i]!;
+    if (/^[ \t]*$/.test(chunk)) continue;
+    return chunk.endsWith("\n");
+  }
+  return true;
 }
 
 /** Runs `then` at the element's end tag; false when it has none (a void element, or one self-closed in SVG). */

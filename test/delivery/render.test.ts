@@ -145,6 +145,13 @@ describe("structure", () => {
       ),
     ).toBe("Title\nOne & two\n- a\n- b\nGo (https://x.test)");
   });
+
+  it("starts a block that follows inline text on a line of its own (a bare link, then the footer)", async () => {
+    expect(await htmlToText('<p>Hi</p>\n<a href="https://x.test/sale">Shop the sale</a>\n<div>Your Shop<br />Unsubscribe</div>')).toBe(
+      "Hi\nShop the sale (https://x.test/sale)\nYour Shop\nUnsubscribe",
+    );
+    expect(await htmlToText("<p>a</p>\n<p>b</p><div><p>c</p></div>")).toBe("a\nb\nc");
+  });
 });
 
 describe("Liquid output is HTML-escaped in the body, and only there", () => {
