@@ -21,7 +21,6 @@ const ALLOWED = [
   ["src/contact/enroll.ts", ".values(row).onConflictDoNothing())]", "one message row per statement"],
   ["src/contact/enroll.ts", ".values(row)", "the one enrollment row"],
   ["src/db/messages.ts", "db.insert(messages).values(r)", "one message row per statement"],
-  ["src/db/messages.ts", "db.insert(links).values(l)", "one link row per statement"],
   ["src/db/connectors.ts", ".values(row)", "one platform's delivery row"],
   ["src/db/contact-batch.ts", "sql.join(parts, sql` AND `)", "at most three filters: prefix, segment, consent"],
 ];

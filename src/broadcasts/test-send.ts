@@ -6,7 +6,7 @@
  * `broadcast_id`, so it emits no events and counts in no report or audience.
  */
 import type { Database } from "../db/client";
-import { insertMessagesWithLinks, type MessageLink } from "../db/messages";
+import { insertMessagesWithLinks, type MessageLinks } from "../db/messages";
 import type { BroadcastRow, NewMessageRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
 import { draftMessage, SAMPLE_EVENT, sampleContact } from "../delivery/preview";
@@ -42,7 +42,7 @@ export async function sendBroadcastTest(env: Env, db: Database, config: Config, 
   const contact = sampleContact(now);
   const run = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
   const rows: NewMessageRow[] = [];
-  const linkRows: MessageLink[] = [];
+  const linkRows: MessageLinks[] = [];
   for (const version of versions) {
     const stored = await findTemplate(db, version.template);
     if (!stored) throw new TestSendProblem(`Template ${version.template} does not exist`);
@@ -66,7 +66,7 @@ export async function sendBroadcastTest(env: Env, db: Database, config: Config, 
     if (refused) throw new TestSendProblem(`${version.variant ? `Variant ${version.variant}` : "The email"} cannot be sent: ${refused}`);
     const label = version.variant ? `[Test ${version.variant}]` : "[Test]";
     rows.push({ ...message, ...renderedColumns({ ...email, subject: `${label} ${email.subject}` }) });
-    linkRows.push(...email.links.map((url, idx) => ({ messageId: message.id, idx, url })));
+    linkRows.push({ messageId: message.id, urls: email.links });
   }
   await insertMessagesWithLinks(db, rows, linkRows);
   await deliverNow(

@@ -32,16 +32,29 @@ export function messagePage(db: Database, filter: MessageFilter, limit: number):
     .limit(limit);
 }
 
-/** A rendered email's link, by its position in the email. */
-export interface MessageLink {
+/** A rendered email's links, in their order in the email. */
+export interface MessageLinks {
   messageId: string;
-  idx: number;
-  url: string;
+  urls: readonly string[];
 }
 
-/** Stores messages and their links in one batch, one statement per row (each within D1's bound-parameter limit). */
-export async function insertMessagesWithLinks(db: Database, rows: NewMessageRow[], linkRows: MessageLink[]): Promise<void> {
-  const inserts = [...rows.map((r) => db.insert(messages).values(r)), ...linkRows.map((l) => db.insert(links).values(l))];
+/**
+ * The statement that stores a message's links, however many: the URLs go in as one JSON parameter, each at its
+ * position in the email (a link already stored stays as it is).
+ */
+export function insertLinks(db: Database, { messageId, urls }: MessageLinks) {
+  return db
+    .insert(links)
+    .select(sql`SELECT ${messageId}, key, value FROM json_each(${JSON.stringify(urls)}) WHERE true`)
+    .onConflictDoNothing();
+}
+
+/** Stores messages and their links in one batch: a statement per message, and one per message's links. */
+export async function insertMessagesWithLinks(db: Database, rows: NewMessageRow[], linksOf: MessageLinks[]): Promise<void> {
+  const inserts = [
+    ...rows.map((r) => db.insert(messages).values(r)),
+    ...linksOf.filter((l) => l.urls.length > 0).map((l) => insertLinks(db, l)),
+  ];
   if (inserts.length > 0) await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
 }
 

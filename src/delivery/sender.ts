@@ -17,6 +17,7 @@ import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../db/client";
 import type { EventInsert } from "../db/events";
+import { insertLinks } from "../db/messages";
 import {
   claimNewBatch,
   claimRetryBatch,
@@ -30,7 +31,7 @@ import {
   settleSent,
   utf8Bytes,
 } from "../db/outbox";
-import { type ContactRow, contacts, links, type MessageRow, messages, suppressions, type TemplateRow, templates } from "../db/schema";
+import { type ContactRow, contacts, type MessageRow, messages, suppressions, type TemplateRow, templates } from "../db/schema";
 import { ERASED_KEY_PREFIX, erasedAddressKey } from "../db/suppressions";
 import type { Config } from "../env";
 import { type RenderedEmail, renderMessage, resendTags } from "./render";
@@ -213,14 +214,7 @@ export function renderedColumns(email: RenderedEmail) {
 function storeRendered(db: Database, row: MessageRow, email: RenderedEmail) {
   return [
     db.update(messages).set(renderedColumns(email)).where(eq(messages.id, row.id)),
-    ...(email.links.length
-      ? [
-          db
-            .insert(links)
-            .select(sql`SELECT ${row.id}, key, value FROM json_each(${JSON.stringify(email.links)}) WHERE true`)
-            .onConflictDoNothing(),
-        ]
-      : []),
+    ...(email.links.length ? [insertLinks(db, { messageId: row.id, urls: email.links })] : []),
   ];
 }
 

@@ -12,7 +12,7 @@ import { findMessage } from "../db/admin-views";
 import type { Database } from "../db/client";
 import { findContact } from "../db/contacts";
 import { findFlow, type StoredFlow } from "../db/flows";
-import { insertMessagesWithLinks, type MessageLink } from "../db/messages";
+import { insertMessagesWithLinks, type MessageLinks } from "../db/messages";
 import { findMessagesByIds } from "../db/outbox";
 import type { ContactRow, MessageRow, NewMessageRow, TemplateRow } from "../db/schema";
 import { findTemplate } from "../db/templates";
@@ -160,11 +160,7 @@ export async function sendTemplateTest(
     ...message,
     ...renderedColumns({ ...email, subject: `[Test] ${email.subject}`, headers: { ...email.headers, [TEST_HEADER]: template.id } }),
   };
-  await insertMessagesWithLinks(
-    db,
-    [row],
-    email.links.map((url, idx) => ({ messageId: message.id, idx, url })),
-  );
+  await insertMessagesWithLinks(db, [row], [{ messageId: message.id, urls: email.links }]);
   await deliverNow({ env, config, db }, [message.id]);
   return (await findMessage(db, message.id)) as MessageRow;
 }
@@ -189,7 +185,7 @@ export async function sendFlowTest(
   const run = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
   const items = testEmailsOf(flow.definition);
   const rows: NewMessageRow[] = [];
-  const linkRows: MessageLink[] = [];
+  const linkRows: MessageLinks[] = [];
   const templates = new Map<string, TemplateRow | undefined>();
   for (const item of items) {
     if (!templates.has(item.templateId)) templates.set(item.templateId, await findTemplate(db, item.templateId));
@@ -223,7 +219,7 @@ export async function sendFlowTest(
     if (refused) throw new ApiError(422, "unsendable", `Step ${item.stepId} cannot be sent: ${refused}`);
     const marked = { ...email, subject: `[Test] ${email.subject}`, headers: { ...email.headers, [TEST_HEADER]: flow.id } };
     rows.push({ ...message, ...renderedColumns(marked) });
-    linkRows.push(...email.links.map((url, idx) => ({ messageId: message.id, idx, url })));
+    linkRows.push({ messageId: message.id, urls: email.links });
   }
   await insertMessagesWithLinks(db, rows, linkRows);
   const ids = rows.map((r) => r.id as string);
